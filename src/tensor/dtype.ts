@@ -1,0 +1,78 @@
+/**
+ * Storage dtypes and their conversion to float32. bf16 and f16 weights stay in Uint16Array
+ * until a kernel computes on them; these helpers are the one place their bits become numbers.
+ */
+export type StorageDType = 'BF16' | 'F16' | 'F32';
+
+/** A typed array holding values of a storage dtype (bf16/f16 as raw 16-bit patterns). */
+export type StorageArray = Uint16Array | Float32Array;
+
+export const DTYPE_BYTES: Record<StorageDType, number> = { BF16: 2, F16: 2, F32: 4 };
+
+/** Converts one bf16 bit pattern to a float32 value (exact: bf16 is the top half of f32). */
+export function bf16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 7) & 0xff;
+  const frac = bits & 0x7f;
+  if (exp === 0) return sign * frac * 2 ** -133; // subnormal: frac/128 * 2^-126
+  if (exp === 255) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 128) * 2 ** (exp - 127);
+}
+
+/** Converts one IEEE half bit pattern to a number (exact). */
+export function f16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // subnormal
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** f16 → f32 lookup table (256 KiB); callers build it once and keep it with their weights. */
+export function makeF16Table(): Float32Array {
+  const t = new Float32Array(65536);
+  for (let i = 0; i < 65536; i++) t[i] = f16ToF32(i);
+  return t;
+}
+
+/**
+ * Converts `count` elements of `src` starting at `srcOffset` into `dst` (float32) at `dstOffset`.
+ * `f16Table` is required for F16 (see makeF16Table) so hot loops never rebuild it.
+ */
+export function toF32(
+  dtype: StorageDType,
+  src: StorageArray,
+  srcOffset: number,
+  count: number,
+  dst: Float32Array,
+  dstOffset = 0,
+  f16Table?: Float32Array,
+): void {
+  if (dtype === 'F32') {
+    dst.set((src as Float32Array).subarray(srcOffset, srcOffset + count), dstOffset);
+  } else if (dtype === 'BF16') {
+    // Reinterpret the destination as u32 and shift the bf16 bits into the high half.
+    const d32 = new Uint32Array(dst.buffer, dst.byteOffset + dstOffset * 4, count);
+    const s = src as Uint16Array;
+    for (let i = 0; i < count; i++) d32[i] = s[srcOffset + i] << 16;
+  } else {
+    const t = f16Table ?? makeF16Table();
+    const s = src as Uint16Array;
+    for (let i = 0; i < count; i++) dst[dstOffset + i] = t[s[srcOffset + i]];
+  }
+}
+
+/** Whole-array conversion (tests, small tensors). */
+export function storageToF32(dtype: StorageDType, src: StorageArray): Float32Array {
+  const out = new Float32Array(src.length);
+  toF32(dtype, src, 0, src.length, out);
+  return out;
+}
+
+/** Rounds a float32 value to the nearest bf16 (round-to-nearest-even), returning the bit pattern. */
+export function f32ToBf16(value: number): number {
+  const u = new Uint32Array(new Float32Array([value]).buffer)[0];
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return (u >>> 16) | 0x40; // NaN stays NaN
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
