@@ -16,3 +16,40 @@ export const modelDirs = {
   'tiny-ja-demo': path.join(repoRoot, 'models', 'tiny-ja-demo'),
 } as const;
 export type TinyModelName = keyof typeof modelDirs;
+
+import { readFileSync } from 'node:fs';
+
+export interface GoldenRef { offset: number; shape: number[] }
+export interface GoldenCase {
+  name: string;
+  input_ids: number[];
+  last_logits: GoldenRef;
+  all_logits?: GoldenRef;
+  greedy: number[];
+  'greedy_rep1.3': number[];
+  loss?: number;
+}
+export interface ModelGolden {
+  model: string;
+  cases: GoldenCase[];
+  batched_left_padded: { input_ids: number[][]; attention_mask: number[][]; greedy: number[][] };
+  bf16_gpu_last_logits?: Record<string, GoldenRef>;
+}
+
+/** Loads `<model>.json` and a reader for arrays in `<model>.f32` (offsets are in bytes). */
+export function loadModelGolden(name: TinyModelName): { golden: ModelGolden; array: (ref: GoldenRef) => Float32Array } {
+  const golden = JSON.parse(readFileSync(`${goldenDir}/${name}.json`, 'utf8')) as ModelGolden;
+  const buf = readFileSync(`${goldenDir}/${name}.f32`);
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return {
+    golden,
+    array: (ref) => all.subarray(ref.offset / 4, ref.offset / 4 + ref.shape.reduce((a, b) => a * b, 1)),
+  };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one small interface every compute backend implements. The model code (src/model) calls
+ * only these ops; the plain-TypeScript reference backend (./reference.ts) is their specification,
+ * and every faster backend must pass the same op-level and model-level tests against it.
+ *
+ * Conventions: activations are float32, row-major; a "matrix" is a weight the backend owns in
+ * whatever format it likes (bf16 bits, f32, quantized blocks...). Outputs are written into
+ * caller-provided arrays so the model controls allocation.
+ */
+import type { StorageArray, StorageDType } from '../tensor/dtype.js';
+import type { ActivationName } from '../model/activations.js';
+
+/** A weight as read from a checkpoint: raw storage, not yet computed on. */
+export interface WeightTensor {
+  readonly dtype: StorageDType;
+  readonly shape: readonly number[];
+  readonly data: StorageArray;
+}
+
+/**
+ * How a 2-D weight is laid out in the checkpoint:
+ * - 'in_out': GPT-2 Conv1D, shape [in, out], y = x·W
+ * - 'out_in': nn.Linear / embedding table, shape [out, in], y = x·Wᵀ (the tied LM head)
+ */
+export type MatrixLayout = 'in_out' | 'out_in';
+
+/** A weight matrix prepared by a backend. Only the backend that made it may use it. */
+export interface Matrix {
+  readonly backend: string;
+  readonly inDim: number;
+  readonly outDim: number;
+  /** The format it is stored in by the backend (e.g. 'BF16', 'F32'). */
+  readonly format: string;
+  /** Bytes held for this matrix. */
+  readonly byteSize: number;
+}
+
+export interface AttentionArgs {
+  /** Queries for `t` new tokens, [t, nHead·headDim]. */
+  readonly q: Float32Array;
+  readonly t: number;
+  /** Key and value cache rows [capacity, nHead·headDim]; rows [0, past + t) are filled. */
+  readonly kCache: Float32Array;
+  readonly vCache: Float32Array;
+  /** Number of cached positions before the new tokens; query i sits at position past + i. */
+  readonly past: number;
+  readonly nHead: number;
+  readonly headDim: number;
+  /** Multiplier applied to q·k (1/√headDim, possibly /(layer+1)). */
+  readonly scale: number;
+  /** Per cached position: 1 = may be attended to, 0 = padding (HF attention_mask). null = all 1. */
+  readonly keyMask: Uint8Array | null;
+  /** Output [t, nHead·headDim]. */
+  readonly out: Float32Array;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Takes a checkpoint weight and returns the backend's matrix for it. */
+  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: string): Matrix;
+  /** out[r, :] = x[r, :] · W (+ bias) for r < rows. x is [rows, inDim], out is [rows, outDim]. */
+  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void;
+  /** Copies embedding rows (ids index the matrix's outDim axis of an 'out_in' matrix) into out [ids.length, inDim]. */
+  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void;
+  /** LayerNorm over the last axis (biased variance, like torch). */
+  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
+  /** Applies the activation to x[0..n) in place. */
+  activation(name: ActivationName, x: Float32Array, n: number): void;
+  /** Causal multi-head attention of new queries over the cache (exact softmax). */
+  attention(args: AttentionArgs): void;
+  /** a[i] += b[i] for i < n (residual connections). */
+  addInPlace(a: Float32Array, b: Float32Array, n: number): void;
+}

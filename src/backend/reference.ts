@@ -1,0 +1,198 @@
+/**
+ * The reference backend: plain TypeScript, written to be read. It is the executable
+ * specification every faster backend is tested against. Weights stay in their storage dtype
+ * (bf16/f16 as Uint16Array bits, f32) and are converted one row at a time when computed on;
+ * sums accumulate in float64 (JavaScript numbers), results are stored as float32.
+ */
+import { FugakuError } from '../errors.js';
+import { makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
+import { ACTIVATIONS, type ActivationName } from '../model/activations.js';
+import type { AttentionArgs, Backend, Matrix, MatrixLayout, WeightTensor } from './backend.js';
+
+interface RefMatrix extends Matrix {
+  readonly layout: MatrixLayout;
+  readonly dtype: StorageDType;
+  readonly data: StorageArray;
+  readonly f16Table: Float32Array | undefined;
+}
+
+/** Σ x[xb + i] · w[wb + i] for i < n, in float64 (four partial sums, so JIT-compiled code pipelines). */
+function dot(x: Float32Array, xb: number, w: Float32Array, wb: number, n: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += x[xb + i] * w[wb + i];
+    s1 += x[xb + i + 1] * w[wb + i + 1];
+    s2 += x[xb + i + 2] * w[wb + i + 2];
+    s3 += x[xb + i + 3] * w[wb + i + 3];
+  }
+  for (; i < n; i++) s0 += x[xb + i] * w[wb + i];
+  return s0 + s1 + s2 + s3;
+}
+
+// Weights are converted to float32 a block of BLOCK rows at a time (bf16/f16 stay 16-bit in
+// memory); each block is then used for every input row while it is still in cache.
+const BLOCK = 32;
+
+/** W is [in, out] (Conv1D): acc[r, :] += x[r, i] · W[i, :] for every input feature i. */
+function matmulInOut(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+  const { inDim, outDim } = m;
+  const blk = new Float32Array(BLOCK * outDim);
+  for (let i0 = 0; i0 < inDim; i0 += BLOCK) {
+    const n = Math.min(BLOCK, inDim - i0);
+    toF32(m.dtype, m.data, i0 * outDim, n * outDim, blk, 0, m.f16Table);
+    for (let r = 0; r < rows; r++) {
+      for (let ii = 0; ii < n; ii++) {
+        const xi = x[r * inDim + i0 + ii];
+        if (xi !== 0) axpy(acc, r * outDim, xi, blk, ii * outDim, outDim);
+      }
+    }
+  }
+}
+
+/** W is [out, in] (nn.Linear, embedding as LM head): acc[r, o] = x[r, :] · W[o, :]. */
+function matmulOutIn(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+  const { inDim, outDim } = m;
+  const blk = new Float32Array(BLOCK * inDim);
+  for (let o0 = 0; o0 < outDim; o0 += BLOCK) {
+    const n = Math.min(BLOCK, outDim - o0);
+    toF32(m.dtype, m.data, o0 * inDim, n * inDim, blk, 0, m.f16Table);
+    for (let r = 0; r < rows; r++) {
+      for (let oo = 0; oo < n; oo++) acc[r * outDim + o0 + oo] = dot(x, r * inDim, blk, oo * inDim, inDim);
+    }
+  }
+}
+
+/** y[yb + i] += a · w[wb + i] for i < n. */
+function axpy(y: Float64Array, yb: number, a: number, w: Float32Array, wb: number, n: number): void {
+  for (let i = 0; i < n; i++) y[yb + i] += a * w[wb + i];
+}
+
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference';
+
+  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: string): Matrix {
+    if (w.shape.length !== 2) {
+      throw new FugakuError('INTERNAL', `reference backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
+    }
+    let dtype = w.dtype;
+    let data = w.data;
+    if (format !== undefined && format !== dtype) {
+      if (format !== 'F32') {
+        throw new FugakuError('DTYPE_UNSUPPORTED', `reference backend: weight format ${format} is not supported`, 'use bf16, f16 or f32 (or the native backend for quantized formats)');
+      }
+      const f = new Float32Array(data.length);
+      toF32(dtype, data, 0, data.length, f, 0, dtype === 'F16' ? makeF16Table() : undefined);
+      dtype = 'F32';
+      data = f;
+    }
+    const [a, b] = w.shape as [number, number];
+    const m: RefMatrix = {
+      backend: this.name,
+      layout,
+      dtype,
+      data,
+      inDim: layout === 'in_out' ? a : b,
+      outDim: layout === 'in_out' ? b : a,
+      format: dtype,
+      byteSize: data.length * DTYPE_BYTES[dtype],
+      f16Table: dtype === 'F16' ? makeF16Table() : undefined,
+    };
+    return m;
+  }
+
+  private own(w: Matrix): RefMatrix {
+    if (w.backend !== this.name) throw new FugakuError('INTERNAL', `matrix belongs to backend ${w.backend}, not ${this.name}`);
+    return w as RefMatrix;
+  }
+
+  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void {
+    const m = this.own(w);
+    const acc = new Float64Array(rows * m.outDim);
+    if (m.layout === 'in_out') matmulInOut(m, x, rows, acc);
+    else matmulOutIn(m, x, rows, acc);
+    const outDim = m.outDim;
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < outDim; o++) out[r * outDim + o] = acc[r * outDim + o] + (bias !== null ? bias[o] : 0);
+    }
+  }
+
+  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void {
+    const m = this.own(w);
+    if (m.layout !== 'out_in') throw new FugakuError('INTERNAL', 'embedding needs an out_in matrix');
+    for (let t = 0; t < ids.length; t++) {
+      const id = ids[t];
+      if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
+        throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
+      }
+      toF32(m.dtype, m.data, id * m.inDim, m.inDim, out, t * m.inDim, m.f16Table);
+    }
+  }
+
+  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void {
+    for (let r = 0; r < rows; r++) {
+      const b = r * dim;
+      let mean = 0;
+      for (let i = 0; i < dim; i++) mean += x[b + i];
+      mean /= dim;
+      let v = 0;
+      for (let i = 0; i < dim; i++) {
+        const d = x[b + i] - mean;
+        v += d * d;
+      }
+      const inv = 1 / Math.sqrt(v / dim + eps);
+      for (let i = 0; i < dim; i++) out[b + i] = (x[b + i] - mean) * inv * gamma[i] + beta[i];
+    }
+  }
+
+  activation(name: ActivationName, x: Float32Array, n: number): void {
+    const f = ACTIVATIONS[name];
+    for (let i = 0; i < n; i++) x[i] = f(x[i]);
+  }
+
+  attention(a: AttentionArgs): void {
+    const { q, t, kCache, vCache, past, nHead, headDim, scale, keyMask, out } = a;
+    const width = nHead * headDim;
+    const scores = new Float64Array(past + t);
+    for (let i = 0; i < t; i++) {
+      const last = past + i; // causal: keys 0..last
+      for (let h = 0; h < nHead; h++) {
+        const qb = i * width + h * headDim;
+        let max = -Infinity;
+        for (let j = 0; j <= last; j++) {
+          if (keyMask !== null && keyMask[j] === 0) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          const kb = j * width + h * headDim;
+          let s = 0;
+          for (let d = 0; d < headDim; d++) s += q[qb + d] * kCache[kb + d];
+          s *= scale;
+          scores[j] = s;
+          if (s > max) max = s;
+        }
+        const ob = i * width + h * headDim;
+        for (let d = 0; d < headDim; d++) out[ob + d] = 0;
+        if (max === -Infinity) continue; // every key is padding: this query's output is unused
+        let sum = 0;
+        for (let j = 0; j <= last; j++) {
+          const e = scores[j] === -Infinity ? 0 : Math.exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        const acc = new Float64Array(headDim);
+        for (let j = 0; j <= last; j++) {
+          const p = scores[j] / sum;
+          if (p === 0) continue;
+          const vb = j * width + h * headDim;
+          for (let d = 0; d < headDim; d++) acc[d] += p * vCache[vb + d];
+        }
+        for (let d = 0; d < headDim; d++) out[ob + d] = acc[d];
+      }
+    }
+  }
+
+  addInPlace(a: Float32Array, b: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) a[i] += b[i];
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The `fugaku` command line. Each command is a thin wrapper over the library; errors become one
+ * line on stderr (`error[CODE]: message (hint: ...)`) and exit code 1.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { FugakuError, isFugakuError } from '../errors.js';
+import { defaultModelDir } from '../paths.js';
+import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizer/index.js';
+import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
+import { WEIGHT_FORMATS, type WeightFormat } from '../model/load.js';
+import { createTtyProgress } from '../io/progress.js';
+import { perplexity } from '../eval/perplexity.js';
+import { floatArg, idsArg, intArg } from './options.js';
+import { mapLines, parseJSONLine } from './io.js';
+
+const modelOption = () => new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(defaultModelDir, 'embedded tiny-ja-demo');
+const dtypeOption = () => new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto');
+
+async function loadModel(dir: string, dtype: string): Promise<GPT2LMHeadModel> {
+  return AutoModelForCausalLM.fromPretrained(dir, { dtype: dtype as WeightFormat, progress: createTtyProgress(process.stderr) });
+}
+
+function checkTokenizerFitsModel(tok: PreTrainedTokenizer, model: GPT2LMHeadModel): void {
+  if (tok.vocabSize > model.config.vocabSize) {
+    throw new FugakuError('CONFIG_INVALID', `the tokenizer has ${tok.vocabSize} tokens but the model only ${model.config.vocabSize} embedding rows`, 'the tokenizer and the weights do not belong together');
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fugaku')
+    .description('Fugaku-LLM in TypeScript: tokenize, generate and evaluate Hugging Face GPT-2 checkpoints')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n').filter((l) => l.trim() !== '')[0] + '\n') });
+
+  program
+    .command('tokenize')
+    .description('stdin: one JSON string per line → stdout: one JSON array of token ids per line')
+    .addOption(modelOption())
+    .option('--add-special-tokens', 'apply the post-processor (appends <EOD|LLM-jp>, id 7)', false)
+    .action(async (o: { model: string; addSpecialTokens: boolean }) => {
+      const tok = await AutoTokenizer.fromPretrained(o.model);
+      await mapLines(process.stdin, process.stdout, (line, n) => {
+        const s = parseJSONLine(line, n, 'a JSON string, e.g. "こんにちは"');
+        if (typeof s !== 'string') throw new FugakuError('INVALID_ARGUMENT', `stdin line ${n} is not a JSON string`, 'quote the text: "こんにちは"');
+        return JSON.stringify(tok.encode(s, { addSpecialTokens: o.addSpecialTokens }));
+      });
+    });
+
+  program
+    .command('detokenize')
+    .description('stdin: one JSON array of token ids per line → stdout: one JSON string per line')
+    .addOption(modelOption())
+    .option('--skip-special-tokens', 'drop special tokens such as <EOD|LLM-jp>', false)
+    .action(async (o: { model: string; skipSpecialTokens: boolean }) => {
+      const tok = await AutoTokenizer.fromPretrained(o.model);
+      await mapLines(process.stdin, process.stdout, (line, n) => {
+        const ids = parseJSONLine(line, n, 'a JSON array of token ids, e.g. [31, 26467]');
+        if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number')) {
+          throw new FugakuError('INVALID_ARGUMENT', `stdin line ${n} is not a JSON array of numbers`, 'e.g. [31, 26467]');
+        }
+        return JSON.stringify(tok.decode(ids, { skipSpecialTokens: o.skipSpecialTokens }));
+      });
+    });
+
+  program
+    .command('generate')
+    .description('continue a prompt (encoded without special tokens, as the model card does)')
+    .addOption(modelOption())
+    .addOption(new Option('--prompt <text>', 'prompt text').conflicts('inputIds'))
+    .addOption(new Option('--input-ids <json>', 'prompt as a JSON array of token ids').argParser(idsArg))
+    .option('--max-new-tokens <n>', 'tokens to generate at most', intArg('--max-new-tokens', 1), 128)
+    .option('--do-sample', 'sample instead of greedy decoding', false)
+    .option('--temperature <t>', 'sampling temperature', floatArg('--temperature'))
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off; HF default 50)', intArg('--top-k', 0))
+    .option('--top-p <p>', 'nucleus sampling mass', floatArg('--top-p'))
+    .option('--repetition-penalty <r>', 'CTRL repetition penalty (1.0 = off)', floatArg('--repetition-penalty'))
+    .option('--seed <s>', 'random seed for sampling', intArg('--seed'))
+    .option('--json', 'print {"input_ids", "output_ids", "text"}', false)
+    .option('--no-echo', 'print only the generated text, not the prompt')
+    .addOption(dtypeOption())
+    .action(async (o: Record<string, unknown> & { model: string; dtype: string; json: boolean; echo: boolean }) => {
+      if (o.prompt === undefined && o.inputIds === undefined) {
+        throw new FugakuError('INVALID_ARGUMENT', 'generate needs --prompt TEXT or --input-ids JSON_ARRAY', 'e.g. fugaku generate --prompt "スーパーコンピュータ「富岳」という名称は"');
+      }
+      const tok = await AutoTokenizer.fromPretrained(o.model);
+      const model = await loadModel(o.model, o.dtype);
+      checkTokenizerFitsModel(tok, model);
+      const inputIds = (o.inputIds as number[] | undefined) ?? tok.encode(o.prompt as string, { addSpecialTokens: false });
+      const options: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample };
+      for (const k of ['temperature', 'topK', 'topP', 'repetitionPenalty', 'seed'] as const) if (o[k] !== undefined) options[k] = o[k];
+      const [seq] = await model.generateSequences(inputIds, options, { decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) });
+      const text = tok.decode(seq.outputIds, { skipSpecialTokens: true });
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ input_ids: inputIds, output_ids: seq.outputIds, text }) + '\n');
+      } else {
+        const shown = o.echo ? tok.decode(inputIds.concat(seq.outputIds), { skipSpecialTokens: true }) : text;
+        process.stdout.write(shown + '\n');
+      }
+    });
+
+  program
+    .command('perplexity')
+    .description('HF causal-LM loss and perplexity of a text file (no special tokens; windows of n_positions)')
+    .addOption(modelOption())
+    .requiredOption('--file <path>', 'UTF-8 text file')
+    .option('--max-tokens <n>', 'evaluate only the first N tokens', intArg('--max-tokens', 2))
+    .option('--stride <n>', 'step between windows (default: the window length, no overlap)', intArg('--stride', 1))
+    .option('--json', 'print {"tokens", "loss", "perplexity"}', false)
+    .addOption(dtypeOption())
+    .action(async (o: { model: string; file: string; maxTokens?: number; stride?: number; json: boolean; dtype: string }) => {
+      let text: string;
+      try {
+        text = await readFile(o.file, 'utf8');
+      } catch (e) {
+        throw new FugakuError('FILE_NOT_FOUND', `cannot read ${o.file}: ${(e as Error).message}`, 'pass an existing UTF-8 text file with --file');
+      }
+      const tok = await AutoTokenizer.fromPretrained(o.model);
+      const model = await loadModel(o.model, o.dtype);
+      checkTokenizerFitsModel(tok, model);
+      let ids = tok.encode(text, { addSpecialTokens: false });
+      if (o.maxTokens !== undefined) ids = ids.slice(0, o.maxTokens);
+      const r = perplexity(model.model, ids, { stride: o.stride });
+      if (o.json) process.stdout.write(JSON.stringify({ tokens: r.tokens, loss: r.loss, perplexity: r.perplexity }) + '\n');
+      else process.stdout.write(`tokens ${r.tokens}  loss ${r.loss.toFixed(6)}  perplexity ${r.perplexity.toFixed(4)}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      // commander already printed its one-line message (or help/version, which exit 0).
+      return code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help' ? 0 : (e as { exitCode?: number }).exitCode ?? 1;
+    }
+    if (isFugakuError(e)) process.stderr.write(e.toLine() + '\n');
+    else process.stderr.write(`error[INTERNAL]: ${(e as Error)?.message ?? String(e)} (hint: this is a bug; please report it with the command you ran)\n`);
+    return 1;
+  }
+}

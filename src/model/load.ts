@@ -1,0 +1,167 @@
+/**
+ * Loads a Hugging Face GPT-2 checkpoint folder into a GPT2Model on a backend: parses config.json,
+ * checks every tensor the config implies is present with the implied shape (and nothing else is),
+ * and hands each weight to the backend one tensor at a time (a shard is never held whole).
+ */
+import { FugakuError } from '../errors.js';
+import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
+import type { ProgressReporter } from '../io/progress.js';
+import type { LoadedTensor } from '../io/safetensors.js';
+import { toF32, makeF16Table } from '../tensor/dtype.js';
+import type { Backend, MatrixLayout } from '../backend/backend.js';
+import { parseGPT2Config, type GPT2Config } from './config.js';
+import { GPT2Model, type GPT2Block } from './gpt2.js';
+
+/** Weight formats a caller may ask for. 'auto' keeps the checkpoint's dtype. */
+export type WeightFormat = 'auto' | 'bf16' | 'f16' | 'f32';
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['auto', 'bf16', 'f16', 'f32'];
+
+export interface LoadOptions {
+  backend: Backend;
+  dtype?: WeightFormat;
+  progress?: ProgressReporter;
+}
+
+export interface LoadedModel {
+  model: GPT2Model;
+  /** Raw generation_config.json (null if the folder has none). */
+  generationConfig: Record<string, unknown> | null;
+  dir: string;
+  /** Bytes read from the checkpoint. */
+  bytesRead: number;
+}
+
+/** The tensors (without the `transformer.` prefix) a config implies, with their shapes. */
+export function expectedTensors(cfg: GPT2Config): Map<string, number[]> {
+  const E = cfg.nEmbd;
+  const m = new Map<string, number[]>();
+  m.set('wte.weight', [cfg.vocabSize, E]);
+  m.set('wpe.weight', [cfg.nPositions, E]);
+  for (let l = 0; l < cfg.nLayer; l++) {
+    const p = `h.${l}.`;
+    m.set(p + 'ln_1.weight', [E]);
+    m.set(p + 'ln_1.bias', [E]);
+    m.set(p + 'attn.c_attn.weight', [E, 3 * E]);
+    m.set(p + 'attn.c_attn.bias', [3 * E]);
+    m.set(p + 'attn.c_proj.weight', [E, E]);
+    m.set(p + 'attn.c_proj.bias', [E]);
+    m.set(p + 'ln_2.weight', [E]);
+    m.set(p + 'ln_2.bias', [E]);
+    m.set(p + 'mlp.c_fc.weight', [E, cfg.nInner]);
+    m.set(p + 'mlp.c_fc.bias', [cfg.nInner]);
+    m.set(p + 'mlp.c_proj.weight', [cfg.nInner, E]);
+    m.set(p + 'mlp.c_proj.bias', [E]);
+  }
+  m.set('ln_f.weight', [E]);
+  m.set('ln_f.bias', [E]);
+  if (!cfg.tieWordEmbeddings) m.set('lm_head.weight', [cfg.vocabSize, E]);
+  return m;
+}
+
+/** Maps a stored tensor name to our canonical name (HF GPT-2 files use both `transformer.x` and `x`). */
+function canonicalName(stored: string): string {
+  return stored.startsWith('transformer.') ? stored.slice('transformer.'.length) : stored;
+}
+
+/** Which shape-defining config field a tensor's dimension comes from, for error messages. */
+function describeShape(name: string): string {
+  if (name.startsWith('wte') || name.startsWith('lm_head')) return 'vocab_size × n_embd';
+  if (name.startsWith('wpe')) return 'n_positions × n_embd';
+  if (name.includes('c_fc') || name.includes('mlp.c_proj.weight')) return 'n_embd and n_inner';
+  return 'n_embd';
+}
+
+export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedModel> {
+  const ckpt = await openCheckpoint(dir, { progress: opts.progress });
+  try {
+    const config = parseGPT2Config(ckpt.config, `${ckpt.dir}/config.json`);
+    const names = resolveNames(ckpt, config);
+    const model = await readWeights(ckpt, config, names, opts);
+    return { model, generationConfig: ckpt.generationConfig, dir: ckpt.dir, bytesRead: ckpt.totalBytes };
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** Checks names and shapes against the config; returns canonical name → stored name. */
+function resolveNames(ckpt: CheckpointFolder, cfg: GPT2Config): Map<string, string> {
+  const expected = expectedTensors(cfg);
+  const stored = new Map<string, string>();
+  for (const name of ckpt.tensors.keys()) {
+    const c = canonicalName(name);
+    if (c === 'lm_head.weight' && cfg.tieWordEmbeddings) continue; // tied: HF ignores a saved copy
+    if (!expected.has(c)) {
+      throw new FugakuError(
+        'TENSOR_UNEXPECTED',
+        `${ckpt.tensors.get(name)!.file}: tensor ${name} is not part of a GPT-2 model with this config (n_layer = ${cfg.nLayer}, tie_word_embeddings = ${cfg.tieWordEmbeddings})`,
+        'config.json and the weights disagree: use the config.json that came with these weights',
+      );
+    }
+    if (stored.has(c)) {
+      throw new FugakuError('TENSOR_UNEXPECTED', `tensor ${c} is stored twice (${stored.get(c)} and ${name})`, 'the checkpoint is inconsistent; re-download it');
+    }
+    stored.set(c, name);
+  }
+  for (const [c, shape] of expected) {
+    const s = stored.get(c);
+    if (s === undefined) {
+      throw new FugakuError(
+        'TENSOR_MISSING',
+        `${ckpt.dir}: tensor ${c} (shape [${shape.join(', ')}]) is missing from the checkpoint`,
+        c === 'lm_head.weight' ? 'config says tie_word_embeddings = false but there is no lm_head.weight; fix the config or the weights' : 'the download looks incomplete; re-download the checkpoint folder',
+      );
+    }
+    const info = ckpt.tensors.get(s)!;
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new FugakuError(
+        'TENSOR_SHAPE_MISMATCH',
+        `${info.file}: tensor ${s} has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}] (${describeShape(c)})`,
+        'config.json and the weights disagree: use the config.json that came with these weights',
+      );
+    }
+  }
+  return stored;
+}
+
+async function readWeights(ckpt: CheckpointFolder, cfg: GPT2Config, names: Map<string, string>, opts: LoadOptions): Promise<GPT2Model> {
+  const be = opts.backend;
+  const format = opts.dtype === undefined || opts.dtype === 'auto' ? undefined : opts.dtype.toUpperCase();
+  const f16Table = makeF16Table();
+  opts.progress?.start(ckpt.totalBytes, `loading ${ckpt.dir}`);
+  const read = async (c: string): Promise<LoadedTensor> => ckpt.readTensor(names.get(c)!);
+  const vector = async (c: string): Promise<Float32Array> => {
+    const t = await read(c);
+    const out = new Float32Array(t.data.length);
+    toF32(t.dtype, t.data, 0, t.data.length, out, 0, f16Table);
+    return out;
+  };
+  const matrix = async (c: string, layout: MatrixLayout) => be.loadMatrix(await read(c), layout, format);
+  try {
+    const wte = await matrix('wte.weight', 'out_in');
+    const wpe = await matrix('wpe.weight', 'out_in');
+    const blocks: GPT2Block[] = [];
+    for (let l = 0; l < cfg.nLayer; l++) {
+      const p = `h.${l}.`;
+      blocks.push({
+        ln1Weight: await vector(p + 'ln_1.weight'),
+        ln1Bias: await vector(p + 'ln_1.bias'),
+        attnQKV: await matrix(p + 'attn.c_attn.weight', 'in_out'),
+        attnQKVBias: await vector(p + 'attn.c_attn.bias'),
+        attnProj: await matrix(p + 'attn.c_proj.weight', 'in_out'),
+        attnProjBias: await vector(p + 'attn.c_proj.bias'),
+        ln2Weight: await vector(p + 'ln_2.weight'),
+        ln2Bias: await vector(p + 'ln_2.bias'),
+        mlpFc: await matrix(p + 'mlp.c_fc.weight', 'in_out'),
+        mlpFcBias: await vector(p + 'mlp.c_fc.bias'),
+        mlpProj: await matrix(p + 'mlp.c_proj.weight', 'in_out'),
+        mlpProjBias: await vector(p + 'mlp.c_proj.bias'),
+      });
+    }
+    const lnFWeight = await vector('ln_f.weight');
+    const lnFBias = await vector('ln_f.bias');
+    const lmHead = cfg.tieWordEmbeddings ? wte : await matrix('lm_head.weight', 'out_in');
+    return new GPT2Model(cfg, { wte, wpe, blocks, lnFWeight, lnFBias, lmHead }, be);
+  } finally {
+    opts.progress?.stop();
+  }
+}

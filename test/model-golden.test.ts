@@ -1,0 +1,72 @@
+/**
+ * The reference forward pass against Hugging Face transformers' outputs for the three tiny
+ * checkpoints (bf16 sharded with head_dim 144; f16 single-file with gelu_new, untied head,
+ * scale_attn_by_inverse_layer_idx; the trained tiny-ja-demo): logits within 1e-4 and the HF
+ * causal-LM loss within 1e-4.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadGPT2 } from '../src/model/load.js';
+import { ReferenceBackend } from '../src/backend/reference.js';
+import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
+import { loadModelGolden, maxAbsDiff, modelDirs, type TinyModelName } from './helpers.js';
+
+const TOL = 1e-4;
+
+for (const name of Object.keys(modelDirs) as TinyModelName[]) {
+  test(`${name}: logits and loss match transformers`, async (t) => {
+    const { model } = await loadGPT2(modelDirs[name], { backend: new ReferenceBackend() });
+    const { golden, array } = loadModelGolden(name);
+    assert.ok(golden.cases.length >= 5);
+    const V = model.config.vocabSize;
+    for (const c of golden.cases) {
+      await t.test(c.name, () => {
+        const needAll = c.all_logits !== undefined || c.loss !== undefined;
+        const logits = model.forward(c.input_ids, model.newCache(), { logits: needAll ? 'all' : 'last' });
+        const last = logits.subarray(logits.length - V);
+        assert.ok(maxAbsDiff(last, array(c.last_logits)) < TOL, `last_logits differ by ${maxAbsDiff(last, array(c.last_logits))}`);
+        if (c.all_logits) {
+          const d = maxAbsDiff(logits, array(c.all_logits));
+          assert.ok(d < TOL, `all_logits differ by ${d}`);
+        }
+        if (c.loss !== undefined) {
+          const r = lossFromLogits(logits, V, c.input_ids);
+          const loss = r.nllSum / r.predicted;
+          assert.ok(Math.abs(loss - c.loss) < TOL, `loss ${loss} vs HF ${c.loss}`);
+        }
+      });
+    }
+  });
+}
+
+test('causalLMLoss equals the mean NLL of a full forward pass', async () => {
+  const { model } = await loadGPT2(modelDirs['tiny-gpt2-f16'], { backend: new ReferenceBackend() });
+  const { golden } = loadModelGolden('tiny-gpt2-f16');
+  const c = golden.cases.find((x) => x.loss !== undefined)!;
+  assert.ok(Math.abs(causalLMLoss(model, c.input_ids) - c.loss!) < TOL);
+});
+
+test('incremental decoding with the KV cache equals a full forward pass', async () => {
+  const { model } = await loadGPT2(modelDirs['tiny-gpt2-f16'], { backend: new ReferenceBackend() });
+  const ids = [31, 26467, 28259, 22327, 28160, 31020, 22304];
+  const V = model.config.vocabSize;
+  const full = model.forward(ids, model.newCache(), { logits: 'all' });
+  const cache = model.newCache();
+  model.forward(ids.slice(0, 3), cache, { logits: 'none' });
+  for (let i = 3; i < ids.length; i++) {
+    const step = model.forward([ids[i]], cache, { logits: 'last' });
+    assert.ok(maxAbsDiff(step, full.subarray(i * V, (i + 1) * V)) < 1e-5, `step ${i}`);
+  }
+  assert.equal(cache.length, ids.length);
+});
+
+test('f32 weights give the same logits as the bf16 storage they were converted from', async () => {
+  const be = new ReferenceBackend();
+  const a = await loadGPT2(modelDirs['tiny-fugaku'], { backend: be });
+  const b = await loadGPT2(modelDirs['tiny-fugaku'], { backend: be, dtype: 'f32' });
+  assert.equal(b.model.weights.wte.format, 'F32');
+  const ids = [10044, 13433, 5139];
+  const la = a.model.forward(ids, a.model.newCache());
+  const lb = b.model.forward(ids, b.model.newCache());
+  assert.ok(maxAbsDiff(la, lb) < 1e-6);
+});

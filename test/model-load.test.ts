@@ -1,0 +1,101 @@
+/**
+ * Loading GPT-2 checkpoints that disagree with their config, or are not GPT-2 at all, gives typed
+ * errors naming the file/tensor; a consistent hand-built checkpoint loads with either tensor naming.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadGPT2 } from '../src/model/load.js';
+import { ReferenceBackend } from '../src/backend/reference.js';
+import { buildSafetensors, withTempDir, type TempDir, type TensorSpec } from './build-safetensors.js';
+
+const E = 8;
+const baseConfig = {
+  model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: 16, n_positions: 8, n_embd: E, n_layer: 1, n_head: 2,
+  n_inner: null, activation_function: 'gelu_fast', tie_word_embeddings: true, eos_token_id: 7, bos_token_id: 1,
+};
+
+function f32(shape: number[], seed: number): TensorSpec['data'] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(seed * 13.7 + i * 0.37) * 0.2;
+  return new Uint8Array(a.buffer);
+}
+
+function tensors(cfg: { n_embd: number; n_layer: number; vocab_size: number; n_positions: number }, prefix = 'transformer.'): TensorSpec[] {
+  const e = cfg.n_embd;
+  const spec: [string, number[]][] = [['wte.weight', [cfg.vocab_size, e]], ['wpe.weight', [cfg.n_positions, e]]];
+  for (let l = 0; l < cfg.n_layer; l++) {
+    spec.push(
+      [`h.${l}.ln_1.weight`, [e]], [`h.${l}.ln_1.bias`, [e]],
+      [`h.${l}.attn.c_attn.weight`, [e, 3 * e]], [`h.${l}.attn.c_attn.bias`, [3 * e]],
+      [`h.${l}.attn.c_proj.weight`, [e, e]], [`h.${l}.attn.c_proj.bias`, [e]],
+      [`h.${l}.ln_2.weight`, [e]], [`h.${l}.ln_2.bias`, [e]],
+      [`h.${l}.mlp.c_fc.weight`, [e, 4 * e]], [`h.${l}.mlp.c_fc.bias`, [4 * e]],
+      [`h.${l}.mlp.c_proj.weight`, [4 * e, e]], [`h.${l}.mlp.c_proj.bias`, [e]],
+    );
+  }
+  spec.push(['ln_f.weight', [e]], ['ln_f.bias', [e]]);
+  return spec.map(([name, shape], i) => ({ name: prefix + name, dtype: 'F32', shape, data: f32(shape, i) }));
+}
+
+async function write(t: TempDir, config: Record<string, unknown>, ts: TensorSpec[]): Promise<void> {
+  await t.write('config.json', config);
+  await t.write('model.safetensors', buildSafetensors(ts));
+}
+
+async function expectCode(config: Record<string, unknown>, ts: TensorSpec[], code: string, pattern?: RegExp): Promise<void> {
+  await withTempDir(async (t) => {
+    await write(t, config, ts);
+    await assert.rejects(loadGPT2(t.dir, { backend: new ReferenceBackend() }), (e: Error & { code?: string; hint?: string }) => {
+      assert.equal(e.code, code, e.message);
+      if (pattern) assert.match(e.message, pattern);
+      assert.ok(e.hint && e.hint.length > 0, 'every error carries a hint');
+      return true;
+    });
+  });
+}
+
+test('a consistent checkpoint loads with or without the transformer. prefix and runs', async () => {
+  for (const prefix of ['transformer.', '']) {
+    await withTempDir(async (t) => {
+      const ts = tensors(baseConfig, prefix).concat([{ name: `${prefix}h.0.attn.bias`, dtype: 'F32', shape: [1, 1, 8, 8] }]);
+      await write(t, baseConfig, ts);
+      const { model } = await loadGPT2(t.dir, { backend: new ReferenceBackend() });
+      assert.equal(model.config.activation, 'gelu_fast');
+      assert.equal(model.config.headDim, 4);
+      const logits = model.forward([1, 2, 3], model.newCache());
+      assert.equal(logits.length, 16);
+      assert.ok(logits.every(Number.isFinite));
+    });
+  }
+});
+
+test('config and weights that disagree', async () => {
+  await expectCode({ ...baseConfig, n_embd: 12, n_head: 2 }, tensors(baseConfig), 'TENSOR_SHAPE_MISMATCH', /wte\.weight.*\[16, 8\].*\[16, 12\]/);
+  await expectCode({ ...baseConfig, vocab_size: 20 }, tensors(baseConfig), 'TENSOR_SHAPE_MISMATCH', /vocab_size/);
+  await expectCode({ ...baseConfig, n_layer: 2 }, tensors(baseConfig), 'TENSOR_MISSING', /h\.1\.ln_1\.weight/);
+  await expectCode(baseConfig, tensors({ ...baseConfig, n_layer: 2 }), 'TENSOR_UNEXPECTED', /h\.1\./);
+  await expectCode({ ...baseConfig, tie_word_embeddings: false }, tensors(baseConfig), 'TENSOR_MISSING', /lm_head\.weight/);
+  await expectCode(baseConfig, tensors(baseConfig).filter((t) => !t.name.endsWith('mlp.c_fc.bias')), 'TENSOR_MISSING', /mlp\.c_fc\.bias/);
+  await expectCode(baseConfig, tensors(baseConfig).concat([{ name: 'transformer.h.0.attn.q_proj.weight', dtype: 'F32', shape: [8, 8] }]), 'TENSOR_UNEXPECTED', /q_proj/);
+});
+
+test('unsupported architectures and invalid configs', async () => {
+  await expectCode({ ...baseConfig, model_type: 'llama', architectures: ['LlamaForCausalLM'] }, tensors(baseConfig), 'ARCH_UNSUPPORTED', /llama/);
+  await expectCode({ ...baseConfig, architectures: ['GPT2ForSequenceClassification'] }, tensors(baseConfig), 'ARCH_UNSUPPORTED');
+  await expectCode({ ...baseConfig, activation_function: 'swiglu' }, tensors(baseConfig), 'CONFIG_INVALID', /activation_function/);
+  await expectCode({ ...baseConfig, n_head: 3 }, tensors(baseConfig), 'CONFIG_INVALID', /n_head/);
+  await expectCode({ ...baseConfig, n_embd: -8 }, tensors(baseConfig), 'CONFIG_INVALID', /n_embd/);
+  await expectCode({ ...baseConfig, layer_norm_epsilon: 'small' }, tensors(baseConfig), 'CONFIG_INVALID', /layer_norm_epsilon/);
+  const { model_type: _m, architectures: _a, ...anonymous } = baseConfig;
+  await expectCode(anonymous, tensors(baseConfig), 'CONFIG_INVALID');
+});
+
+test('a shard cut short is reported, not computed on', async () => {
+  await withTempDir(async (t) => {
+    await t.write('config.json', baseConfig);
+    const bytes = buildSafetensors(tensors(baseConfig));
+    await t.write('model.safetensors', bytes.subarray(0, bytes.length - 100));
+    await assert.rejects(loadGPT2(t.dir, { backend: new ReferenceBackend() }), { code: 'SAFETENSORS_INVALID' });
+  });
+});
