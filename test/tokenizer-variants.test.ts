@@ -12,7 +12,7 @@ import { Tokenizer } from 'tokenizers';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { tokenizerDir } from './helpers.js';
 
-const RUNS = 150;
+const RUNS = 100;
 const base = JSON.parse(readFileSync(path.join(tokenizerDir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
 
 type Json = Record<string, unknown>;
@@ -25,7 +25,7 @@ function variant(changes: Json): { ours: PreTrainedTokenizer; rust: Tokenizer } 
 
 const chars = fc.oneof(
   fc.constantFrom(' ', '  ', '\t', '\n', '\r\n', '\n\n', '\u3000', '\u00a0', '\u0085', '\ufeff', '\u2028'),
-  fc.constantFrom('a', 'b', 'c', 'x', 'xx', 'A', 'É', 'ß', 'İ', 'Σ', 'ǅ', 'ﬁ', '_', '-', '1', '23', '１', '٣', '½'),
+  fc.constantFrom('a', 'b', 'c', 'x', 'xx', 'A', 'É', 'ß', 'İ', 'Σ', 'ǅ', 'ﬁ', '_', '-', '1', '23', '１', '٣', '½', '²', '①', 'Ⓐ', 'Ⅻ', '‿'),
   fc.constantFrom('e\u0301', 'か\u3099', 'が', 'ｶﾞ', 'ﾊﾟ', '①', '㍻', '™', 'ᄀ', 'ᅡ', 'ᆨ', '가', '\u200d', '😀', '👍🏽', '𠮷'),
   fc.constantFrom('富岳', 'スーパー', 'コンピュータ', 'です。', '吾輩', '猫'),
   fc.constantFrom('<EOD|LLM-jp>', '<s|LLM-jp>', '<pad|LLM-jp>', ' <EOD|LLM-jp> ', 'word<s|LLM-jp>', '<s|LLM-jp>word'),
@@ -87,7 +87,7 @@ for (const form of ['NFC', 'NFD', 'NFKC', 'NFKD']) {
 const REGEXES = [
   'x*', '^', '$', '\\b', '\\B', 'a|(?=c)', '.', '\\s', '\\S+', '\\w+', '\\W', '\\d', '\\h+', '(?<=\\n)', '[^\\p{L}]',
   '\\p{Han}+', '\\p{Hiragana}', '\\p{^Katakana}', '[ぁ-ゖ]{2,}', 'a{,2}', '(b|c)\\1', '\\A.', '.\\z', '.\\Z', '\\n$',
-  '[\\s\\d]', '[^\\n]{3}', '(?:x|xx)+?', '(?<name>c)\\k<name>', '\\x41|\\u3042|\\x{1F600}', '[\\-_]', 'a{2}+', '\\p{N}', '(?!a).',
+  '[\\s\\d]', '[^\\n]{3}', '(?:x|xx)+?', '(?<name>c)\\k<name>', '\\x41|\\u3042|\\x{1F600}', '[\\-_]', 'a{2}+', 'a{2}?', '(bc){1,2}+', '\\p{N}', '(?!a).',
 ];
 for (const re of REGEXES) {
   test(`Oniguruma semantics: Replace(Regex ${JSON.stringify(re)} → "#")`, async () => {
@@ -108,13 +108,16 @@ test('added tokens: lstrip / rstrip / single_word / normalized, and new added to
   await checkVariant({ added_tokens: added });
 });
 
+// Strip settings are kept to those the Rust package survives: 0.23.2 panics (aborting the process) when
+// stripping both ends would cross over, e.g. Strip('▁', 1, 1) on the token "▁" (later HF versions, and we,
+// return "").
 test('decoders: Strip, Replace(regex), Fuse in other orders; no decoder', async () => {
   await checkVariant({
     decoder: {
       type: 'Sequence',
       decoders: [
         { type: 'ByteFallback' },
-        { type: 'Strip', content: '▁', start: 1, stop: 1 },
+        { type: 'Strip', content: '▁', start: 1, stop: 0 },
         replace({ Regex: '▁+' }, '_'),
         { type: 'Fuse' },
         replace({ Regex: '\\s$' }, '!'),
@@ -122,7 +125,7 @@ test('decoders: Strip, Replace(regex), Fuse in other orders; no decoder', async 
     },
   });
   await checkVariant({ decoder: null });
-  await checkVariant({ decoder: { type: 'Sequence', decoders: [{ type: 'Strip', content: 'あ', start: 3, stop: 5 }, { type: 'Fuse' }] } });
+  await checkVariant({ decoder: { type: 'Sequence', decoders: [{ type: 'Strip', content: 'あ', start: 0, stop: 1 }, { type: 'Fuse' }] } });
 });
 
 test('no normalizer, no post-processor', async () => {

@@ -8,6 +8,8 @@ import { FugakuError, isFugakuError } from '../errors.js';
 import { defaultModelDir } from '../paths.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizer/index.js';
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
+import { sequenceText } from '../generation/generate.js';
+import { TextStreamer } from '../generation/streamer.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../model/load.js';
 import { createTtyProgress } from '../io/progress.js';
 import { perplexity } from '../eval/perplexity.js';
@@ -69,33 +71,69 @@ export function buildProgram(): Command {
     .addOption(new Option('--prompt <text>', 'prompt text').conflicts('inputIds'))
     .addOption(new Option('--input-ids <json>', 'prompt as a JSON array of token ids').argParser(idsArg))
     .option('--max-new-tokens <n>', 'tokens to generate at most', intArg('--max-new-tokens', 1), 128)
+    .option('--min-new-tokens <n>', 'suppress EOS before this many new tokens', intArg('--min-new-tokens', 0))
     .option('--do-sample', 'sample instead of greedy decoding', false)
     .option('--temperature <t>', 'sampling temperature', floatArg('--temperature'))
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off; HF default 50)', intArg('--top-k', 0))
     .option('--top-p <p>', 'nucleus sampling mass', floatArg('--top-p'))
+    .option('--min-p <p>', 'drop tokens below p × the top probability', floatArg('--min-p'))
+    .option('--typical-p <p>', 'locally typical sampling mass', floatArg('--typical-p'))
     .option('--repetition-penalty <r>', 'CTRL repetition penalty (1.0 = off)', floatArg('--repetition-penalty'))
+    .option('--no-repeat-ngram-size <n>', 'forbid repeating n-grams of this size', intArg('--no-repeat-ngram-size', 0))
+    .option('--num-return-sequences <n>', 'sequences to sample from one prompt (one shared prefill)', intArg('--num-return-sequences', 1), 1)
+    .option('--stop <text...>', 'stop when the generated text contains this string (repeatable; trimmed from the text)')
+    .option('--keep-stop', 'keep the stop string in the printed text', false)
+    .option('--max-time <seconds>', 'stop after this many seconds', floatArg('--max-time'))
     .option('--seed <s>', 'random seed for sampling', intArg('--seed'))
-    .option('--json', 'print {"input_ids", "output_ids", "text"}', false)
+    .option('--stream', 'print text as it is generated', false)
+    .option('--json', 'print {"input_ids", "output_ids", "text"} ({"input_ids", "sequences": [...]} when n > 1)', false)
     .option('--no-echo', 'print only the generated text, not the prompt')
     .addOption(dtypeOption())
-    .action(async (o: Record<string, unknown> & { model: string; dtype: string; json: boolean; echo: boolean }) => {
+    .action(async (o: Record<string, unknown> & { model: string; dtype: string; json: boolean; echo: boolean; stream: boolean; keepStop: boolean; numReturnSequences: number }) => {
       if (o.prompt === undefined && o.inputIds === undefined) {
         throw new FugakuError('INVALID_ARGUMENT', 'generate needs --prompt TEXT or --input-ids JSON_ARRAY', 'e.g. fugaku generate --prompt "スーパーコンピュータ「富岳」という名称は"');
+      }
+      if (o.stream && (o.json || o.numReturnSequences > 1)) {
+        throw new FugakuError('INVALID_ARGUMENT', '--stream prints one sequence as plain text', 'drop --json / --num-return-sequences, or drop --stream');
       }
       const tok = await AutoTokenizer.fromPretrained(o.model);
       const model = await loadModel(o.model, o.dtype);
       checkTokenizerFitsModel(tok, model);
       const inputIds = (o.inputIds as number[] | undefined) ?? tok.encode(o.prompt as string, { addSpecialTokens: false });
-      const options: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample };
-      for (const k of ['temperature', 'topK', 'topP', 'repetitionPenalty', 'seed'] as const) if (o[k] !== undefined) options[k] = o[k];
-      const [seq] = await model.generateSequences(inputIds, options, { decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) });
-      const text = tok.decode(seq.outputIds, { skipSpecialTokens: true });
-      if (o.json) {
-        process.stdout.write(JSON.stringify({ input_ids: inputIds, output_ids: seq.outputIds, text }) + '\n');
-      } else {
-        const shown = o.echo ? tok.decode(inputIds.concat(seq.outputIds), { skipSpecialTokens: true }) : text;
-        process.stdout.write(shown + '\n');
+      const options: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample, numReturnSequences: o.numReturnSequences };
+      const names = ['minNewTokens', 'temperature', 'topK', 'topP', 'minP', 'typicalP', 'repetitionPenalty', 'noRepeatNgramSize', 'maxTime', 'seed'] as const;
+      for (const k of names) if (o[k] !== undefined) options[k] = o[k];
+      if (o.stop !== undefined) options.stopStrings = o.stop;
+      const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once('SIGINT', onSigint);
+      let streamer: TextStreamer | null = null;
+      if (o.stream) {
+        streamer = new TextStreamer(tok, { skipSpecialTokens: true, onText: (t) => process.stdout.write(t) });
+        if (o.echo) process.stdout.write(decode(inputIds));
       }
+      const seqs = await model
+        .generateSequences(inputIds, options, { decode, signal: controller.signal, onToken: streamer ? (_i, id) => streamer!.put(id) : undefined })
+        .finally(() => process.off('SIGINT', onSigint));
+      if (streamer) {
+        streamer.end();
+        process.stdout.write('\n');
+        return;
+      }
+      const texts = seqs.map((q) => sequenceText(q, decode, !o.keepStop));
+      if (o.json) {
+        const out = seqs.length === 1
+          ? { input_ids: inputIds, output_ids: seqs[0].outputIds, text: texts[0] }
+          : { input_ids: inputIds, sequences: seqs.map((q, i) => ({ output_ids: q.outputIds, text: texts[i] })) };
+        process.stdout.write(JSON.stringify(out) + '\n');
+        return;
+      }
+      seqs.forEach((q, i) => {
+        if (seqs.length > 1) process.stdout.write(`--- sequence ${i + 1} ---\n`);
+        const shown = o.echo ? decode(inputIds) + texts[i] : texts[i];
+        process.stdout.write(shown + '\n');
+      });
     });
 
   program

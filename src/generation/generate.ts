@@ -51,6 +51,17 @@ export interface GenerateDeps {
   yieldEvery?: number;
 }
 
+/**
+ * The text of a generated sequence, cut just before the stop string that ended it when `trimStop`
+ * (OpenAI's `stop` semantics); otherwise the stop string stays in (HF's `stop_strings` semantics).
+ */
+export function sequenceText(seq: GeneratedSequence, decode: (ids: number[]) => string, trimStop = true): string {
+  const text = decode(seq.outputIds);
+  if (!trimStop || seq.stopString === undefined) return text;
+  const at = text.indexOf(seq.stopString);
+  return at >= 0 ? text.slice(0, at) : text;
+}
+
 export interface GenerateInputs {
   /** One row of ids per prompt. Rows may be left-padded (see attentionMask). */
   inputIds: number[][];
@@ -105,6 +116,7 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
   if (cfg.stopStrings && cfg.stopStrings.length > 0 && !deps.decode) {
     throw new FugakuError('INVALID_ARGUMENT', 'stopStrings needs a tokenizer to decode with', 'pass deps.decode (the library facade does this)');
   }
+  const stopTail = 4 * Math.max(0, ...(cfg.stopStrings ?? []).map((x) => x.length)) + 8;
   const eos = new Set(cfg.eosTokenId);
   const pad = cfg.padTokenId ?? cfg.eosTokenId[0] ?? 0;
   const rng = deps.rng ?? (cfg.seed !== null ? new Rng(cfg.seed) : Rng.fromEntropy());
@@ -172,7 +184,9 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
         r.done = true;
         r.reason = 'eos';
       } else if (cfg.stopStrings && cfg.stopStrings.length > 0) {
-        const text = deps.decode!(r.out);
+        // Only the tail can hold a newly completed stop string: every kept token yields at least
+        // one character, or one UTF-8 byte (≤ 4 per character) for byte-fallback pieces.
+        const text = deps.decode!(r.out.slice(-stopTail));
         const hit = cfg.stopStrings.find((s) => text.includes(s));
         if (hit !== undefined) {
           r.done = true;

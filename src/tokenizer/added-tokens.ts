@@ -7,7 +7,7 @@
  * token contents passed through the normalizer) inside each normalized piece. Matching is
  * Aho-Corasick leftmost-longest over the whole string, non-overlapping; the matches are then filtered
  * and widened in order:
- *  - `single_word`: dropped unless neither neighbour character is a word character (Unicode `\w`),
+ *  - `single_word`: dropped unless neither neighbour character is a word character (Rust regex `\w`),
  *  - `lstrip`: the match grows left over the whitespace before it (not past the previous match),
  *  - `rstrip`: the match grows right over the whitespace after it.
  * The text between matches becomes separate pieces. The token keeps its id and, as its string, the
@@ -17,7 +17,7 @@
  * id; a new one gets the next id after the model vocabulary / the largest added id.
  */
 import { getBool, getIndex, getString, invalid, isObject } from './json.js';
-import { WHITE_SPACE_CLASS_BODY, WORD_CLASS_BODY } from './regex.js';
+import { RUST_WORD_CLASS_BODY, WHITE_SPACE_CLASS_BODY } from './regex.js';
 
 export interface AddedToken {
   id: number;
@@ -36,8 +36,8 @@ export interface Split {
   id: number | null;
 }
 
-const WORD_AT_START = new RegExp(`^[${WORD_CLASS_BODY}]`, 'u');
-const WORD_AT_END = new RegExp(`[${WORD_CLASS_BODY}]$`, 'u');
+const WORD_AT_START = new RegExp(`^[${RUST_WORD_CLASS_BODY}]`, 'u');
+const WORD_AT_END = new RegExp(`[${RUST_WORD_CLASS_BODY}]$`, 'u');
 const SPACES_AT_START = new RegExp(`^[${WHITE_SPACE_CLASS_BODY}]*`, 'u');
 const SPACES_AT_END = new RegExp(`[${WHITE_SPACE_CLASS_BODY}]*$`, 'u');
 
@@ -152,6 +152,12 @@ export class AddedTokenMatcher {
 export class AddedVocabulary {
   /** All added tokens by id (HF `added_tokens_map_r`). */
   readonly byId: ReadonlyMap<number, AddedToken>;
+  /**
+   * The string each added id decodes to. HF 0.23 stores a `normalized: true` token with its content
+   * passed through the normalizer (llm-jp's would turn "<x>" into "▁<x>"), and `id_to_token`/`decode`
+   * return that; such a token is then no longer recognized as special when decoding.
+   */
+  readonly idToContent: ReadonlyMap<number, string>;
   /** content → id (HF `added_tokens_map`). */
   readonly byContent: ReadonlyMap<string, number>;
   /** Contents of the special tokens (skipped by `decode(..., skipSpecialTokens)`). */
@@ -163,12 +169,13 @@ export class AddedVocabulary {
 
   /**
    * HF `add_tokens` over the tokens of tokenizer.json, in file order. `modelTokenToId` / `modelVocabSize`
-   * describe the model vocabulary.
+   * describe the model vocabulary; `normalize` is the tokenizer's normalizer.
    */
   constructor(
     tokens: readonly Omit<AddedToken, 'id'>[],
     modelTokenToId: (t: string) => number | undefined,
     modelVocabSize: number,
+    normalize: (content: string) => string,
   ) {
     const byId = new Map<number, AddedToken>();
     const byContent = new Map<string, number>();
@@ -202,6 +209,7 @@ export class AddedVocabulary {
     }
     this.byId = byId;
     this.byContent = byContent;
+    this.idToContent = new Map([...byId].map(([id, t]) => [id, t.normalized ? normalize(t.content) : t.content]));
     this.specialContents = specialContents;
     // Matching sets: special tokens first, then the others, each with the id its content maps to.
     const all = [...special, ...classic].map((t) => ({ ...t, id: byContent.get(t.content) ?? modelTokenToId(t.content)! }));
@@ -213,7 +221,7 @@ export class AddedVocabulary {
     this.normalizedTokens = all.filter((t) => t.normalized).map((t) => byId.get(t.id) ?? t);
   }
 
-  /** The matcher for `normalized: true` tokens, given the patterns (their normalized contents). */
+  /** The matcher for `normalized: true` tokens, given the normalizer (patterns are normalized contents). */
   normalizedMatcher(normalize: (content: string) => string): AddedTokenMatcher {
     return new AddedTokenMatcher(
       this.normalizedTokens,

@@ -8,8 +8,10 @@
  *    lines at `\r`, U+2028, U+2029). `^` matches at the start of the string, or after a `\n` that is
  *    not the last character of the string; `$` matches before any `\n` and at the end.
  *  - `.` matches anything but `\n` (JS: also not `\r`, U+2028, U+2029).
- *  - `\d`, `\w`, `\s`, `\b` are Unicode-aware (`\d` = Nd, `\s` = White_Space, `\w` = Alphabetic, marks,
- *    Nd, Pc, Join_Control); `\h` is a hex digit; `\A`, `\z`, `\Z` exist.
+ *  - `\d`, `\w`, `\s`, `\b` are Unicode-aware (`\d` = Nd, `\s` = White_Space, `\w` = Alphabetic,
+ *    Mark, Nd, Pc — and, from Oniguruma's Latin-1 table, ¹ ² ³ ¼ ½ ¾); `\h` is a hex digit; `\A`, `\z`,
+ *    `\Z` exist.
+ *  - `X{n}?` is "X{n}, optionally" and `X{n,m}+` is "(X{n,m})+" (Ruby syntax: not lazy / possessive).
  * Syntax with no JS equivalent (possessive quantifiers, atomic groups, inline options, `\G`, `\K`,
  * `\R`, `\X`, POSIX brackets, class intersections, ...) raises TOKENIZER_UNSUPPORTED rather than
  * silently matching something else.
@@ -23,14 +25,19 @@ import { unsupported } from './json.js';
 
 /** Unicode White_Space (Rust `char::is_whitespace`, Oniguruma/regex-crate `\s`); JS `\s` differs on U+0085, U+FEFF. */
 export const WHITE_SPACE_CLASS_BODY = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
-/** Unicode word characters (Oniguruma / Rust regex `\w`). */
-export const WORD_CLASS_BODY = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+/**
+ * Oniguruma's `\w` (checked against the Rust package): Alphabetic, Mark, Nd, Pc (no Join_Control), plus
+ * the Latin-1 digits ¹ ² ³ and fractions ¼ ½ ¾ that its ISO-8859-1 table counts as word characters.
+ */
+export const ONIG_WORD_CLASS_BODY = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\xB2\\xB3\\xB9\\xBC-\\xBE';
+/** The Rust `regex` crate's `\w` (used by HF for `single_word`): Alphabetic, Mark, Nd, Pc, Join_Control. */
+export const RUST_WORD_CLASS_BODY = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
 
 // JS `^` / `$` without the `m` flag are the string's start / end. (Not `(?<![\s\S])`: V8 u-mode
 // look-behinds wrongly succeed between the two halves of a surrogate pair.)
 const BOL = '(?:^|(?<=\\n)(?=[\\s\\S]))';
 const EOL = '(?=\\n|$)';
-const WORD = `[${WORD_CLASS_BODY}]`;
+const WORD = `[${ONIG_WORD_CLASS_BODY}]`;
 const WORD_BOUNDARY = `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))`;
 const NOT_WORD_BOUNDARY = `(?:(?<=${WORD})(?=${WORD})|(?<!${WORD})(?!${WORD}))`;
 
@@ -134,8 +141,8 @@ export function translateOnigRegex(pattern: string): string {
       case 'D': return inClass ? '\\P{Nd}' : '\\P{Nd}';
       case 's': return inClass ? WHITE_SPACE_CLASS_BODY : `[${WHITE_SPACE_CLASS_BODY}]`;
       case 'S': return inClass ? fail('\\S inside a character class') : `[^${WHITE_SPACE_CLASS_BODY}]`;
-      case 'w': return inClass ? WORD_CLASS_BODY : WORD;
-      case 'W': return inClass ? fail('\\W inside a character class') : `[^${WORD_CLASS_BODY}]`;
+      case 'w': return inClass ? ONIG_WORD_CLASS_BODY : WORD;
+      case 'W': return inClass ? fail('\\W inside a character class') : `[^${ONIG_WORD_CLASS_BODY}]`;
       case 'h': return inClass ? '0-9a-fA-F' : '[0-9a-fA-F]';
       case 'H': return inClass ? fail('\\H inside a character class') : '[^0-9a-fA-F]';
       case 'p':
@@ -230,41 +237,67 @@ export function translateOnigRegex(pattern: string): string {
     return `[${negated ? '^' : ''}${body}]`;
   };
 
-  /** After an atom: copy a quantifier if there is one. */
-  const quantifier = (): string => {
+  /**
+   * After an atom that starts at `out[atomStart]`: copy a quantifier if there is one. In Ruby syntax an
+   * interval is never possessive (`X{n,m}+` repeats `X{n,m}`) and `X{n}?` means `(X{n})?`.
+   */
+  const quantifier = (atomStart: number): void => {
     const c = cps[i];
-    let q = '';
+    let q: string;
+    let exact = false;
+    let interval = false;
     if (c === '*' || c === '+' || c === '?') {
       q = c;
       i++;
     } else if (c === '{') {
       const m = /^\{(\d*)(,?)(\d*)\}/.exec(cps.slice(i, i + 24).join(''));
-      if (!m || (m[1] === '' && m[3] === '') || (m[1] === '' && m[2] === '')) return '';
+      if (!m || (m[1] === '' && m[3] === '') || (m[1] === '' && m[2] === '')) return; // a literal '{'
       i += m[0].length;
       q = `{${m[1] === '' ? '0' : m[1]}${m[2]}${m[3]}}`;
+      interval = true;
+      exact = m[2] === '';
     } else {
-      return '';
+      return;
     }
+    out += q;
+    const wrapWith = (suffix: string): void => {
+      out = `${out.slice(0, atomStart)}(?:${out.slice(atomStart)})${suffix}`;
+    };
     if (cps[i] === '?') {
       i++;
-      return q + '?';
+      if (exact) wrapWith('?');
+      else out += '?';
+    } else if (cps[i] === '+') {
+      if (!interval) fail('possessive quantifier');
+      i++;
+      wrapWith('+');
     }
-    if (cps[i] === '+') fail('possessive quantifier');
-    return q;
+    if (cps[i] === '*' || cps[i] === '+' || cps[i] === '?' || (cps[i] === '{' && /^\{\d*,?\d*\}/.test(cps.slice(i, i + 24).join('')))) {
+      fail('stacked quantifiers');
+    }
   };
 
+  /** Start offsets (in `out`) of the open groups. */
+  const groupStarts: number[] = [];
   while (i < cps.length) {
     const c = cps[i++];
-    let atomSrc: string;
+    const atomStart = out.length;
     switch (c) {
-      case '\\': atomSrc = escape(false); break;
-      case '.': atomSrc = '[^\\n]'; break;
-      case '^': atomSrc = BOL; break;
-      case '$': atomSrc = EOL; break;
-      case '[': atomSrc = charClass(); break;
+      case '\\': out += escape(false); break;
+      case '.': out += '[^\\n]'; break;
+      case '^': out += BOL; break;
+      case '$': out += EOL; break;
+      case '[': out += charClass(); break;
       case '|': out += '|'; continue;
-      case ')': atomSrc = ')'; break;
+      case ')': {
+        const start = groupStarts.pop();
+        if (start === undefined) fail('unbalanced )');
+        out += ')';
+        quantifier(start!);
+        continue;
+      }
       case '(': {
+        groupStarts.push(out.length);
         if (cps[i] !== '?') {
           out += '(';
           continue;
@@ -285,6 +318,7 @@ export function translateOnigRegex(pattern: string): string {
           if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(`group name ${JSON.stringify(name)}`);
           out += `(?<${name}>`;
         } else if (rest.startsWith('?#')) {
+          groupStarts.pop();
           while (i < cps.length && cps[i] !== ')') i++;
           i++;
         } else if (rest.startsWith('?>')) {
@@ -299,16 +333,15 @@ export function translateOnigRegex(pattern: string): string {
       case '?':
         fail(`quantifier ${c} with nothing to repeat`);
         break;
-      case '{': {
-        // A '{' that does not start a valid interval is a literal in Oniguruma.
-        atomSrc = '\\{';
+      case '{':
+        out += '\\{'; // a '{' that does not start a valid interval is a literal in Oniguruma
         break;
-      }
       default:
-        atomSrc = literalOutside(c);
+        out += literalOutside(c);
     }
-    out += atomSrc! + quantifier();
+    quantifier(atomStart);
   }
+  if (groupStarts.length > 0) fail('unbalanced (');
   return out;
 }
 

@@ -47,10 +47,10 @@ export interface EncodingWithOffsets {
   offsets: [number, number][];
 }
 
-const LONE_SURROGATES = /\p{Cs}/gu;
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function wellFormed(s: string): string {
-  return s.replace(LONE_SURROGATES, '\uFFFD');
+  return LONE_SURROGATE.test(s) ? s.replace(/\p{Cs}/gu, '\uFFFD') : s;
 }
 
 /** A special-token entry of tokenizer_config.json / special_tokens_map.json: a string or `{content}`. */
@@ -115,19 +115,22 @@ export class PreTrainedTokenizer {
     this.decoder = decoderFromJson(tj['decoder']);
 
     const model = this.model;
-    this.added = new AddedVocabulary(AddedVocabulary.parseJson(tj['added_tokens']), (t) => model.tokenToId(t), model.vocabSize);
     const normalizer = this.normalizer;
-    this.normalizedMatcher =
-      this.added.normalizedTokens.length === 0
-        ? null
-        : this.added.normalizedMatcher((content) => {
-            const ns = NormalizedString.from(content, false);
-            normalizer?.normalize(ns);
-            return ns.normalized;
-          });
+    const normalize = (content: string): string => {
+      const ns = NormalizedString.from(content, false);
+      normalizer?.normalize(ns);
+      return ns.normalized;
+    };
+    this.added = new AddedVocabulary(
+      AddedVocabulary.parseJson(tj['added_tokens']),
+      (t) => model.tokenToId(t),
+      model.vocabSize,
+      normalize,
+    );
+    this.normalizedMatcher = this.added.normalizedTokens.length === 0 ? null : this.added.normalizedMatcher(normalize);
 
     const table = model.pieces.slice();
-    for (const [id, tok] of this.added.byId) if (id < table.length) table[id] = tok.content;
+    for (const [id, content] of this.added.idToContent) if (id < table.length) table[id] = content;
     this.tokenTable = table;
     this.specialInTable = Uint8Array.from(table, (t) => (this.added.specialContents.has(t) ? 1 : 0));
 
@@ -215,7 +218,7 @@ export class PreTrainedTokenizer {
         if (skip && this.specialInTable[id] === 1) continue;
         tokens.push(table[id]);
       } else {
-        const t = this.added.byId.get(id)?.content;
+        const t = this.added.idToContent.get(id);
         if (t === undefined || (skip && this.added.specialContents.has(t))) continue;
         tokens.push(t);
       }
@@ -237,7 +240,7 @@ export class PreTrainedTokenizer {
   idToToken(id: number): string | null {
     if (!Number.isInteger(id) || id < 0) throw this.badId(id);
     if (id < this.tokenTable.length) return this.tokenTable[id];
-    return this.added.byId.get(id)?.content ?? null;
+    return this.added.idToContent.get(id) ?? null;
   }
 
   /** The id of a token string (added tokens first, then the model vocabulary), or null. */

@@ -20,48 +20,49 @@ export class PrefixTrie {
   readonly value: Int32Array;
 
   /** Build from (key, value) pairs; a repeated key keeps the last value (like HF's `token_to_ids`). */
-  constructor(entries: Iterable<[string, number]>) {
-    const edges = new Map<number, number>(); // parent * 65536 + unit → child
-    const values: number[] = [-1];
-    for (const [key, v] of entries) {
-      let node = 0;
-      for (let i = 0; i < key.length; i++) {
-        const k = node * 65536 + key.charCodeAt(i);
-        let next = edges.get(k);
-        if (next === undefined) {
-          next = values.length;
-          values.push(-1);
-          edges.set(k, next);
-        }
-        node = next;
-      }
-      if (node !== 0) values[node] = v;
-    }
-    this.value = Int32Array.from(values);
-    this.rootChild = new Int32Array(65536).fill(-1);
-    let deep = 0;
-    for (const k of edges.keys()) if (k >= 65536) deep++;
+  constructor(entries: readonly (readonly [string, number])[]) {
+    let units = 0;
+    for (const [key] of entries) units += key.length;
+    // Every code unit after the first of a key may add one edge; keep the table at most half full.
     let bits = 4;
-    while (1 << bits < deep * 2) bits++;
-    const cap = 1 << bits;
-    this.mask = cap - 1;
+    while (1 << bits < units * 2) bits++;
+    this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
-    this.keyNode = new Int32Array(cap).fill(-1);
-    this.keyUnit = new Uint16Array(cap);
-    this.child = new Int32Array(cap);
-    for (const [k, c] of edges) {
-      const parent = Math.floor(k / 65536);
-      const unit = k % 65536;
-      if (parent === 0) {
-        this.rootChild[unit] = c;
-        continue;
+    this.keyNode = new Int32Array(1 << bits).fill(-1);
+    this.keyUnit = new Uint16Array(1 << bits);
+    this.child = new Int32Array(1 << bits);
+    this.rootChild = new Int32Array(65536).fill(-1);
+    const values = new Int32Array(units + 1).fill(-1);
+    let nodes = 1; // node 0 is the root
+    for (const [key, v] of entries) {
+      if (key.length === 0) continue;
+      let node = this.rootChild[key.charCodeAt(0)];
+      if (node < 0) {
+        node = nodes++;
+        this.rootChild[key.charCodeAt(0)] = node;
       }
-      let h = this.hash(parent, unit);
-      while (this.keyNode[h] !== -1) h = (h + 1) & this.mask;
-      this.keyNode[h] = parent;
-      this.keyUnit[h] = unit;
-      this.child[h] = c;
+      for (let i = 1; i < key.length; i++) {
+        const unit = key.charCodeAt(i);
+        let h = this.hash(node, unit);
+        for (;;) {
+          const k = this.keyNode[h];
+          if (k === -1) {
+            this.keyNode[h] = node;
+            this.keyUnit[h] = unit;
+            this.child[h] = nodes;
+            node = nodes++;
+            break;
+          }
+          if (k === node && this.keyUnit[h] === unit) {
+            node = this.child[h];
+            break;
+          }
+          h = (h + 1) & this.mask;
+        }
+      }
+      values[node] = v;
     }
+    this.value = values.slice(0, nodes);
   }
 
   private hash(node: number, unit: number): number {

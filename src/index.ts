@@ -1,0 +1,27 @@
+/**
+ * fugaku-llm: run Fugaku-LLM (and any Hugging Face GPT-2 checkpoint with a tokenizer.json) from
+ * TypeScript. Names mirror Python transformers: AutoTokenizer, AutoModelForCausalLM, generate.
+ */
+export { FugakuError, isFugakuError, type ErrorCode } from './errors.js';
+export { AutoTokenizer, PreTrainedTokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/index.js';
+export {
+  AutoModelForCausalLM,
+  GPT2LMHeadModel,
+  type FromPretrainedOptions,
+  type GenerateCallOptions,
+  type InputIds,
+} from './generation/causal-lm.js';
+export { generate, type GeneratedSequence, type GenerateDeps, type FinishReason, type TokenLogprob } from './generation/generate.js';
+export { resolveGenerationConfig, type GenerationConfig, type GenerationOptions } from './generation/config.js';
+export { buildLogitsProcessors, type LogitsProcessor } from './generation/processors.js';
+export { Rng } from './generation/rng.js';
+export { causalLMLoss, perplexity, type PerplexityResult } from './eval/perplexity.js';
+export { GPT2Model } from './model/gpt2.js';
+export { KVCache } from './model/kv-cache.js';
+export { parseGPT2Config, type GPT2Config } from './model/config.js';
+export { loadGPT2, type WeightFormat } from './model/load.js';
+export type { Backend, Matrix, WeightTensor } from './backend/backend.js';
+export { ReferenceBackend } from './backend/reference.js';
+export { openCheckpoint, type CheckpointFolder } from './io/checkpoint.js';
+export { createTtyProgress, createNoopProgress, type ProgressReporter } from './io/progress.js';
+export { defaultModelDir } from './paths.js';
