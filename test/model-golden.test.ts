@@ -70,3 +70,16 @@ test('f32 weights give the same logits as the bf16 storage they were converted f
   const lb = b.model.forward(ids, b.model.newCache());
   assert.ok(maxAbsDiff(la, lb) < 1e-6);
 });
+
+test('dtype bf16/f16 converts weights on load (rounded) and still tracks the original logits', async () => {
+  const be = new ReferenceBackend();
+  const ids = [10044, 13433, 5139];
+  const base = await loadGPT2(modelDirs['tiny-gpt2-f16'], { backend: be });
+  const ref = base.model.forward(ids, base.model.newCache());
+  for (const dtype of ['bf16', 'f16'] as const) {
+    const m = await loadGPT2(modelDirs['tiny-gpt2-f16'], { backend: be, dtype });
+    assert.equal(m.model.weights.wte.format, dtype.toUpperCase());
+    const d = maxAbsDiff(m.model.forward(ids, m.model.newCache()), ref);
+    assert.ok(dtype === 'f16' ? d === 0 : d < 0.05, `${dtype}: ${d}`);
+  }
+});

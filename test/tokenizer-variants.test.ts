@@ -12,14 +12,24 @@ import { Tokenizer } from 'tokenizers';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { tokenizerDir } from './helpers.js';
 
-const RUNS = 100;
+const RUNS = 300;
 const base = JSON.parse(readFileSync(path.join(tokenizerDir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
 
 type Json = Record<string, unknown>;
 const replace = (pattern: Json, content: string): Json => ({ type: 'Replace', pattern, content });
 
-function variant(changes: Json): { ours: PreTrainedTokenizer; rust: Tokenizer } {
-  const j = { ...structuredClone(base), ...changes };
+/**
+ * A smaller vocabulary (the 8 special tokens, the 256 byte pieces and every 16th other piece) that
+ * loads fast: the regex tests build many tokenizers, and byte pieces show the normalized text exactly.
+ */
+const smallBase: Json = (() => {
+  const j = structuredClone(base) as Json & { model: { vocab: [string, number][] } };
+  j.model.vocab = j.model.vocab.filter(([piece], id) => id < 8 || /^<0x[0-9A-F]{2}>$/.test(piece) || id % 16 === 0);
+  return j;
+})();
+
+function variant(changes: Json, from: Json = base): { ours: PreTrainedTokenizer; rust: Tokenizer } {
+  const j = { ...structuredClone(from), ...changes };
   return { ours: PreTrainedTokenizer.fromJSON(j), rust: Tokenizer.fromString(JSON.stringify(j)) };
 }
 
@@ -34,21 +44,21 @@ const chars = fc.oneof(
 );
 const text = fc.array(chars, { maxLength: 24 }).map((a) => a.join(''));
 
-async function sameEncodings(v: { ours: PreTrainedTokenizer; rust: Tokenizer }, s: string, checkOffsets = true): Promise<void> {
+async function sameEncodings(v: { ours: PreTrainedTokenizer; rust: Tokenizer }, s: string): Promise<void> {
   const r = await v.rust.encode(s, null, { addSpecialTokens: true });
   const o = v.ours.encodeWithOffsets(s);
   assert.deepEqual(o.tokens, r.getTokens(), `tokens of ${JSON.stringify(s)}`);
   assert.deepEqual(o.ids, r.getIds(), `ids of ${JSON.stringify(s)}`);
-  if (checkOffsets) assert.deepEqual(o.offsets, r.getOffsets(), `offsets of ${JSON.stringify(s)}`);
+  assert.deepEqual(o.offsets, r.getOffsets(), `offsets of ${JSON.stringify(s)}`);
   for (const skip of [false, true]) {
     assert.equal(v.ours.decode(o.ids, { skipSpecialTokens: skip }), await v.rust.decode(r.getIds(), skip), `decode of ${JSON.stringify(s)}`);
   }
 }
 
-async function checkVariant(changes: Json, checkOffsets = true): Promise<void> {
-  const v = variant(changes);
+async function checkVariant(changes: Json, from: Json = base): Promise<void> {
+  const v = variant(changes, from);
   await fc.assert(
-    fc.asyncProperty(text, (s) => sameEncodings(v, s, checkOffsets)),
+    fc.asyncProperty(text, (s) => sameEncodings(v, s)),
     { numRuns: RUNS },
   );
 }
@@ -78,9 +88,10 @@ test('normalizers: Strip one side, StripAccents after NFD', async () => {
 });
 
 for (const form of ['NFC', 'NFD', 'NFKC', 'NFKD']) {
-  // The text is exact; offsets of (de)composed characters are approximated, so only ids/tokens are compared.
-  test(`normalizers: ${form} (ids and tokens)`, async () => {
-    await checkVariant({ normalizer: { type: 'Sequence', normalizers: [{ type: form }, replace({ String: ' ' }, '▁')] } }, false);
+  // The text is String.prototype.normalize; the offsets of (de)composed characters are our approximation of
+  // HF's alignments, which agrees with the Rust package on these inputs.
+  test(`normalizers: ${form}`, async () => {
+    await checkVariant({ normalizer: { type: 'Sequence', normalizers: [{ type: form }, replace({ String: ' ' }, '▁')] } });
   });
 }
 
@@ -91,7 +102,7 @@ const REGEXES = [
 ];
 for (const re of REGEXES) {
   test(`Oniguruma semantics: Replace(Regex ${JSON.stringify(re)} → "#")`, async () => {
-    await checkVariant({ normalizer: replace({ Regex: re }, '#') });
+    await checkVariant({ normalizer: replace({ Regex: re }, '#') }, smallBase);
   });
 }
 

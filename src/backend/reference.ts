@@ -5,7 +5,7 @@
  * sums accumulate in float64 (JavaScript numbers), results are stored as float32.
  */
 import { FugakuError } from '../errors.js';
-import { makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
+import { convertStorage, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../model/activations.js';
 import type { AttentionArgs, Backend, Matrix, MatrixLayout, WeightTensor } from './backend.js';
 
@@ -78,13 +78,11 @@ export class ReferenceBackend implements Backend {
     let dtype = w.dtype;
     let data = w.data;
     if (format !== undefined && format !== dtype) {
-      if (format !== 'F32') {
-        throw new FugakuError('DTYPE_UNSUPPORTED', `reference backend: weight format ${format} is not supported`, 'use bf16, f16 or f32 (or the native backend for quantized formats)');
+      if (format !== 'F32' && format !== 'BF16' && format !== 'F16') {
+        throw new FugakuError('DTYPE_UNSUPPORTED', `reference backend: weight format ${format} is not supported`, 'use bf16, f16 or f32');
       }
-      const f = new Float32Array(data.length);
-      toF32(dtype, data, 0, data.length, f, 0, dtype === 'F16' ? makeF16Table() : undefined);
-      dtype = 'F32';
-      data = f;
+      data = convertStorage(dtype, data, format);
+      dtype = format;
     }
     const [a, b] = w.shape as [number, number];
     const m: RefMatrix = {

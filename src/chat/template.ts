@@ -28,7 +28,9 @@
  *
  * Rendered with `encode(prompt, { addSpecialTokens: false })`, the literal `<EOD|LLM-jp>` after each
  * earlier answer becomes id 7 (added tokens are matched in the text), as in training; a prompt without
- * history contains no id 7.
+ * history contains no id 7. As in HF, the text after an added token is normalized on its own, so it
+ * starts with a "▁" token (id 31) exactly like the start of the prompt does (decode shows it as a space
+ * after the EOS). A message that itself contains the text `<EOD|LLM-jp>` also encodes to id 7.
  *
  * Conversation rules: an optional system message first (its content replaces the default system
  * prompt; an empty one drops the system block), then user and assistant messages alternating, starting
@@ -124,7 +126,8 @@ export function applyChatTemplate(messages: readonly ChatMessage[], opts: ApplyC
 /**
  * The same format as a Hugging Face `chat_template` (variables: `messages`, `add_generation_prompt`,
  * `eos_token`, and the optional `input`), for tokenizer_config.json or any Jinja renderer. It raises
- * on the conversations `applyChatTemplate` rejects.
+ * on the conversations `applyChatTemplate` rejects. Checked against @huggingface/jinja (tests) and
+ * against Python jinja2 3.1 with transformers' settings (trim_blocks, lstrip_blocks).
  */
 export const FUGAKU_CHAT_TEMPLATE: string =
   "{%- if messages | length == 0 -%}{{ raise_exception('a chat needs at least one message') }}{%- endif -%}" +

@@ -76,3 +76,42 @@ export function f32ToBf16(value: number): number {
   if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return (u >>> 16) | 0x40; // NaN stays NaN
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
+
+/** Rounds a number to the nearest IEEE half (round-to-nearest-even), returning the bit pattern. */
+export function f32ToF16(value: number): number {
+  const f = Math.fround(value);
+  if (Number.isNaN(f)) return 0x7e00;
+  const sign = f < 0 || Object.is(f, -0) ? 0x8000 : 0;
+  const a = Math.abs(f);
+  if (a >= 65520) return sign | 0x7c00; // overflows to infinity
+  if (a < 2 ** -24 * 0.5) return sign; // underflows to zero
+  if (a < 2 ** -14) {
+    // subnormal: a = m · 2^-24
+    return sign | roundHalfEven(a / 2 ** -24);
+  }
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // guard log2 rounding
+  let m = roundHalfEven((a / 2 ** e - 1) * 1024);
+  if (m === 1024) {
+    m = 0;
+    e++;
+  }
+  if (e > 15) return sign | 0x7c00;
+  return sign | ((e + 15) << 10) | m;
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Converts storage to another storage dtype (rounding to nearest even where precision drops). */
+export function convertStorage(from: StorageDType, src: StorageArray, to: StorageDType): StorageArray {
+  if (from === to) return src;
+  const f = storageToF32(from, src);
+  if (to === 'F32') return f;
+  const out = new Uint16Array(f.length);
+  const enc = to === 'BF16' ? f32ToBf16 : f32ToF16;
+  for (let i = 0; i < f.length; i++) out[i] = enc(f[i]);
+  return out;
+}

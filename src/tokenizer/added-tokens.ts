@@ -17,7 +17,7 @@
  * id; a new one gets the next id after the model vocabulary / the largest added id.
  */
 import { getBool, getIndex, getString, invalid, isObject } from './json.js';
-import { RUST_WORD_CLASS_BODY, WHITE_SPACE_CLASS_BODY } from './regex.js';
+import { RUST_WORD_CLASS_BODY, WHITE_SPACE_CLASS_BODY, cpLenAt } from './regex.js';
 
 export interface AddedToken {
   id: number;
@@ -36,22 +36,36 @@ export interface Split {
   id: number | null;
 }
 
-const WORD_AT_START = new RegExp(`^[${RUST_WORD_CLASS_BODY}]`, 'u');
-const WORD_AT_END = new RegExp(`[${RUST_WORD_CLASS_BODY}]$`, 'u');
-const SPACES_AT_START = new RegExp(`^[${WHITE_SPACE_CLASS_BODY}]*`, 'u');
-const SPACES_AT_END = new RegExp(`[${WHITE_SPACE_CLASS_BODY}]*$`, 'u');
+const WORD_CHAR = new RegExp(`^[${RUST_WORD_CLASS_BODY}]$`, 'u');
+const SPACE_CHAR = new RegExp(`^[${WHITE_SPACE_CLASS_BODY}]$`, 'u');
+
+/** The character ending just before UTF-16 index `i` ('' at the start). */
+function charBefore(s: string, i: number): string {
+  if (i <= 0) return '';
+  const c = s.charCodeAt(i - 1);
+  const pair = c >= 0xdc00 && c <= 0xdfff && i >= 2 && (s.charCodeAt(i - 2) & 0xfc00) === 0xd800;
+  return s.slice(pair ? i - 2 : i - 1, i);
+}
+/** The character starting at UTF-16 index `i` ('' at the end). */
+function charAt(s: string, i: number): string {
+  return i >= s.length ? '' : s.slice(i, i + cpLenAt(s, i));
+}
 
 /** Leftmost-longest, non-overlapping matcher over a fixed set of strings (a small trie). */
 class LongestMatcher {
   private readonly children: Map<number, number>[] = [new Map()];
   /** Pattern index ending at each node, or -1. */
   private readonly ends: number[] = [-1];
-  private readonly firstUnits = new Set<number>();
+  /** 1 for each code unit that starts some pattern. */
+  private readonly firstUnits = new Uint8Array(65536);
+  private readonly count: number;
 
   constructor(patterns: readonly string[]) {
+    let count = 0;
     patterns.forEach((p, idx) => {
       if (p.length === 0) return;
-      this.firstUnits.add(p.charCodeAt(0));
+      count++;
+      this.firstUnits[p.charCodeAt(0)] = 1;
       let node = 0;
       for (let i = 0; i < p.length; i++) {
         const u = p.charCodeAt(i);
@@ -66,10 +80,11 @@ class LongestMatcher {
       }
       if (this.ends[node] < 0) this.ends[node] = idx; // a repeated pattern keeps the first index
     });
+    this.count = count;
   }
 
   get isEmpty(): boolean {
-    return this.firstUnits.size === 0;
+    return this.count === 0;
   }
 
   /** Matches as [start, end, patternIndex] triples, flat. */
@@ -77,7 +92,7 @@ class LongestMatcher {
     const out: number[] = [];
     if (this.isEmpty) return out;
     for (let i = 0; i < s.length; ) {
-      if (!this.firstUnits.has(s.charCodeAt(i))) {
+      if (this.firstUnits[s.charCodeAt(i)] === 0) {
         i++;
         continue;
       }
@@ -130,16 +145,21 @@ export class AddedTokenMatcher {
       let stop = m[k + 1];
       const tok = this.tokens[m[k + 2]];
       if (tok.singleWord) {
-        const startSpace = start === 0 || !WORD_AT_END.test(s.slice(0, start));
-        const stopSpace = stop === s.length || !WORD_AT_START.test(s.slice(stop));
+        // HF: regex `\w$` on the text before, `^\w` on the text after.
+        const startSpace = start === 0 || !WORD_CHAR.test(charBefore(s, start));
+        const stopSpace = stop === s.length || !WORD_CHAR.test(charAt(s, stop));
         if (!startSpace || !stopSpace) continue;
       }
       if (tok.lstrip) {
-        const before = s.slice(0, start);
-        const newStart = before.length - (SPACES_AT_END.exec(before)?.[0].length ?? 0);
+        // HF: start of `\s*$` in the text before, but not before the end of the previous match.
+        let newStart = start;
+        for (let c = charBefore(s, newStart); c !== '' && SPACE_CHAR.test(c); c = charBefore(s, newStart)) newStart -= c.length;
         start = Math.max(newStart, startOffset);
       }
-      if (tok.rstrip) stop += SPACES_AT_START.exec(s.slice(stop))?.[0].length ?? 0;
+      if (tok.rstrip) {
+        // HF: end of `^\s*` in the text after.
+        for (let c = charAt(s, stop); c !== '' && SPACE_CHAR.test(c); c = charAt(s, stop)) stop += c.length;
+      }
       if (startOffset < start) out.push({ start: startOffset, end: start, id: null });
       out.push({ start, end: stop, id: tok.id });
       startOffset = stop;

@@ -1,4 +1,7 @@
-/** The Hugging Face-compatible tokenizer (pure TypeScript port of `tokenizers` for Unigram tokenizer.json files). */
+/**
+ * The Hugging Face-compatible tokenizer: a pure TypeScript port of what `tokenizers` (0.23) does with a
+ * Unigram tokenizer.json, such as the llm-jp v2.2 tokenizer of Fugaku-LLM.
+ */
 export {
   PreTrainedTokenizer,
   AutoTokenizer,
@@ -6,4 +9,3 @@ export {
   type DecodeOptions,
   type EncodingWithOffsets,
 } from './tokenizer.js';
-export { translateOnigRegex, OnigPattern } from './regex.js';

@@ -19,8 +19,6 @@ export interface Normalizer {
 
 const WHITE_SPACE = new RegExp(`^[${WHITE_SPACE_CLASS_BODY}]$`, 'u');
 const NONSPACING_MARK = /^\p{Mn}$/u;
-/** Code points that may combine with the preceding character under NF(K)C/D although not marks. */
-const JOINS_PREVIOUS = /^[\p{M}\u1160-\u11FF\uD7B0-\uD7FF\uFF9E\uFF9F]$/u;
 
 /** Rust `char::is_whitespace` (Unicode White_Space). */
 export function isWhiteSpace(ch: string): boolean {
@@ -77,9 +75,10 @@ class LowercaseNormalizer implements Normalizer {
 /**
  * NFC/NFD/NFKC/NFKD. The text is exactly `String.prototype.normalize` (HF uses the
  * unicode-normalization tables of its Rust version; the two agree up to Unicode-version differences).
- * Alignments are approximated per combining sequence: output char k of a sequence maps to input char k
- * (extra output chars map to the last input char); when the per-sequence split does not reproduce the
- * whole-string normalization, the whole string is treated as one sequence.
+ * Alignments are approximated per combining sequence (HF gets them from the normalization algorithm):
+ * when a sequence shrinks, its first output char stands for the first input chars, and the rest map one
+ * to one onto the last input chars; when it grows, the extra chars map to the last input char. When the
+ * per-sequence split does not reproduce the whole-string normalization, the whole string is one sequence.
  */
 class UnicodeNormalizer implements Normalizer {
   constructor(private readonly form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD') {}
@@ -91,13 +90,18 @@ class UnicodeNormalizer implements Normalizer {
       return;
     }
     if (whole === s) return;
-    // Split into sequences: a new one starts at each char that cannot join the previous one.
+    // Split into sequences: a char starts a new one unless normalizing it together with the current
+    // sequence differs from normalizing the two apart (composition, reordering).
     const seqs: string[] = [];
     for (let i = 0; i < s.length; ) {
       const l = cpLenAt(s, i);
       const ch = s.slice(i, i + l);
-      if (seqs.length > 0 && JOINS_PREVIOUS.test(ch)) seqs[seqs.length - 1] += ch;
-      else seqs.push(ch);
+      const last = seqs.length > 0 ? seqs[seqs.length - 1] : null;
+      if (last !== null && (last + ch).normalize(this.form) !== last.normalize(this.form) + ch.normalize(this.form)) {
+        seqs[seqs.length - 1] = last + ch;
+      } else {
+        seqs.push(ch);
+      }
       i += l;
     }
     let outs = seqs.map((q) => q.normalize(this.form));
@@ -110,11 +114,10 @@ class UnicodeNormalizer implements Normalizer {
     ins.forEach((q, k) => {
       const inChars = Array.from(q).length;
       const outChars = Array.from(outs[k]);
-      outChars.forEach((c, j) => {
-        let change = j < inChars ? 0 : 1;
-        if (j === outChars.length - 1 && outChars.length < inChars) change = -(inChars - outChars.length);
-        changes.push([c, change]);
-      });
+      // Fewer chars out (composition): the first one replaces the first input char and removes the
+      // extra ones; more chars out (decomposition): the extra ones are inserted.
+      const removed = Math.max(0, inChars - outChars.length);
+      outChars.forEach((c, j) => changes.push([c, j === 0 ? -removed : j < inChars - removed ? 0 : 1]));
     });
     ns.transform(changes, 0);
   }

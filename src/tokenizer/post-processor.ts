@@ -22,13 +22,12 @@ export interface PostProcessor {
 type Piece = { kind: 'A' | 'B' } | { kind: 'special'; ids: number[]; tokens: string[] };
 
 function concat(parts: Encoding[], withTokens: boolean, withOffsets: boolean): Encoding {
-  const out: Encoding = { ids: [], tokens: withTokens ? [] : null, offsets: withOffsets ? [] : null };
-  for (const p of parts) {
-    for (const id of p.ids) out.ids.push(id);
-    if (out.tokens !== null && p.tokens !== null) for (const t of p.tokens) out.tokens.push(t);
-    if (out.offsets !== null && p.offsets !== null) for (const o of p.offsets) out.offsets.push(o);
-  }
-  return out;
+  const pick = <T>(get: (p: Encoding) => T[] | null): T[] => ([] as T[]).concat(...parts.map((p) => get(p) ?? []));
+  return {
+    ids: pick((p) => p.ids),
+    tokens: withTokens ? pick((p) => p.tokens) : null,
+    offsets: withOffsets ? pick((p) => p.offsets) : null,
+  };
 }
 
 class TemplateProcessing implements PostProcessor {

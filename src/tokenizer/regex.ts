@@ -95,12 +95,17 @@ export function translateOnigRegex(pattern: string): string {
   const fail = (what: string): never => {
     throw unsupported('Regex', `${what} in pattern ${JSON.stringify(pattern)} is not supported`);
   };
-  // Count capture groups to tell backreferences (\1) from octal escapes.
+  // Count capture groups to tell backreferences (\1) from octal escapes. (With named groups present,
+  // Oniguruma does not number plain groups and rejects numbered backreferences.)
   let groupCount = 0;
+  let hasNamed = false;
   for (let k = 0; k < cps.length; k++) {
     if (cps[k] === '\\') k++;
     else if (cps[k] === '(' && cps[k + 1] !== '?') groupCount++;
-    else if (cps[k] === '(' && cps[k + 1] === '?' && cps[k + 2] === '<' && cps[k + 3] !== '=' && cps[k + 3] !== '!') groupCount++;
+    else if (cps[k] === '(' && cps[k + 1] === '?' && ((cps[k + 2] === '<' && cps[k + 3] !== '=' && cps[k + 3] !== '!') || cps[k + 2] === "'")) {
+      groupCount++;
+      hasNamed = true;
+    }
   }
 
   const readHex = (min: number, max: number): number => {
@@ -137,8 +142,8 @@ export function translateOnigRegex(pattern: string): string {
         while (s.length < 2 && i < cps.length && /^[0-7]$/.test(cps[i])) s += cps[i++];
         return cpLiteral(s === '' ? 0 : parseInt(s, 8), inClass);
       }
-      case 'd': return inClass ? '\\p{Nd}' : '\\p{Nd}';
-      case 'D': return inClass ? '\\P{Nd}' : '\\P{Nd}';
+      case 'd': return '\\p{Nd}';
+      case 'D': return '\\P{Nd}';
       case 's': return inClass ? WHITE_SPACE_CLASS_BODY : `[${WHITE_SPACE_CLASS_BODY}]`;
       case 'S': return inClass ? fail('\\S inside a character class') : `[^${WHITE_SPACE_CLASS_BODY}]`;
       case 'w': return inClass ? ONIG_WORD_CLASS_BODY : WORD;
@@ -178,7 +183,7 @@ export function translateOnigRegex(pattern: string): string {
           let s = c;
           while (i < cps.length && /^[0-9]$/.test(cps[i])) s += cps[i++];
           const n = parseInt(s, 10);
-          if (inClass || n > groupCount) fail(`\\${s} (octal escape or backreference to a missing group)`);
+          if (inClass || n > groupCount || hasNamed) fail(`\\${s} (octal escape, or backreference to a missing or unnumbered group)`);
           return `\\${n}`;
         }
         // Any other letter/digit escape is a feature we do not model (\G \K \R \X \N \O \g \Q ...).
@@ -444,7 +449,7 @@ export class OnigPattern {
   /** Replace every match by `content` (taken literally, as HF 0.23 does: no `$1` expansion). */
   replaceAll(inside: string, content: string): string {
     if (this.literal !== null) {
-      if (inside.length === 0 || this.literal === '') return inside;
+      if (this.literal === '' || inside.indexOf(this.literal) < 0) return inside;
       return inside.split(this.literal).join(content);
     }
     const m = this.findAll(inside);

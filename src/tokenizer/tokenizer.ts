@@ -13,15 +13,17 @@
  * Decoding: ids → token strings (ids outside the vocabulary, e.g. the model's padded embedding rows
  * 48586..49151, are dropped, as HF does), minus special tokens if asked, then the decoder chain.
  *
- * JS strings may hold lone surrogates, which Rust strings cannot: they are encoded as U+FFFD.
- * Offsets are in Unicode code points of the input, like Python's `encoding.offsets`.
+ * JS strings may hold lone surrogates, which Rust strings cannot: they are encoded as U+FFFD (what the
+ * Rust Node binding receives). Offsets are in Unicode code points of the input, like Python's
+ * `encoding.offsets`. `truncation` / `padding` in tokenizer.json are ignored, as transformers' default
+ * `encode` call does.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FugakuError } from '../errors.js';
 import { AddedVocabulary, type AddedTokenMatcher } from './added-tokens.js';
 import { decoderFromJson, type Decoder } from './decoders.js';
-import { getObject, getType, invalid, isObject, unsupported, type JsonObject } from './json.js';
+import { getObject, getType, invalid, isObject, unsupported } from './json.js';
 import { NormalizedString } from './normalized-string.js';
 import { normalizerFromJson, type Normalizer } from './normalizers.js';
 import { CharOffsetConverter } from './offsets.js';
