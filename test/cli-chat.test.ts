@@ -1,48 +1,20 @@
 /**
  * `fugaku chat`: piped mode through the real CLI (answers checked against the library, greedy), a
  * pseudo-terminal session (util-linux `script`) with Ctrl-C during an answer, and the stop-string filter.
- *
- * The CLI is `bin/fugaku.js chat` once src/cli/main.ts registers the command; until then the tests run
- * the same program (buildProgram() + registerChatCommand) from a temporary entry file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { buildProgram } from '../src/cli/main.js';
 import { StopStringFilter } from '../src/cli/chat.js';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { applyChatTemplate, TURN_STOP_STRING, type ChatMessage } from '../src/chat/index.js';
 import { modelDirs, repoRoot } from './helpers.js';
 
-const wired = buildProgram().commands.some((c) => c.name() === 'chat');
-
-/** argv (after `node`) that runs `fugaku chat ...`. */
+/** argv (after `node`) that runs the real `fugaku chat ...`. */
 function chatArgv(args: string[]): { argv: string[]; cleanup: () => void } {
-  if (wired) return { argv: [path.join(repoRoot, 'bin', 'fugaku.js'), 'chat', ...args], cleanup: () => {} };
-  const dir = mkdtempSync(path.join(tmpdir(), 'fugaku-chat-'));
-  const entry = path.join(dir, 'entry.mjs');
-  const url = (p: string): string => pathToFileURL(path.join(repoRoot, 'dist', 'src', p)).href;
-  writeFileSync(
-    entry,
-    [
-      `import { buildProgram } from ${JSON.stringify(url('cli/main.js'))};`,
-      `import { registerChatCommand } from ${JSON.stringify(url('cli/chat.js'))};`,
-      `import { defaultModelDir } from ${JSON.stringify(url('paths.js'))};`,
-      'const program = buildProgram();',
-      'registerChatCommand(program, { defaultModelDir });',
-      'program.exitOverride();',
-      'try { await program.parseAsync(process.argv); } catch (e) {',
-      "  if (typeof e?.code === 'string' && e.code.startsWith('commander.')) process.exitCode = e.exitCode ?? 1;",
-      "  else { process.stderr.write(e?.toLine ? e.toLine() + '\\n' : String(e) + '\\n'); process.exitCode = 1; }",
-      '}',
-    ].join('\n'),
-  );
-  return { argv: [entry, 'chat', ...args], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { argv: [path.join(repoRoot, 'bin', 'fugaku.js'), 'chat', ...args], cleanup: () => {} };
 }
 
 function runPiped(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -167,7 +139,8 @@ function ptySession(args: string[]) {
   };
 }
 
-test('terminal: a message, Ctrl-C mid-answer stops only the answer, /exit quits with 0', { skip: hasScript ? false : 'util-linux script not installed' }, async () => {
+test('terminal: a message, Ctrl-C mid-answer stops only the answer, /exit quits with 0', async () => {
+  assert.ok(hasScript, 'the pseudo-terminal tests need util-linux `script` (Debian package bsdutils; .ci/run installs it)');
   const t0 = Date.now();
   // 400 new tokens would take ~30 s; the answer to こんにちは is long (no early EOS).
   const s = ptySession(['--max-new-tokens', '400']);
@@ -191,7 +164,8 @@ test('terminal: a message, Ctrl-C mid-answer stops only the answer, /exit quits 
   }
 });
 
-test('terminal: Ctrl-C at the prompt quits; so does Ctrl-D', { skip: hasScript ? false : 'util-linux script not installed' }, async () => {
+test('terminal: Ctrl-C at the prompt quits; so does Ctrl-D', async () => {
+  assert.ok(hasScript, 'the pseudo-terminal tests need util-linux `script` (Debian package bsdutils; .ci/run installs it)');
   for (const key of ['\x03', '\x04']) {
     const s = ptySession(['--max-new-tokens', '4']);
     try {

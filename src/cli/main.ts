@@ -15,6 +15,7 @@ import { createTtyProgress } from '../io/progress.js';
 import { perplexity } from '../eval/perplexity.js';
 import { floatArg, idsArg, intArg } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
+import { registerChatCommand } from './chat.js';
 
 const modelOption = () => new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(defaultModelDir, 'embedded tiny-ja-demo');
 const dtypeOption = () => new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto');
@@ -161,6 +162,8 @@ export function buildProgram(): Command {
       if (o.json) process.stdout.write(JSON.stringify({ tokens: r.tokens, loss: r.loss, perplexity: r.perplexity }) + '\n');
       else process.stdout.write(`tokens ${r.tokens}  loss ${r.loss.toFixed(6)}  perplexity ${r.perplexity.toFixed(4)}\n`);
     });
+
+  registerChatCommand(program, { defaultModelDir });
 
   return program;
 }

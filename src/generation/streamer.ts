@@ -155,14 +155,11 @@ export class TextStreamer {
     if (this.ended) return '';
     this.ended = true;
     const full = this.tokenizer.decode(this.ids, { skipSpecialTokens: this.skipSpecialTokens });
-    let chunk: string;
-    if (full.startsWith(this.emitted)) {
-      chunk = full.slice(this.emitted.length);
-    } else {
-      // Unreachable if the reasoning above holds (the property tests check it); never emit twice.
+    if (!full.startsWith(this.emitted)) {
+      // Unreachable if the reasoning above holds (the property tests check it).
       throw new FugakuError('INTERNAL', 'TextStreamer emitted text that is not a prefix of the full decode', 'this is a bug; please report the token ids');
     }
-    return this.emit(chunk);
+    return this.emit(full.slice(this.emitted.length));
   }
 
   private reset(): void {
