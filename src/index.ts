@@ -15,6 +15,16 @@ export { generate, type GeneratedSequence, type GenerateDeps, type FinishReason,
 export { resolveGenerationConfig, type GenerationConfig, type GenerationOptions } from './generation/config.js';
 export { buildLogitsProcessors, type LogitsProcessor } from './generation/processors.js';
 export { Rng } from './generation/rng.js';
+export { TextStreamer, type TextStreamerOptions } from './generation/streamer.js';
+export { sequenceText } from './generation/generate.js';
+export {
+  applyChatTemplate,
+  fitHistory,
+  FUGAKU_CHAT_TEMPLATE,
+  DEFAULT_SYSTEM_PROMPT,
+  INPUT_SYSTEM_PROMPT,
+  type ChatMessage,
+} from './chat/index.js';
 export { causalLMLoss, perplexity, type PerplexityResult } from './eval/perplexity.js';
 export { GPT2Model } from './model/gpt2.js';
 export { KVCache } from './model/kv-cache.js';
