@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { erf } from '../src/tensor/math.js';
-import { ACTIVATIONS, parseActivation } from '../src/model/activations.js';
+import { ACTIVATIONS, parseActivation } from '../src/tensor/activations.js';
 
 const X = [-3.0, -1.0, -0.5, 0.0, 0.1, 0.5, 1.0, 2.0, 3.0, 4.5];
 // python3: math.erf / formulas of transformers.activations, float64.

@@ -8,7 +8,7 @@
  * caller-provided arrays so the model controls allocation.
  */
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
-import type { ActivationName } from '../model/activations.js';
+import type { ActivationName } from '../tensor/activations.js';
 
 /** A weight as read from a checkpoint: raw storage, not yet computed on. */
 export interface WeightTensor {

@@ -6,7 +6,7 @@
  */
 import { FugakuError } from '../errors.js';
 import { convertStorage, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
-import { ACTIVATIONS, type ActivationName } from '../model/activations.js';
+import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import type { AttentionArgs, Backend, Matrix, MatrixLayout, WeightTensor } from './backend.js';
 
 interface RefMatrix extends Matrix {

@@ -3,7 +3,7 @@
  * needs, applying transformers' GPT2Config defaults, and rejects what we cannot run.
  */
 import { FugakuError } from '../errors.js';
-import { parseActivation, type ActivationName } from './activations.js';
+import { parseActivation, type ActivationName } from '../tensor/activations.js';
 
 export interface GPT2Config {
   vocabSize: number;

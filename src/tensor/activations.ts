@@ -4,7 +4,7 @@
  * weights (`prelu`, `xielu`) cannot appear in a GPT-2 MLP and are rejected.
  */
 import { FugakuError } from '../errors.js';
-import { erf } from '../tensor/math.js';
+import { erf } from './math.js';
 
 export type ActivationName =
   | 'gelu' | 'gelu_python' | 'gelu_new' | 'gelu_fast' | 'gelu_pytorch_tanh' | 'gelu_accurate'
