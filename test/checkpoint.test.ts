@@ -8,21 +8,9 @@ import { FugakuError, type ErrorCode } from '../src/errors.js';
 import { isLegacyAttentionBuffer, openCheckpoint } from '../src/io/checkpoint.js';
 import { createNoopProgress, createTtyProgress, type ProgressReporter } from '../src/io/progress.js';
 import { readSafetensorsHeader, readTensor } from '../src/io/safetensors.js';
-import { modelDirs } from './helpers.js';
+import { modelDirs, rejectsWith } from './helpers.js';
 import { buildSafetensors, layout, encodeSafetensors, patternBytes, withTempDir, writeCheckpoint, type TensorSpec } from './build-safetensors.js';
 
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...parts: string[]): Promise<FugakuError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof FugakuError, `expected FugakuError, got ${String(e)}`);
-    assert.equal(e.code, code, `wrong code; message: ${e.message}`);
-    for (const part of parts) assert.ok(e.message.includes(part), `message "${e.message}" lacks "${part}"`);
-    assert.ok(e.hint && e.hint.length > 0, 'error has a hint');
-    return e;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
 
 /** A reporter that records calls. */
 function recordingProgress(): ProgressReporter & { advanced: number } {

@@ -53,3 +53,20 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+import assert from 'node:assert/strict';
+import { FugakuError, type ErrorCode } from '../src/errors.js';
+
+/** Asserts that `p` rejects with a FugakuError of `code` whose message contains every `parts`, with a hint. */
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...parts: string[]): Promise<FugakuError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof FugakuError, `expected FugakuError, got ${String(e)}`);
+    assert.equal(e.code, code, `wrong code; message: ${e.message}`);
+    for (const part of parts) assert.ok(e.message.includes(part), `message "${e.message}" lacks "${part}"`);
+    assert.ok(e.hint && e.hint.length > 0, 'error has a hint');
+    return e;
+  }
+  assert.fail(`expected ${code}, but it resolved`);
+}

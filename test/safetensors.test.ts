@@ -11,7 +11,7 @@ import {
   readTensor,
   readTensorRows,
 } from '../src/io/safetensors.js';
-import { modelDirs } from './helpers.js';
+import { modelDirs, rejectsWith } from './helpers.js';
 import {
   buildSafetensors,
   encodeSafetensors,
@@ -51,19 +51,6 @@ function rawU16(file: string, offset: number, count: number): number[] {
   }
 }
 
-/** Asserts that `p` rejects with a FugakuError of `code` whose message contains every `parts`. */
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...parts: string[]): Promise<FugakuError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof FugakuError, `expected FugakuError, got ${String(e)}`);
-    assert.equal(e.code, code, `wrong code; message: ${e.message}`);
-    for (const part of parts) assert.ok(e.message.includes(part), `message "${e.message}" lacks "${part}"`);
-    assert.ok(e.hint && e.hint.length > 0, 'error has a hint');
-    return e;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
 
 const fugakuShard1 = path.join(modelDirs['tiny-fugaku'], 'model-00001-of-00002.safetensors');
 const fugakuShard2 = path.join(modelDirs['tiny-fugaku'], 'model-00002-of-00002.safetensors');

@@ -13,21 +13,16 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { FugakuError, isFugakuError } from '../errors.js';
 import { AutoTokenizer } from '../tokenizer/index.js';
 import { AutoModelForCausalLM } from '../generation/causal-lm.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { Rng } from '../generation/rng.js';
-import { WEIGHT_FORMATS, type WeightFormat } from '../model/load.js';
+import type { WeightFormat } from '../model/load.js';
 import { createNoopProgress, createTtyProgress } from '../io/progress.js';
 import { applyChatTemplate, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
-import { floatArg, intArg } from './options.js';
-
-export interface ChatCommandDeps {
-  /** Model folder used when --model is not given. */
-  defaultModelDir: string;
-}
+import { addSamplingOptions, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 
 export interface ChatOptions {
   model: string;
@@ -37,7 +32,10 @@ export interface ChatOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
+  minP?: number;
+  typicalP?: number;
   repetitionPenalty?: number;
+  noRepeatNgramSize?: number;
   seed?: number;
   dtype: string;
 }
@@ -54,23 +52,18 @@ export interface ChatIO {
 const HELP = ['commands:', '  /reset  forget the conversation so far', '  /exit   quit (also Ctrl-D, or Ctrl-C at the prompt)', '  /help   this list', 'Ctrl-C while an answer is being written stops it.'].join('\n');
 
 /** Registers `fugaku chat` on `program` (commander). */
-export function registerChatCommand(program: Command, deps: ChatCommandDeps): Command {
-  return program
+export function registerChatCommand(program: Command): Command {
+  const cmd = program
     .command('chat')
     .description('chat with an instruct model in the Fugaku-LLM-13B-instruct prompt format (stdin lines when piped)')
-    .addOption(new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(deps.defaultModelDir, 'embedded tiny-ja-demo'))
+    .addOption(modelOption())
     .option('--system <text>', 'system prompt (default: the model card\'s 以下は、タスクを説明する指示です。…)')
     .option('--max-new-tokens <n>', 'tokens per answer at most', intArg('--max-new-tokens', 1), 256)
-    .option('--do-sample', 'sample instead of greedy decoding', false)
-    .option('--temperature <t>', 'sampling temperature', floatArg('--temperature'))
-    .option('--top-k <k>', 'keep the k most likely tokens (0 = off; HF default 50)', intArg('--top-k', 0))
-    .option('--top-p <p>', 'nucleus sampling mass', floatArg('--top-p'))
-    .option('--repetition-penalty <r>', 'CTRL repetition penalty (1.0 = off)', floatArg('--repetition-penalty'))
     .option('--seed <s>', 'random seed for sampling (one stream for the whole session)', intArg('--seed'))
-    .addOption(new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto'))
-    .action(async (o: ChatOptions) => {
-      await runChat(o, { input: process.stdin, output: process.stdout, error: process.stderr, interactive: process.stdin.isTTY === true });
-    });
+    .addOption(dtypeOption());
+  return addSamplingOptions(cmd).action(async (o: ChatOptions) => {
+    await runChat(o, { input: process.stdin, output: process.stdout, error: process.stderr, interactive: process.stdin.isTTY === true });
+  });
 }
 
 /**
@@ -144,7 +137,7 @@ export async function runChat(o: ChatOptions, io: ChatIO): Promise<void> {
     throw new FugakuError('INVALID_ARGUMENT', `--max-new-tokens ${o.maxNewTokens} leaves no room for a prompt in the model's context of ${nPos} positions`, `use --max-new-tokens below ${nPos}`);
   }
   const genOptions: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample, stopStrings: [TURN_STOP_STRING] };
-  for (const k of ['temperature', 'topK', 'topP', 'repetitionPenalty', 'seed'] as const) if (o[k] !== undefined) genOptions[k] = o[k];
+  Object.assign(genOptions, pickGenerationOptions(o as unknown as Record<string, unknown>, [...SAMPLING_OPTION_NAMES, 'seed']));
   model.generationConfig(genOptions); // reject bad option values before the first message
   const rng = o.seed !== undefined ? new Rng(o.seed) : undefined;
   const decode = (ids: number[]): string => tok.decode(ids, { skipSpecialTokens: true });

@@ -5,20 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { FugakuError, isFugakuError } from '../errors.js';
-import { defaultModelDir } from '../paths.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizer/index.js';
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
 import { sequenceText } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
-import { WEIGHT_FORMATS, type WeightFormat } from '../model/load.js';
+import type { WeightFormat } from '../model/load.js';
 import { createTtyProgress } from '../io/progress.js';
 import { perplexity } from '../eval/perplexity.js';
-import { floatArg, idsArg, intArg } from './options.js';
+import { addSamplingOptions, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
 import { registerChatCommand } from './chat.js';
 
-const modelOption = () => new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(defaultModelDir, 'embedded tiny-ja-demo');
-const dtypeOption = () => new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto');
 
 async function loadModel(dir: string, dtype: string): Promise<GPT2LMHeadModel> {
   return AutoModelForCausalLM.fromPretrained(dir, { dtype: dtype as WeightFormat, progress: createTtyProgress(process.stderr) });
@@ -65,22 +62,15 @@ export function buildProgram(): Command {
       });
     });
 
-  program
+  const generateCmd = program
     .command('generate')
     .description('continue a prompt (encoded without special tokens, as the model card does)')
     .addOption(modelOption())
     .addOption(new Option('--prompt <text>', 'prompt text').conflicts('inputIds'))
     .addOption(new Option('--input-ids <json>', 'prompt as a JSON array of token ids').argParser(idsArg))
     .option('--max-new-tokens <n>', 'tokens to generate at most', intArg('--max-new-tokens', 1), 128)
-    .option('--min-new-tokens <n>', 'suppress EOS before this many new tokens', intArg('--min-new-tokens', 0))
-    .option('--do-sample', 'sample instead of greedy decoding', false)
-    .option('--temperature <t>', 'sampling temperature', floatArg('--temperature'))
-    .option('--top-k <k>', 'keep the k most likely tokens (0 = off; HF default 50)', intArg('--top-k', 0))
-    .option('--top-p <p>', 'nucleus sampling mass', floatArg('--top-p'))
-    .option('--min-p <p>', 'drop tokens below p × the top probability', floatArg('--min-p'))
-    .option('--typical-p <p>', 'locally typical sampling mass', floatArg('--typical-p'))
-    .option('--repetition-penalty <r>', 'CTRL repetition penalty (1.0 = off)', floatArg('--repetition-penalty'))
-    .option('--no-repeat-ngram-size <n>', 'forbid repeating n-grams of this size', intArg('--no-repeat-ngram-size', 0))
+    .option('--min-new-tokens <n>', 'suppress EOS before this many new tokens', intArg('--min-new-tokens', 0));
+  addSamplingOptions(generateCmd)
     .option('--num-return-sequences <n>', 'sequences to sample from one prompt (one shared prefill)', intArg('--num-return-sequences', 1), 1)
     .option('--stop <text...>', 'stop when the generated text contains this string (repeatable; trimmed from the text)')
     .option('--keep-stop', 'keep the stop string in the printed text', false)
@@ -102,8 +92,7 @@ export function buildProgram(): Command {
       checkTokenizerFitsModel(tok, model);
       const inputIds = (o.inputIds as number[] | undefined) ?? tok.encode(o.prompt as string, { addSpecialTokens: false });
       const options: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample, numReturnSequences: o.numReturnSequences };
-      const names = ['minNewTokens', 'temperature', 'topK', 'topP', 'minP', 'typicalP', 'repetitionPenalty', 'noRepeatNgramSize', 'maxTime', 'seed'] as const;
-      for (const k of names) if (o[k] !== undefined) options[k] = o[k];
+      Object.assign(options, pickGenerationOptions(o, [...SAMPLING_OPTION_NAMES, 'minNewTokens', 'maxTime', 'seed']));
       if (o.stop !== undefined) options.stopStrings = o.stop;
       const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
       const controller = new AbortController();
@@ -163,7 +152,7 @@ export function buildProgram(): Command {
       else process.stdout.write(`tokens ${r.tokens}  loss ${r.loss.toFixed(6)}  perplexity ${r.perplexity.toFixed(4)}\n`);
     });
 
-  registerChatCommand(program, { defaultModelDir });
+  registerChatCommand(program);
 
   return program;
 }

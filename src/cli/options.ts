@@ -1,5 +1,11 @@
 /** Parsers for CLI option values: each rejects bad input with a message commander prints on one line. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { WEIGHT_FORMATS } from '../model/load.js';
+import { defaultModelDir } from '../paths.js';
+
+export const modelOption = (): Option =>
+  new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(defaultModelDir, 'embedded tiny-ja-demo');
+export const dtypeOption = (): Option => new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto');
 
 export function intArg(name: string, min = -Infinity, max = Infinity) {
   return (v: string): number => {
@@ -31,4 +37,34 @@ export function idsArg(v: string): number[] {
     throw new InvalidArgumentError('--input-ids must be a non-empty JSON array of non-negative integers.');
   }
   return parsed as number[];
+}
+
+/** The sampling options `generate` and `chat` share (commander option → GenerationConfig name). */
+const SAMPLING_OPTIONS = [
+  ['--temperature <t>', 'sampling temperature', 'temperature', 'float'],
+  ['--top-k <k>', 'keep the k most likely tokens (0 = off; HF default 50)', 'topK', 'int0'],
+  ['--top-p <p>', 'nucleus sampling mass', 'topP', 'float'],
+  ['--min-p <p>', 'drop tokens below p × the top probability', 'minP', 'float'],
+  ['--typical-p <p>', 'locally typical sampling mass', 'typicalP', 'float'],
+  ['--repetition-penalty <r>', 'CTRL repetition penalty (1.0 = off)', 'repetitionPenalty', 'float'],
+  ['--no-repeat-ngram-size <n>', 'forbid repeating n-grams of this size', 'noRepeatNgramSize', 'int0'],
+] as const;
+
+export const SAMPLING_OPTION_NAMES: readonly string[] = SAMPLING_OPTIONS.map((o) => o[2]);
+
+/** Adds --do-sample and the sampling knobs to a command. */
+export function addSamplingOptions(cmd: Command): Command {
+  cmd.option('--do-sample', 'sample instead of greedy decoding', false);
+  for (const [flags, description, , kind] of SAMPLING_OPTIONS) {
+    const name = flags.split(' ')[0];
+    cmd.option(flags, description, kind === 'float' ? floatArg(name) : intArg(name, 0));
+  }
+  return cmd;
+}
+
+/** Picks the generation options that were given on the command line. */
+export function pickGenerationOptions(o: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of names) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
