@@ -99,3 +99,16 @@ test('a shard cut short is reported, not computed on', async () => {
     await assert.rejects(loadGPT2(t.dir, { backend: new ReferenceBackend() }), { code: 'SAFETENSORS_INVALID' });
   });
 });
+
+test('weights larger than the memory limit are refused before loading', async () => {
+  await withTempDir(async (t) => {
+    await write(t, baseConfig, tensors(baseConfig));
+    await assert.rejects(loadGPT2(t.dir, { backend: new ReferenceBackend(), memoryLimit: 1000 }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'INSUFFICIENT_MEMORY');
+      assert.match(e.message, /GiB/);
+      return true;
+    });
+    const ok = await loadGPT2(t.dir, { backend: new ReferenceBackend(), memoryLimit: 1e6 });
+    assert.equal(ok.model.config.nLayer, 1);
+  });
+});

@@ -3,6 +3,7 @@
  * checks every tensor the config implies is present with the implied shape (and nothing else is),
  * and hands each weight to the backend one tensor at a time (a shard is never held whole).
  */
+import { totalmem } from 'node:os';
 import { FugakuError } from '../errors.js';
 import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
@@ -20,6 +21,8 @@ export interface LoadOptions {
   backend: Backend;
   dtype?: WeightFormat;
   progress?: ProgressReporter;
+  /** Bytes of memory the weights may take (default: the machine's total memory). */
+  memoryLimit?: number;
 }
 
 export interface LoadedModel {
@@ -76,10 +79,33 @@ export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedMo
   try {
     const config = parseGPT2Config(ckpt.config, `${ckpt.dir}/config.json`);
     const names = resolveNames(ckpt, config);
+    checkMemory(ckpt, opts);
     const model = await readWeights(ckpt, config, names, opts);
     return { model, generationConfig: ckpt.generationConfig, dir: ckpt.dir, bytesRead: ckpt.totalBytes };
   } finally {
     await ckpt.close();
+  }
+}
+
+/**
+ * Refuses up front to load weights that cannot fit in memory (e.g. the 26 GB bf16 13B model on a
+ * 24 GiB machine), instead of dying half-way with an out-of-memory crash.
+ */
+function checkMemory(ckpt: CheckpointFolder, opts: LoadOptions): void {
+  const limit = opts.memoryLimit ?? totalmem();
+  const fmt = opts.dtype === undefined || opts.dtype === 'auto' ? null : opts.dtype === 'f32' ? 4 : 2;
+  let need = 0;
+  for (const t of ckpt.tensors.values()) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    need += fmt === null ? t.byteLength : elements * fmt;
+  }
+  if (need > limit) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    throw new FugakuError(
+      'INSUFFICIENT_MEMORY',
+      `${ckpt.dir}: the weights need ${gib(need)} in this format but only ${gib(limit)} of memory is available`,
+      'use a machine with more memory (a quantized CPU backend that fits 13B in 24 GiB is planned)',
+    );
   }
 }
 
