@@ -67,37 +67,34 @@ function maxOf(values: ArrayLike<number>): number {
   return m;
 }
 
+/** The max and Σ exp(score - max) of a row (float64), or null when the max is not finite. */
+function expSum(scores: Float32Array): { m: number; sum: number } | null {
+  const m = maxOf(scores);
+  if (!Number.isFinite(m)) return null;
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) sum += Math.exp(scores[i] - m);
+  return { m, sum };
+}
+
 /**
  * softmax(scores) as float32 values (computed in float64, rounded once). An all -inf (or +inf-containing) row gives
  * NaN everywhere, as torch does.
  */
 function softmax32(scores: Float32Array): Float32Array {
-  const n = scores.length;
-  const out = new Float32Array(n);
-  const m = maxOf(scores);
-  if (!Number.isFinite(m)) {
-    out.fill(NaN);
-    return out;
-  }
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(scores[i] - m);
-  for (let i = 0; i < n; i++) out[i] = Math.exp(scores[i] - m) / sum;
+  const out = new Float32Array(scores.length);
+  const e = expSum(scores);
+  if (e === null) return out.fill(NaN);
+  for (let i = 0; i < scores.length; i++) out[i] = Math.exp(scores[i] - e.m) / e.sum;
   return out;
 }
 
 /** log_softmax(scores) as float32 values (float64 log-sum-exp). */
 function logSoftmax32(scores: Float32Array): Float32Array {
-  const n = scores.length;
-  const out = new Float32Array(n);
-  const m = maxOf(scores);
-  if (!Number.isFinite(m)) {
-    out.fill(NaN);
-    return out;
-  }
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(scores[i] - m);
-  const lse = m + Math.log(sum);
-  for (let i = 0; i < n; i++) out[i] = scores[i] - lse;
+  const out = new Float32Array(scores.length);
+  const e = expSum(scores);
+  if (e === null) return out.fill(NaN);
+  const lse = e.m + Math.log(e.sum);
+  for (let i = 0; i < scores.length; i++) out[i] = scores[i] - lse;
   return out;
 }
 
