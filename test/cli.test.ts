@@ -32,7 +32,7 @@ interface TokGolden { text: string; ids: number[]; ids_with_special: number[]; d
 const tokGolden = JSON.parse(readFileSync(path.join(goldenDir, 'tokenizer-golden.json'), 'utf8')) as TokGolden[];
 
 test('fugaku tokenize: one JSON string per line in, one id array per line out (HF goldens)', async () => {
-  const cases = tokGolden.filter((g) => !g.text.includes('\n') || true).slice(0, 120);
+  const cases = tokGolden.slice(0, 120);
   const input = cases.map((g) => JSON.stringify(g.text)).join('\n') + '\n';
   const plain = await fugaku(['tokenize'], input);
   assert.equal(plain.code, 0, plain.stderr);

@@ -70,6 +70,13 @@ function axpy(y: Float64Array, yb: number, a: number, w: Float32Array, wb: numbe
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
+  /** f16 → f32 lookup table, built on first use and shared by this backend's f16 matrices. */
+  private f16Lookup: Float32Array | null = null;
+
+  private f16Table(): Float32Array {
+    this.f16Lookup ??= makeF16Table();
+    return this.f16Lookup;
+  }
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: string): Matrix {
     if (w.shape.length !== 2) {
@@ -94,7 +101,7 @@ export class ReferenceBackend implements Backend {
       outDim: layout === 'in_out' ? b : a,
       format: dtype,
       byteSize: data.length * DTYPE_BYTES[dtype],
-      f16Table: dtype === 'F16' ? makeF16Table() : undefined,
+      f16Table: dtype === 'F16' ? this.f16Table() : undefined,
     };
     return m;
   }

@@ -8,7 +8,7 @@ import { FugakuError } from '../errors.js';
 import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
 import type { LoadedTensor } from '../io/safetensors.js';
-import { toF32, makeF16Table } from '../tensor/dtype.js';
+import { storageToF32 } from '../tensor/dtype.js';
 import type { Backend, MatrixLayout } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
 import { GPT2Model, type GPT2Block } from './gpt2.js';
@@ -152,14 +152,11 @@ function resolveNames(ckpt: CheckpointFolder, cfg: GPT2Config): Map<string, stri
 async function readWeights(ckpt: CheckpointFolder, cfg: GPT2Config, names: Map<string, string>, opts: LoadOptions): Promise<GPT2Model> {
   const be = opts.backend;
   const format = opts.dtype === undefined || opts.dtype === 'auto' ? undefined : opts.dtype.toUpperCase();
-  const f16Table = makeF16Table();
   opts.progress?.start(ckpt.totalBytes, `loading ${ckpt.dir}`);
   const read = async (c: string): Promise<LoadedTensor> => ckpt.readTensor(names.get(c)!);
   const vector = async (c: string): Promise<Float32Array> => {
     const t = await read(c);
-    const out = new Float32Array(t.data.length);
-    toF32(t.dtype, t.data, 0, t.data.length, out, 0, f16Table);
-    return out;
+    return storageToF32(t.dtype, t.data);
   };
   const matrix = async (c: string, layout: MatrixLayout) => be.loadMatrix(await read(c), layout, format);
   try {

@@ -38,7 +38,7 @@ export function makeF16Table(): Float32Array {
 
 /**
  * Converts `count` elements of `src` starting at `srcOffset` into `dst` (float32) at `dstOffset`.
- * `f16Table` is required for F16 (see makeF16Table) so hot loops never rebuild it.
+ * For F16, pass `f16Table` (see makeF16Table) in hot loops; without it each element is decoded arithmetically.
  */
 export function toF32(
   dtype: StorageDType,
@@ -57,9 +57,9 @@ export function toF32(
     const s = src as Uint16Array;
     for (let i = 0; i < count; i++) d32[i] = s[srcOffset + i] << 16;
   } else {
-    const t = f16Table ?? makeF16Table();
     const s = src as Uint16Array;
-    for (let i = 0; i < count; i++) dst[dstOffset + i] = t[s[srcOffset + i]];
+    if (f16Table) for (let i = 0; i < count; i++) dst[dstOffset + i] = f16Table[s[srcOffset + i]];
+    else for (let i = 0; i < count; i++) dst[dstOffset + i] = f16ToF32(s[srcOffset + i]);
   }
 }
 
