@@ -83,3 +83,26 @@ test('dtype bf16/f16 converts weights on load (rounded) and still tracks the ori
     assert.ok(dtype === 'f16' ? d === 0 : d < 0.05, `${dtype}: ${d}`);
   }
 });
+
+test('forwardBatch (sequences with their own caches and different lengths) equals separate forwards', async () => {
+  const { model } = await loadGPT2(modelDirs['tiny-fugaku'], { backend: new ReferenceBackend() });
+  const { golden } = loadModelGolden('tiny-fugaku');
+  const prompts = golden.cases.slice(0, 3).map((c) => c.input_ids);
+  // Separate: prefill all but the last token, then one step.
+  const sep = prompts.map((ids) => {
+    const c = model.newCache(64);
+    model.forward(ids.slice(0, -1), c, { logits: 'none' });
+    return model.forward(ids.slice(-1), c);
+  });
+  // Batched: one batched prefill (mixed lengths), then one batched decode step.
+  const caches = prompts.map(() => model.newCache(64));
+  const pre = model.forwardBatch(prompts.map((ids, i) => ({ ids: ids.slice(0, -1), cache: caches[i], logits: i === 0 ? 'all' as const : 'none' as const })));
+  assert.equal(pre[0].length, (prompts[0].length - 1) * model.config.vocabSize);
+  assert.equal(pre[1].length, 0);
+  const step = model.forwardBatch(prompts.map((ids, i) => ({ ids: ids.slice(-1), cache: caches[i] })));
+  for (let i = 0; i < prompts.length; i++) {
+    assert.equal(caches[i].length, prompts[i].length);
+    assert.ok(maxAbsDiff(step[i], sep[i]) < 1e-5, `row ${i} differs by ${maxAbsDiff(step[i], sep[i])}`);
+  }
+  await assert.rejects(async () => model.forwardBatch([{ ids: [1], cache: caches[0] }, { ids: [2], cache: caches[0] }]), /share a KV cache/);
+});

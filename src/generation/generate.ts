@@ -197,13 +197,13 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
     }
     if (rows.every((r) => r.done)) break;
     if (promptLen + step + 1 >= maxLen) break;
-    // Feed the chosen tokens back (one decode step per running row).
-    for (const r of rows) {
-      if (r.done) continue;
-      const tok = r.ids[r.ids.length - 1];
-      r.nextLogits = model.forward([tok], r.cache, { positions: [r.realCount], logits: 'last' });
+    // Feed the chosen tokens back: one batched decode step (one pass over the weights) for all running rows.
+    const running = rows.filter((r) => !r.done);
+    const next = model.forwardBatch(running.map((r) => ({ ids: [r.ids[r.ids.length - 1]], cache: r.cache, positions: [r.realCount], logits: 'last' as const })));
+    running.forEach((r, i) => {
+      r.nextLogits = next[i];
       r.realCount++;
-    }
+    });
     if ((deps.yieldEvery ?? 1) > 0 && step % (deps.yieldEvery ?? 1) === 0) await new Promise((res) => setImmediate(res));
   }
 

@@ -62,89 +62,145 @@ export class GPT2Model {
    * Returns logits [n, vocabSize] for the requested positions (n = t, 1 or 0).
    */
   forward(ids: ArrayLike<number>, cache: KVCache, opts: ForwardOptions = {}): Float32Array {
+    return this.forwardBatch([{ ids, cache, ...opts }])[0];
+  }
+
+  /**
+   * Runs several sequences at once, each with its own cache (continuous batching): the new tokens
+   * of every sequence are stacked into one [Σt, nEmbd] activation so each weight matrix is read once
+   * per step for the whole batch; attention is computed per sequence over its own cache.
+   * Returns one logits array per sequence (as `forward` would).
+   */
+  forwardBatch(steps: readonly BatchStep[]): Float32Array[] {
     const cfg = this.config;
     const be = this.backend;
-    const t = ids.length;
     const E = cfg.nEmbd;
-    const past = cache.length;
-    if (t === 0) throw new FugakuError('INVALID_ARGUMENT', 'forward needs at least one token');
-    if (past + t > cache.capacity) {
-      throw new FugakuError(
-        'CONTEXT_OVERFLOW',
-        `sequence of ${past + t} tokens does not fit the context (${cache.capacity} positions; model n_positions = ${cfg.nPositions})`,
-        'shorten the prompt or lower max new tokens',
-      );
-    }
-    const positions = opts.positions ?? Array.from({ length: t }, (_, i) => past + i);
-    for (let i = 0; i < t; i++) {
-      const p = positions[i];
-      if (!Number.isInteger(p) || p < 0 || p >= cfg.nPositions) {
-        throw new FugakuError('CONTEXT_OVERFLOW', `position ${p} is outside 0..${cfg.nPositions - 1}`, 'the model has learned positions only up to n_positions');
+    if (steps.length === 0) return [];
+    const offsets: number[] = [];
+    const pasts: number[] = [];
+    let total = 0;
+    const allIds: number[] = [];
+    const allPos: number[] = [];
+    for (const s of steps) {
+      const t = s.ids.length;
+      const cache = s.cache;
+      const past = cache.length;
+      if (t === 0) throw new FugakuError('INVALID_ARGUMENT', 'forward needs at least one token');
+      if (past + t > cache.capacity) {
+        throw new FugakuError(
+          'CONTEXT_OVERFLOW',
+          `sequence of ${past + t} tokens does not fit the context (${cache.capacity} positions; model n_positions = ${cfg.nPositions})`,
+          'shorten the prompt or lower max new tokens',
+        );
       }
-    }
-    if (opts.attentionMask) {
+      if (steps.some((o) => o !== s && o.cache === cache)) {
+        throw new FugakuError('INVALID_ARGUMENT', 'two sequences of one batch share a KV cache', 'give each sequence its own cache (cache.clone())');
+      }
       for (let i = 0; i < t; i++) {
-        const m = opts.attentionMask[i] ? 1 : 0;
-        cache.keyMask[past + i] = m;
-        if (m === 0) cache.hasPadding = true;
+        const p = s.positions ? s.positions[i] : past + i;
+        if (!Number.isInteger(p) || p < 0 || p >= cfg.nPositions) {
+          throw new FugakuError('CONTEXT_OVERFLOW', `position ${p} is outside 0..${cfg.nPositions - 1}`, 'the model has learned positions only up to n_positions');
+        }
+        allPos.push(p);
+        allIds.push(s.ids[i]);
+      }
+      offsets.push(total);
+      pasts.push(past);
+      total += t;
+    }
+    for (const s of steps) {
+      if (!s.attentionMask) continue;
+      const past = s.cache.length;
+      for (let i = 0; i < s.ids.length; i++) {
+        const m = s.attentionMask[i] ? 1 : 0;
+        s.cache.keyMask[past + i] = m;
+        if (m === 0) s.cache.hasPadding = true;
       }
     }
 
     // Embeddings: h = wte[ids] + wpe[positions]
-    const h = new Float32Array(t * E);
-    const pos = new Float32Array(t * E);
-    be.embedding(this.weights.wte, ids, h);
-    be.embedding(this.weights.wpe, positions, pos);
-    be.addInPlace(h, pos, t * E);
+    const T = total;
+    const h = new Float32Array(T * E);
+    const pos = new Float32Array(T * E);
+    be.embedding(this.weights.wte, allIds, h);
+    be.embedding(this.weights.wpe, allPos, pos);
+    be.addInPlace(h, pos, T * E);
 
-    const x = new Float32Array(t * E);
-    const qkv = new Float32Array(t * 3 * E);
-    const q = new Float32Array(t * E);
-    const att = new Float32Array(t * E);
-    const proj = new Float32Array(t * E);
-    const ff = new Float32Array(t * cfg.nInner);
+    const x = new Float32Array(T * E);
+    const qkv = new Float32Array(T * 3 * E);
+    const q = new Float32Array(T * E);
+    const att = new Float32Array(T * E);
+    const proj = new Float32Array(T * E);
+    const ff = new Float32Array(T * cfg.nInner);
     for (let l = 0; l < cfg.nLayer; l++) {
       const b = this.weights.blocks[l];
       // Attention sub-block.
-      be.layerNorm(h, t, E, b.ln1Weight, b.ln1Bias, cfg.layerNormEpsilon, x);
-      be.matmul(x, t, b.attnQKV, b.attnQKVBias, qkv);
-      const kc = cache.keys[l];
-      const vc = cache.values[l];
-      for (let i = 0; i < t; i++) {
-        const src = i * 3 * E;
-        q.set(qkv.subarray(src, src + E), i * E);
-        kc.set(qkv.subarray(src + E, src + 2 * E), (past + i) * E);
-        vc.set(qkv.subarray(src + 2 * E, src + 3 * E), (past + i) * E);
-      }
+      be.layerNorm(h, T, E, b.ln1Weight, b.ln1Bias, cfg.layerNormEpsilon, x);
+      be.matmul(x, T, b.attnQKV, b.attnQKVBias, qkv);
       let scale = 1;
       if (cfg.scaleAttnWeights) scale /= Math.sqrt(cfg.headDim);
       if (cfg.scaleAttnByInverseLayerIdx) scale /= l + 1;
-      be.attention({
-        q, t, kCache: kc, vCache: vc, past,
-        nHead: cfg.nHead, headDim: cfg.headDim, scale,
-        keyMask: cache.hasPadding ? cache.keyMask : null,
-        out: att,
-      });
-      be.matmul(att, t, b.attnProj, b.attnProjBias, proj);
-      be.addInPlace(h, proj, t * E);
+      for (let s = 0; s < steps.length; s++) {
+        const { cache } = steps[s];
+        const t = steps[s].ids.length;
+        const past = pasts[s];
+        const kc = cache.keys[l];
+        const vc = cache.values[l];
+        for (let i = 0; i < t; i++) {
+          const src = (offsets[s] + i) * 3 * E;
+          q.set(qkv.subarray(src, src + E), (offsets[s] + i) * E);
+          kc.set(qkv.subarray(src + E, src + 2 * E), (past + i) * E);
+          vc.set(qkv.subarray(src + 2 * E, src + 3 * E), (past + i) * E);
+        }
+        be.attention({
+          q: q.subarray(offsets[s] * E, (offsets[s] + t) * E), t, kCache: kc, vCache: vc, past,
+          nHead: cfg.nHead, headDim: cfg.headDim, scale,
+          keyMask: cache.hasPadding ? cache.keyMask : null,
+          out: att.subarray(offsets[s] * E, (offsets[s] + t) * E),
+        });
+      }
+      be.matmul(att, T, b.attnProj, b.attnProjBias, proj);
+      be.addInPlace(h, proj, T * E);
       // MLP sub-block.
-      be.layerNorm(h, t, E, b.ln2Weight, b.ln2Bias, cfg.layerNormEpsilon, x);
-      be.matmul(x, t, b.mlpFc, b.mlpFcBias, ff);
-      be.activation(cfg.activation, ff, t * cfg.nInner);
-      be.matmul(ff, t, b.mlpProj, b.mlpProjBias, proj);
-      be.addInPlace(h, proj, t * E);
+      be.layerNorm(h, T, E, b.ln2Weight, b.ln2Bias, cfg.layerNormEpsilon, x);
+      be.matmul(x, T, b.mlpFc, b.mlpFcBias, ff);
+      be.activation(cfg.activation, ff, T * cfg.nInner);
+      be.matmul(ff, T, b.mlpProj, b.mlpProjBias, proj);
+      be.addInPlace(h, proj, T * E);
     }
-    cache.length = past + t;
+    for (let s = 0; s < steps.length; s++) steps[s].cache.length = pasts[s] + steps[s].ids.length;
 
-    const mode = opts.logits ?? 'last';
-    if (mode === 'none') return new Float32Array(0);
-    const first = mode === 'all' ? 0 : t - 1;
-    const rows = t - first;
-    const lnIn = h.subarray(first * E);
-    const hf = new Float32Array(rows * E);
-    be.layerNorm(lnIn, rows, E, this.weights.lnFWeight, this.weights.lnFBias, cfg.layerNormEpsilon, hf);
-    const logits = new Float32Array(rows * this.weights.lmHead.outDim);
-    be.matmul(hf, rows, this.weights.lmHead, null, logits);
-    return logits;
+    // Final LayerNorm and LM head, only for the rows whose logits were asked for.
+    const rowsOf = steps.map((s) => {
+      const mode = s.logits ?? 'last';
+      const t = s.ids.length;
+      return mode === 'none' ? [] : mode === 'all' ? Array.from({ length: t }, (_, i) => i) : [t - 1];
+    });
+    const nRows = rowsOf.reduce((a, r) => a + r.length, 0);
+    const V = this.weights.lmHead.outDim;
+    if (nRows === 0) return steps.map(() => new Float32Array(0));
+    const sel = new Float32Array(nRows * E);
+    let k = 0;
+    for (let s = 0; s < steps.length; s++) {
+      for (const i of rowsOf[s]) sel.set(h.subarray((offsets[s] + i) * E, (offsets[s] + i + 1) * E), (k++) * E);
+    }
+    const hf = new Float32Array(nRows * E);
+    be.layerNorm(sel, nRows, E, this.weights.lnFWeight, this.weights.lnFBias, cfg.layerNormEpsilon, hf);
+    const logits = new Float32Array(nRows * V);
+    be.matmul(hf, nRows, this.weights.lmHead, null, logits);
+    const out: Float32Array[] = [];
+    k = 0;
+    for (let s = 0; s < steps.length; s++) {
+      const n = rowsOf[s].length;
+      out.push(logits.slice(k * V, (k + n) * V));
+      k += n;
+    }
+    return out;
   }
+}
+
+/** One sequence's part of a batched forward: its new tokens, its own cache and forward options. */
+export interface BatchStep extends ForwardOptions {
+  ids: ArrayLike<number>;
+  cache: KVCache;
 }
