@@ -15,6 +15,8 @@ import { perplexity } from '../eval/perplexity.js';
 import { addSamplingOptions, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
 import { registerChatCommand } from './chat.js';
+import { registerServeCommand } from './serve.js';
+import { registerEvalCommand } from './eval.js';
 
 
 async function loadModel(dir: string, dtype: string): Promise<GPT2LMHeadModel> {
@@ -153,6 +155,8 @@ export function buildProgram(): Command {
     });
 
   registerChatCommand(program);
+  registerServeCommand(program);
+  registerEvalCommand(program);
 
   return program;
 }
