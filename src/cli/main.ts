@@ -6,22 +6,18 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { FugakuError, isFugakuError } from '../errors.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizer/index.js';
-import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
+import type { GPT2LMHeadModel } from '../generation/causal-lm.js';
 import { sequenceText } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
-import type { WeightFormat } from '../model/load.js';
-import { createTtyProgress } from '../io/progress.js';
 import { perplexity } from '../eval/perplexity.js';
 import { addSamplingOptions, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
 import { registerChatCommand } from './chat.js';
+import { loadModel } from './load-model.js';
 import { registerServeCommand } from './serve.js';
 import { registerEvalCommand } from './eval.js';
 
 
-async function loadModel(dir: string, dtype: string): Promise<GPT2LMHeadModel> {
-  return AutoModelForCausalLM.fromPretrained(dir, { dtype: dtype as WeightFormat, progress: createTtyProgress(process.stderr) });
-}
 
 function checkTokenizerFitsModel(tok: PreTrainedTokenizer, model: GPT2LMHeadModel): void {
   if (tok.vocabSize > model.config.vocabSize) {
