@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'CONTEXT_OVERFLOW'
   | 'GENERATION_CONFIG_INVALID'
   | 'ABORTED'
+  // compute
+  | 'BACKEND_UNAVAILABLE'
   | 'INTERNAL';
 
 export class FugakuError extends Error {

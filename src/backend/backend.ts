@@ -8,13 +8,21 @@
  * caller-provided arrays so the model controls allocation.
  */
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
+import type { QuantType } from '../tensor/quant.js';
 import type { ActivationName } from '../tensor/activations.js';
 
-/** A weight as read from a checkpoint: raw storage, not yet computed on. */
+/** Formats a backend may hold a matrix in: float storage or ggml-compatible block quantization. */
+export type MatrixFormat = StorageDType | QuantType;
+export const MATRIX_FORMATS: readonly MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];
+
+/**
+ * A weight as read from a checkpoint: raw storage, not yet computed on. Quantized weights (from a
+ * GGUF file) are bytes of Q8_0/Q4_0 blocks, shape [out, in], layout 'out_in'.
+ */
 export interface WeightTensor {
-  readonly dtype: StorageDType;
+  readonly dtype: MatrixFormat;
   readonly shape: readonly number[];
-  readonly data: StorageArray;
+  readonly data: StorageArray | Uint8Array;
 }
 
 /**
@@ -56,8 +64,8 @@ export interface AttentionArgs {
 
 export interface Backend {
   readonly name: string;
-  /** Takes a checkpoint weight and returns the backend's matrix for it. */
-  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: string): Matrix;
+  /** Takes a checkpoint weight and returns the backend's matrix for it, converted to `format` (default: as stored). */
+  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix;
   /** out[r, :] = x[r, :] · W (+ bias) for r < rows. x is [rows, inDim], out is [rows, outDim]. */
   matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void;
   /** Copies embedding rows (ids index the matrix's outDim axis of an 'out_in' matrix) into out [ids.length, inDim]. */

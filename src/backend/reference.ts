@@ -7,14 +7,26 @@
 import { FugakuError } from '../errors.js';
 import { convertStorage, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
-import type { AttentionArgs, Backend, Matrix, MatrixLayout, WeightTensor } from './backend.js';
+import { dequantizeRow, dotQuantRow, isQuantType, quantizeActivations, quantizeMatrix, quantRowBytes, type QuantType } from '../tensor/quant.js';
+import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
 
-interface RefMatrix extends Matrix {
+interface FloatMatrix extends Matrix {
+  readonly kind: 'float';
   readonly layout: MatrixLayout;
   readonly dtype: StorageDType;
   readonly data: StorageArray;
   readonly f16Table: Float32Array | undefined;
 }
+
+/** Q8_0/Q4_0 blocks, always [out][in]. */
+interface QuantMatrix extends Matrix {
+  readonly kind: 'quant';
+  readonly dtype: QuantType;
+  readonly data: Uint8Array;
+  readonly rowBytes: number;
+}
+
+type RefMatrix = FloatMatrix | QuantMatrix;
 
 /** Σ x[xb + i] · w[wb + i] for i < n, in float64 (four partial sums, so JIT-compiled code pipelines). */
 function dot(x: Float32Array, xb: number, w: Float32Array, wb: number, n: number): number {
@@ -35,7 +47,7 @@ function dot(x: Float32Array, xb: number, w: Float32Array, wb: number, n: number
 const BLOCK = 32;
 
 /** W is [in, out] (Conv1D): acc[r, :] += x[r, i] · W[i, :] for every input feature i. */
-function matmulInOut(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+function matmulInOut(m: FloatMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
   const { inDim, outDim } = m;
   const blk = new Float32Array(BLOCK * outDim);
   for (let i0 = 0; i0 < inDim; i0 += BLOCK) {
@@ -51,7 +63,7 @@ function matmulInOut(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Ar
 }
 
 /** W is [out, in] (nn.Linear, embedding as LM head): acc[r, o] = x[r, :] · W[o, :]. */
-function matmulOutIn(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+function matmulOutIn(m: FloatMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
   const { inDim, outDim } = m;
   const blk = new Float32Array(BLOCK * inDim);
   for (let o0 = 0; o0 < outDim; o0 += BLOCK) {
@@ -60,6 +72,19 @@ function matmulOutIn(m: RefMatrix, x: Float32Array, rows: number, acc: Float64Ar
     for (let r = 0; r < rows; r++) {
       for (let oo = 0; oo < n; oo++) acc[r * outDim + o0 + oo] = dot(x, r * inDim, blk, oo * inDim, inDim);
     }
+  }
+}
+
+/**
+ * Quantized W [out][in]: activations are quantized to int8 blocks (see quantizeActivations) and each
+ * block's integer dot product is scaled by both block scales — the arithmetic the fast kernels do.
+ */
+function matmulQuant(m: QuantMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+  const { inDim, outDim } = m;
+  const xq = quantizeActivations(x, rows, inDim);
+  const blocksPerRow = inDim / 32;
+  for (let o = 0; o < outDim; o++) {
+    for (let r = 0; r < rows; r++) acc[r * outDim + o] = dotQuantRow(m.dtype, m.data, o * m.rowBytes, xq.q, xq.d, r * blocksPerRow, inDim);
   }
 }
 
@@ -78,32 +103,51 @@ export class ReferenceBackend implements Backend {
     return this.f16Lookup;
   }
 
-  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: string): Matrix {
+  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     if (w.shape.length !== 2) {
       throw new FugakuError('INTERNAL', `reference backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
     }
-    let dtype = w.dtype;
-    let data = w.data;
-    if (format !== undefined && format !== dtype) {
-      if (format !== 'F32' && format !== 'BF16' && format !== 'F16') {
-        throw new FugakuError('DTYPE_UNSUPPORTED', `reference backend: weight format ${format} is not supported`, 'use bf16, f16 or f32');
-      }
-      data = convertStorage(dtype, data, format);
-      dtype = format;
-    }
     const [a, b] = w.shape as [number, number];
-    const m: RefMatrix = {
+    const inDim = layout === 'in_out' ? a : b;
+    const outDim = layout === 'in_out' ? b : a;
+    const target = format ?? w.dtype;
+    if (isQuantType(w.dtype)) {
+      if (layout !== 'out_in') throw new FugakuError('INTERNAL', 'quantized weights are stored [out, in]');
+      if (target === w.dtype) return this.quantMatrix(w.dtype, w.data as Uint8Array, inDim, outDim);
+      // Another format was asked for: dequantize, then convert below.
+      const f = new Float32Array(inDim * outDim);
+      for (let o = 0; o < outDim; o++) dequantizeRow(w.dtype, w.data as Uint8Array, o * quantRowBytes(w.dtype, inDim), inDim, f, o * inDim);
+      return this.loadMatrix({ dtype: 'F32', shape: w.shape, data: f }, layout, target);
+    }
+    const src = w.data as StorageArray;
+    if (isQuantType(target)) {
+      quantRowBytes(target, inDim); // checks inDim % 32 before converting anything
+      const f = convertStorage(w.dtype, src, 'F32') as Float32Array;
+      return this.quantMatrix(target, quantizeMatrix(target, f, inDim, outDim, layout === 'in_out'), inDim, outDim);
+    }
+    const dtype = target;
+    const data = dtype === w.dtype ? src : convertStorage(w.dtype, src, dtype);
+    const m: FloatMatrix = {
+      kind: 'float',
       backend: this.name,
       layout,
       dtype,
       data,
-      inDim: layout === 'in_out' ? a : b,
-      outDim: layout === 'in_out' ? b : a,
+      inDim,
+      outDim,
       format: dtype,
       byteSize: data.length * DTYPE_BYTES[dtype],
       f16Table: dtype === 'F16' ? this.f16Table() : undefined,
     };
     return m;
+  }
+
+  private quantMatrix(dtype: QuantType, data: Uint8Array, inDim: number, outDim: number): QuantMatrix {
+    const rowBytes = quantRowBytes(dtype, inDim);
+    if (data.length !== rowBytes * outDim) {
+      throw new FugakuError('TENSOR_SHAPE_MISMATCH', `${dtype} matrix [${outDim}, ${inDim}] needs ${rowBytes * outDim} bytes, got ${data.length}`, 'the file is corrupt; convert it again');
+    }
+    return { kind: 'quant', backend: this.name, dtype, data, inDim, outDim, rowBytes, format: dtype, byteSize: data.length };
   }
 
   private own(w: Matrix): RefMatrix {
@@ -114,7 +158,8 @@ export class ReferenceBackend implements Backend {
   matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void {
     const m = this.own(w);
     const acc = new Float64Array(rows * m.outDim);
-    if (m.layout === 'in_out') matmulInOut(m, x, rows, acc);
+    if (m.kind === 'quant') matmulQuant(m, x, rows, acc);
+    else if (m.layout === 'in_out') matmulInOut(m, x, rows, acc);
     else matmulOutIn(m, x, rows, acc);
     const outDim = m.outDim;
     for (let r = 0; r < rows; r++) {
@@ -124,13 +169,14 @@ export class ReferenceBackend implements Backend {
 
   embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void {
     const m = this.own(w);
-    if (m.layout !== 'out_in') throw new FugakuError('INTERNAL', 'embedding needs an out_in matrix');
+    if (m.kind === 'float' && m.layout !== 'out_in') throw new FugakuError('INTERNAL', 'embedding needs an out_in matrix');
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
       if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
         throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
       }
-      toF32(m.dtype, m.data, id * m.inDim, m.inDim, out, t * m.inDim, m.f16Table);
+      if (m.kind === 'quant') dequantizeRow(m.dtype, m.data, id * m.rowBytes, m.inDim, out, t * m.inDim);
+      else toF32(m.dtype, m.data, id * m.inDim, m.inDim, out, t * m.inDim, m.f16Table);
     }
   }
 

@@ -16,6 +16,7 @@ import { registerChatCommand } from './chat.js';
 import { loadModel } from './load-model.js';
 import { registerServeCommand } from './serve.js';
 import { registerEvalCommand } from './eval.js';
+import { registerConvertCommand } from './convert.js';
 
 
 
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
   registerChatCommand(program);
   registerServeCommand(program);
   registerEvalCommand(program);
+  registerConvertCommand(program);
 
   return program;
 }

@@ -4,7 +4,7 @@
  */
 import { FugakuError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
-import { ReferenceBackend } from '../backend/reference.js';
+import { createBackend, type BackendName } from '../backend/select.js';
 import type { ProgressReporter } from '../io/progress.js';
 import { loadGPT2, type WeightFormat, WEIGHT_FORMATS } from '../model/load.js';
 import type { GPT2Model } from '../model/gpt2.js';
@@ -14,8 +14,15 @@ import { generate, type GenerateDeps, type GeneratedSequence } from './generate.
 export interface FromPretrainedOptions {
   /** Weight format: 'auto' keeps the checkpoint dtype (bf16 for Fugaku-LLM). */
   dtype?: WeightFormat;
-  /** Compute backend (default: the reference backend). */
-  backend?: Backend;
+  /**
+   * Compute backend: a Backend instance, or 'auto' (default: the native addon when it is built, else
+   * the reference backend with one warning), 'native' or 'reference'.
+   */
+  backend?: Backend | BackendName;
+  /** Threads of the native backend (default: physical cores). */
+  threads?: number;
+  /** Called once if 'auto' falls back to the reference backend (default: process.emitWarning). */
+  warn?: (message: string) => void;
   /** Shows loading progress (e.g. createTtyProgress()). */
   progress?: ProgressReporter;
 }
@@ -39,7 +46,8 @@ export class GPT2LMHeadModel {
     if (opts.dtype !== undefined && !WEIGHT_FORMATS.includes(opts.dtype)) {
       throw new FugakuError('INVALID_ARGUMENT', `dtype ${JSON.stringify(opts.dtype)} is not supported`, `use one of ${WEIGHT_FORMATS.join(', ')}`);
     }
-    const loaded = await loadGPT2(dir, { backend: opts.backend ?? new ReferenceBackend(), dtype: opts.dtype, progress: opts.progress });
+    const backend = typeof opts.backend === 'object' ? opts.backend : createBackend({ backend: opts.backend, threads: opts.threads, warn: opts.warn });
+    const loaded = await loadGPT2(dir, { backend, dtype: opts.dtype, progress: opts.progress });
     return new GPT2LMHeadModel(loaded.model, loaded.generationConfig, loaded.dir);
   }
 

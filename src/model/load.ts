@@ -9,13 +9,24 @@ import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
 import type { LoadedTensor } from '../io/safetensors.js';
 import { storageToF32 } from '../tensor/dtype.js';
-import type { Backend, MatrixLayout } from '../backend/backend.js';
+import type { Backend, MatrixFormat, MatrixLayout } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
 import { GPT2Model, type GPT2Block } from './gpt2.js';
 
-/** Weight formats a caller may ask for. 'auto' keeps the checkpoint's dtype. */
-export type WeightFormat = 'auto' | 'bf16' | 'f16' | 'f32';
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ['auto', 'bf16', 'f16', 'f32'];
+/**
+ * Weight formats a caller may ask for. 'auto' keeps the checkpoint's dtype; q8_0/q4_0 quantize the
+ * weight matrices (embeddings and LM head included; the position table stays f32) while loading.
+ */
+export type WeightFormat = 'auto' | 'bf16' | 'f16' | 'f32' | 'q8_0' | 'q4_0';
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['auto', 'bf16', 'f16', 'f32', 'q8_0', 'q4_0'];
+
+/** The backend matrix format for a requested weight format (undefined = as stored). */
+export function matrixFormatOf(dtype: WeightFormat | undefined): MatrixFormat | undefined {
+  return dtype === undefined || dtype === 'auto' ? undefined : (dtype.toUpperCase() as MatrixFormat);
+}
+
+/** Bytes per weight of a matrix format (block formats: their block size over 32 values). */
+export const FORMAT_BYTES_PER_WEIGHT: Record<MatrixFormat, number> = { F32: 4, BF16: 2, F16: 2, Q8_0: 34 / 32, Q4_0: 18 / 32 };
 
 export interface LoadOptions {
   backend: Backend;
@@ -93,18 +104,19 @@ export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedMo
  */
 function checkMemory(ckpt: CheckpointFolder, opts: LoadOptions): void {
   const limit = opts.memoryLimit ?? totalmem();
-  const fmt = opts.dtype === undefined || opts.dtype === 'auto' ? null : opts.dtype === 'f32' ? 4 : 2;
+  const format = matrixFormatOf(opts.dtype);
   let need = 0;
-  for (const t of ckpt.tensors.values()) {
+  for (const [name, t] of ckpt.tensors) {
     const elements = t.shape.reduce((a, b) => a * b, 1);
-    need += fmt === null ? t.byteLength : elements * fmt;
+    const f = format === undefined || t.shape.length !== 2 ? undefined : canonicalName(name) === 'wpe.weight' && (format === 'Q8_0' || format === 'Q4_0') ? 'F32' : format;
+    need += f === undefined ? t.byteLength : elements * FORMAT_BYTES_PER_WEIGHT[f];
   }
   if (need > limit) {
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
     throw new FugakuError(
       'INSUFFICIENT_MEMORY',
       `${ckpt.dir}: the weights need ${gib(need)} in this format but only ${gib(limit)} of memory is available`,
-      'use a machine with more memory (a quantized CPU backend that fits 13B in 24 GiB is planned)',
+      format === 'Q4_0' ? 'use a machine with more memory' : 'quantize while loading: --dtype q8_0 (about 1.06 bytes per weight) or --dtype q4_0 (about 0.56)',
     );
   }
 }
@@ -151,17 +163,19 @@ function resolveNames(ckpt: CheckpointFolder, cfg: GPT2Config): Map<string, stri
 
 async function readWeights(ckpt: CheckpointFolder, cfg: GPT2Config, names: Map<string, string>, opts: LoadOptions): Promise<GPT2Model> {
   const be = opts.backend;
-  const format = opts.dtype === undefined || opts.dtype === 'auto' ? undefined : opts.dtype.toUpperCase();
+  const format = matrixFormatOf(opts.dtype);
+  const quantized = format === 'Q8_0' || format === 'Q4_0';
   opts.progress?.start(ckpt.totalBytes, `loading ${ckpt.dir}`);
   const read = async (c: string): Promise<LoadedTensor> => ckpt.readTensor(names.get(c)!);
   const vector = async (c: string): Promise<Float32Array> => {
     const t = await read(c);
     return storageToF32(t.dtype, t.data);
   };
-  const matrix = async (c: string, layout: MatrixLayout) => be.loadMatrix(await read(c), layout, format);
+  const matrix = async (c: string, layout: MatrixLayout, f = format) => be.loadMatrix(await read(c), layout, f);
   try {
     const wte = await matrix('wte.weight', 'out_in');
-    const wpe = await matrix('wpe.weight', 'out_in');
+    // The position table is added, not multiplied: keep it exact when the matrices are quantized.
+    const wpe = await matrix('wpe.weight', 'out_in', quantized ? 'F32' : format);
     const blocks: GPT2Block[] = [];
     for (let l = 0; l < cfg.nLayer; l++) {
       const p = `h.${l}.`;

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "fugaku",
+      "sources": ["native/fugaku.cc"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions", "-Wall", "-Wno-unused-function"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,809 @@
+// The native compute kernels of fugaku-llm's fast backend (src/backend/native.ts).
+//
+// Only what is hot lives here: weight storage in native memory (converted/quantized once at load),
+// matmul/GEMV per weight format, attention, LayerNorm and activations, on a persistent thread pool.
+// Everything else (the model, scheduling, sampling) stays in TypeScript. The TypeScript reference
+// backend is the specification; test/backend-native.test.ts checks every op here against it.
+//
+// Kernels are chosen at run time: AVX2+FMA+F16C (compiled with target attributes, used only when
+// the CPU reports them) or portable C++ that any compiler vectorizes as it can.
+// Weights are stored row-major [out][in] in every format; quantized formats are ggml's Q8_0/Q4_0
+// blocks (see src/tensor/quant.ts), so GGUF tensors load without conversion.
+#include <node_api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#include <immintrin.h>
+#define FUGAKU_X86 1
+#endif
+
+namespace {
+
+enum Format : int32_t { F32 = 0, BF16 = 1, F16 = 2, Q8_0 = 3, Q4_0 = 4 };
+constexpr int QK = 32;
+struct BlockQ8 { uint16_t d; int8_t qs[32]; };
+struct BlockQ4 { uint16_t d; uint8_t qs[16]; };
+static_assert(sizeof(BlockQ8) == 34, "Q8_0 block is 34 bytes");
+static_assert(sizeof(BlockQ4) == 18, "Q4_0 block is 18 bytes");
+
+// ---------------------------------------------------------------- scalar conversions
+inline float bf16_to_f32(uint16_t h) { uint32_t u = uint32_t(h) << 16; float f; std::memcpy(&f, &u, 4); return f; }
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u; std::memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return uint16_t((u >> 16) | 0x40);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+inline float f16_to_f32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
+  if (exp == 0) {
+    if (mant == 0) u = sign;
+    else { float f = std::ldexp(float(mant), -24); std::memcpy(&u, &f, 4); u |= sign; }
+  } else if (exp == 31) u = sign | 0x7f800000u | (mant << 13);
+  else u = sign | ((exp + 112) << 23) | (mant << 13);
+  float f; std::memcpy(&f, &u, 4); return f;
+}
+// Round-to-nearest-even float → half (as numpy/ggml do).
+inline uint16_t f32_to_f16(float f) {
+  uint32_t x; std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+  if (ax >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // ≥ 65520 → inf
+  if (ax < 0x38800000u) {                                   // subnormal half (or zero)
+    float a; std::memcpy(&a, &ax, 4);
+    float m = a * 16777216.0f;                              // a / 2^-24
+    return uint16_t(sign | uint32_t(std::nearbyint(m)));
+  }
+  uint32_t r = ax + 0xfffu + ((ax >> 13) & 1u);            // round mantissa to 10 bits
+  return uint16_t(sign | ((r - 0x38000000u) >> 13));
+}
+inline float roundf_away(float x) { return std::round(x); }
+
+// ---------------------------------------------------------------- thread pool
+// A persistent pool: workers spin briefly for the next job (decode steps come every few ms), then
+// sleep on a condition variable. The calling thread takes part as thread 0.
+class Pool {
+ public:
+  explicit Pool(int n) : n_(std::max(1, n)) {
+    for (int i = 1; i < n_; i++) workers_.emplace_back([this, i] { loop(i); });
+  }
+  ~Pool() {
+    { std::lock_guard<std::mutex> lk(mu_); stop_ = true; gen_.fetch_add(1); }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return n_; }
+  // Runs fn(ith, nth) on every thread and returns when all are done.
+  void run(const std::function<void(int, int)>& fn) {
+    if (n_ == 1) { fn(0, 1); return; }
+    job_ = &fn;
+    pending_.store(n_ - 1);
+    { std::lock_guard<std::mutex> lk(mu_); gen_.fetch_add(1, std::memory_order_release); }
+    cv_.notify_all();
+    fn(0, n_);
+    while (pending_.load(std::memory_order_acquire) != 0) {
+#ifdef FUGAKU_X86
+      _mm_pause();
+#endif
+    }
+    job_ = nullptr;
+  }
+
+ private:
+  void loop(int ith) {
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t g;
+      int spins = 0;
+      while ((g = gen_.load(std::memory_order_acquire)) == seen) {
+        if (++spins < 200000) {
+#ifdef FUGAKU_X86
+          _mm_pause();
+#endif
+          continue;
+        }
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return gen_.load() != seen; });
+      }
+      seen = g;
+      if (stop_) return;
+      (*job_)(ith, n_);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> pending_{0};
+  const std::function<void(int, int)>* volatile job_ = nullptr;
+  bool stop_ = false;
+};
+
+inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
+  int64_t per = (n + nth - 1) / nth;
+  a = std::min<int64_t>(n, per * ith);
+  b = std::min<int64_t>(n, a + per);
+}
+
+struct Context {
+  Pool pool;
+  bool simd;  // AVX2+FMA+F16C kernels
+  std::vector<float> f16_table;
+  Context(int threads, bool use_simd) : pool(threads), simd(use_simd), f16_table(65536) {
+    for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
+  }
+};
+
+struct Matrix {
+  int32_t format;
+  int64_t in_dim, out_dim, row_bytes;
+  uint8_t* data;
+  size_t bytes;
+  ~Matrix() { std::free(data); }
+};
+
+int64_t row_bytes_of(int32_t fmt, int64_t in) {
+  switch (fmt) {
+    case F32: return in * 4;
+    case BF16: case F16: return in * 2;
+    case Q8_0: return in / QK * 34;
+    case Q4_0: return in / QK * 18;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- quantization (the spec: src/tensor/quant.ts)
+void quantize_q8_0(const float* x, BlockQ8* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; b++) {
+    float amax = 0;
+    for (int j = 0; j < QK; j++) amax = std::max(amax, std::fabs(x[b * QK + j]));
+    float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[b].d = f32_to_f16(d);
+    for (int j = 0; j < QK; j++) y[b].qs[j] = int8_t(roundf_away(x[b * QK + j] * id));
+  }
+}
+void quantize_q4_0(const float* x, BlockQ4* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; b++) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK; j++) {
+      float v = x[b * QK + j];
+      if (amax < std::fabs(v)) { amax = std::fabs(v); max = v; }
+    }
+    float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[b].d = f32_to_f16(d);
+    for (int j = 0; j < QK / 2; j++) {
+      int q0 = std::min(15, int(int8_t(x[b * QK + j] * id + 8.5f)));
+      int q1 = std::min(15, int(int8_t(x[b * QK + j + 16] * id + 8.5f)));
+      y[b].qs[j] = uint8_t(q0 | (q1 << 4));
+    }
+  }
+}
+void dequantize_row(const Matrix& m, int64_t o, float* out, const float* f16t) {
+  const uint8_t* row = m.data + o * m.row_bytes;
+  switch (m.format) {
+    case F32: std::memcpy(out, row, m.in_dim * 4); break;
+    case BF16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]); break;
+    case F16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = f16t[reinterpret_cast<const uint16_t*>(row)[i]]; break;
+    case Q8_0: {
+      auto* b = reinterpret_cast<const BlockQ8*>(row);
+      for (int64_t k = 0; k < m.in_dim / QK; k++) { float d = f16t[b[k].d]; for (int j = 0; j < QK; j++) out[k * QK + j] = d * b[k].qs[j]; }
+      break;
+    }
+    case Q4_0: {
+      auto* b = reinterpret_cast<const BlockQ4*>(row);
+      for (int64_t k = 0; k < m.in_dim / QK; k++) {
+        float d = f16t[b[k].d];
+        for (int j = 0; j < QK / 2; j++) { out[k * QK + j] = d * ((b[k].qs[j] & 15) - 8); out[k * QK + j + 16] = d * ((b[k].qs[j] >> 4) - 8); }
+      }
+      break;
+    }
+  }
+}
+
+// Activations quantized for the integer dot: per 32-block int8 values and a float32 scale.
+struct QActs { std::vector<int8_t> q; std::vector<float> d; };
+void quantize_acts(const float* x, int64_t n, int8_t* q, float* d) {
+  for (int64_t b = 0; b < n / QK; b++) {
+    float amax = 0;
+    for (int j = 0; j < QK; j++) amax = std::max(amax, std::fabs(x[b * QK + j]));
+    float s = amax / 127.0f, id = s != 0 ? 1.0f / s : 0.0f;
+    d[b] = s;
+    for (int j = 0; j < QK; j++) q[b * QK + j] = int8_t(roundf_away(x[b * QK + j] * id));
+  }
+}
+
+// ---------------------------------------------------------------- portable dot products
+// NR = number of activation rows handled per weight row (register blocking; the weight row is read once).
+template <int NR>
+void dot_float_portable(const Matrix& m, int64_t o, const float* const* xs, float* res, const float* f16t) {
+  const int64_t n = m.in_dim;
+  const uint8_t* row = m.data + o * m.row_bytes;
+  double acc[NR] = {0};
+  float tmp[256];
+  for (int64_t i0 = 0; i0 < n; i0 += 256) {
+    int64_t c = std::min<int64_t>(256, n - i0);
+    for (int64_t i = 0; i < c; i++) {
+      if (m.format == F32) tmp[i] = reinterpret_cast<const float*>(row)[i0 + i];
+      else if (m.format == BF16) tmp[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i0 + i]);
+      else tmp[i] = f16t[reinterpret_cast<const uint16_t*>(row)[i0 + i]];
+    }
+    for (int r = 0; r < NR; r++) {
+      float s = 0;
+      for (int64_t i = 0; i < c; i++) s += tmp[i] * xs[r][i0 + i];
+      acc[r] += s;
+    }
+  }
+  for (int r = 0; r < NR; r++) res[r] = float(acc[r]);
+}
+
+template <int NR>
+void dot_quant_portable(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, float* res, const float* f16t) {
+  const int64_t nb = m.in_dim / QK;
+  float acc[NR] = {0};
+  if (m.format == Q8_0) {
+    auto* b = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
+    for (int64_t k = 0; k < nb; k++) {
+      float dw = f16t[b[k].d];
+      for (int r = 0; r < NR; r++) {
+        int32_t s = 0;
+        const int8_t* x = xq[r] + k * QK;
+        for (int j = 0; j < QK; j++) s += int32_t(b[k].qs[j]) * x[j];
+        acc[r] += float(s) * dw * xd[r][k];
+      }
+    }
+  } else {
+    auto* b = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
+    for (int64_t k = 0; k < nb; k++) {
+      float dw = f16t[b[k].d];
+      int8_t w[32];
+      for (int j = 0; j < 16; j++) { w[j] = int8_t((b[k].qs[j] & 15) - 8); w[j + 16] = int8_t((b[k].qs[j] >> 4) - 8); }
+      for (int r = 0; r < NR; r++) {
+        int32_t s = 0;
+        const int8_t* x = xq[r] + k * QK;
+        for (int j = 0; j < QK; j++) s += int32_t(w[j]) * x[j];
+        acc[r] += float(s) * dw * xd[r][k];
+      }
+    }
+  }
+  for (int r = 0; r < NR; r++) res[r] = acc[r];
+}
+
+#ifdef FUGAKU_X86
+// ---------------------------------------------------------------- AVX2 + FMA + F16C kernels
+#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+
+AVX2_FN inline float hsum8(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+AVX2_FN inline __m256 load8_as_f32(int32_t fmt, const uint8_t* row, int64_t i) {
+  if (fmt == F32) return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i));
+  if (fmt == BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  return _mm256_cvtph_ps(h);
+}
+
+template <int NR>
+AVX2_FN void dot_float_avx2(const Matrix& m, int64_t o, const float* const* xs, float* res) {
+  const int64_t n = m.in_dim;
+  const uint8_t* row = m.data + o * m.row_bytes;
+  const int32_t fmt = m.format;
+  __m256 acc[NR], acc2[NR];
+  for (int r = 0; r < NR; r++) { acc[r] = _mm256_setzero_ps(); acc2[r] = _mm256_setzero_ps(); }
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 w0 = load8_as_f32(fmt, row, i), w1 = load8_as_f32(fmt, row, i + 8);
+    for (int r = 0; r < NR; r++) {
+      acc[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xs[r] + i), acc[r]);
+      acc2[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xs[r] + i + 8), acc2[r]);
+    }
+  }
+  for (int r = 0; r < NR; r++) {
+    float s = hsum8(_mm256_add_ps(acc[r], acc2[r]));
+    for (int64_t j = i; j < n; j++) {
+      float w = fmt == F32 ? reinterpret_cast<const float*>(row)[j]
+              : fmt == BF16 ? bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[j])
+                            : _cvtsh_ss(reinterpret_cast<const uint16_t*>(row)[j]);
+      s += w * xs[r][j];
+    }
+    res[r] = s;
+  }
+}
+
+// Σ_j w_j·x_j for signed bytes, as 8 int32 lanes (the sign trick: |w| is unsigned, x takes w's sign).
+AVX2_FN inline __m256 mul_sum_i8(__m256i w, __m256i x) {
+  const __m256i ax = _mm256_sign_epi8(w, w);
+  const __m256i sy = _mm256_sign_epi8(x, w);
+  const __m256i dot16 = _mm256_maddubs_epi16(ax, sy);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
+}
+
+template <int NR>
+AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, float* res) {
+  const int64_t nb = m.in_dim / QK;
+  __m256 acc[NR];
+  for (int r = 0; r < NR; r++) acc[r] = _mm256_setzero_ps();
+  if (m.format == Q8_0) {
+    auto* b = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
+    for (int64_t k = 0; k < nb; k++) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+      const float dw = _cvtsh_ss(b[k].d);
+      for (int r = 0; r < NR; r++) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[r][k]), mul_sum_i8(w, x), acc[r]);
+      }
+    }
+  } else {
+    auto* b = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
+    const __m256i lowMask = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    for (int64_t k = 0; k < nb; k++) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
+      // elements 0..15 = low nibbles, 16..31 = high nibbles
+      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+      const __m256i w = _mm256_sub_epi8(_mm256_and_si256(both, lowMask), eight);
+      const float dw = _cvtsh_ss(b[k].d);
+      for (int r = 0; r < NR; r++) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[r][k]), mul_sum_i8(w, x), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]);
+}
+
+AVX2_FN float dot_f32_avx2(const float* a, const float* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  float s = hsum8(acc);
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+AVX2_FN void axpy_f32_avx2(float* y, float a, const float* x, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+#endif
+
+float dot_f32(bool simd, const float* a, const float* b, int64_t n) {
+#ifdef FUGAKU_X86
+  if (simd) return dot_f32_avx2(a, b, n);
+#endif
+  float s = 0;
+  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n) {
+#ifdef FUGAKU_X86
+  if (simd) { axpy_f32_avx2(y, a, x, n); return; }
+#endif
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+// ---------------------------------------------------------------- matmul driver
+constexpr int NR = 4;
+
+template <int R>
+void dot_rows(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, const int8_t* const* xq, const float* const* xd, float* res) {
+  const float* f16t = ctx.f16_table.data();
+  const bool quant = m.format == Q8_0 || m.format == Q4_0;
+#ifdef FUGAKU_X86
+  if (ctx.simd) {
+    if (quant) dot_quant_avx2<R>(m, o, xq, xd, res);
+    else dot_float_avx2<R>(m, o, xs, res);
+    return;
+  }
+#endif
+  if (quant) dot_quant_portable<R>(m, o, xq, xd, res, f16t);
+  else dot_float_portable<R>(m, o, xs, res, f16t);
+}
+
+void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
+  const int64_t in = m.in_dim, outd = m.out_dim;
+  const bool quant = m.format == Q8_0 || m.format == Q4_0;
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  if (quant) {
+    q.resize(rows * in);
+    d.resize(rows * in / QK);
+    ctx.pool.run([&](int ith, int nth) {
+      int64_t a, b;
+      split(rows, ith, nth, a, b);
+      for (int64_t r = a; r < b; r++) quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK);
+    });
+  }
+  // Threads take contiguous ranges of output features; each weight row is read once for up to NR
+  // activation rows at a time (so prefill reads every weight once per NR tokens, decode once).
+  ctx.pool.run([&](int ith, int nth) {
+    int64_t oa, ob;
+    // Split on multiples of 8 rows so threads do not share cache lines of `out` in decode.
+    int64_t chunks = (outd + 7) / 8, ca, cb;
+    split(chunks, ith, nth, ca, cb);
+    oa = std::min(outd, ca * 8);
+    ob = std::min(outd, cb * 8);
+    const int64_t RB = 64;  // activation rows kept hot in cache per pass over this thread's weights
+    for (int64_t r0 = 0; r0 < rows; r0 += RB) {
+      const int64_t r1 = std::min(rows, r0 + RB);
+      for (int64_t o = oa; o < ob; o++) {
+        int64_t r = r0;
+        for (; r + NR <= r1; r += NR) {
+          const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; float res[NR];
+          for (int k = 0; k < NR; k++) {
+            xs[k] = x + (r + k) * in;
+            xqs[k] = quant ? q.data() + (r + k) * in : nullptr;
+            xds[k] = quant ? d.data() + (r + k) * in / QK : nullptr;
+          }
+          dot_rows<NR>(ctx, m, o, xs, xqs, xds, res);
+          for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
+        }
+        for (; r < r1; r++) {
+          const float* xs[1] = {x + r * in};
+          const int8_t* xqs[1] = {quant ? q.data() + r * in : nullptr};
+          const float* xds[1] = {quant ? d.data() + r * in / QK : nullptr};
+          float res[1];
+          dot_rows<1>(ctx, m, o, xs, xqs, xds, res);
+          out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- attention (exact softmax, as the reference)
+void attention(Context& ctx, const float* q, int64_t t, const float* kc, const float* vc, int64_t past, int64_t nHead,
+               int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
+  const int64_t width = nHead * headDim;
+  ctx.pool.run([&](int ith, int nth) {
+    std::vector<float> scores(past + t);
+    std::vector<float> acc(headDim);
+    int64_t a, b;
+    split(nHead * t, ith, nth, a, b);
+    for (int64_t w = a; w < b; w++) {
+      const int64_t h = w % nHead, i = w / nHead;
+      const int64_t last = past + i;
+      const float* qh = q + i * width + h * headDim;
+      float max = -INFINITY;
+      for (int64_t j = 0; j <= last; j++) {
+        if (keyMask && keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
+        float s = dot_f32(ctx.simd, qh, kc + j * width + h * headDim, headDim) * scale;
+        scores[j] = s;
+        max = std::max(max, s);
+      }
+      float* oh = out + i * width + h * headDim;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      if (max != -INFINITY) {
+        double sum = 0;
+        for (int64_t j = 0; j <= last; j++) {
+          float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        const float inv = float(1.0 / sum);
+        for (int64_t j = 0; j <= last; j++) {
+          if (scores[j] == 0.0f) continue;
+          axpy_f32(ctx.simd, acc.data(), scores[j] * inv, vc + j * width + h * headDim, headDim);
+        }
+      }
+      std::memcpy(oh, acc.data(), headDim * 4);
+    }
+  });
+}
+
+void layer_norm(const float* x, int64_t rows, int64_t dim, const float* g, const float* b, float eps, float* out) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * dim;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < dim; i++) mean += xr[i];
+    mean /= double(dim);
+    for (int64_t i = 0; i < dim; i++) { double d = xr[i] - mean; var += d * d; }
+    const float inv = float(1.0 / std::sqrt(var / double(dim) + eps));
+    const float m = float(mean);
+    for (int64_t i = 0; i < dim; i++) out[r * dim + i] = (xr[i] - m) * inv * g[i] + b[i];
+  }
+}
+
+enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
+void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
+  ctx.pool.run([&](int ith, int nth) {
+    int64_t a, b;
+    split(n, ith, nth, a, b);
+    for (int64_t i = a; i < b; i++) {
+      const float v = x[i];
+      switch (kind) {
+        case GELU: x[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); break;
+        case GELU_TANH: x[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v))); break;
+        case GELU_FAST: x[i] = 0.5f * v * (1.0f + std::tanh(v * 0.7978845608f * (1.0f + 0.044715f * v * v))); break;
+        case QUICK_GELU: x[i] = v / (1.0f + std::exp(-1.702f * v)); break;
+        case RELU: x[i] = v > 0 ? v : 0.0f; break;
+        case SILU: x[i] = v / (1.0f + std::exp(-v)); break;
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- weight loading (convert/quantize once)
+// src holds in·out values of dtype srcFmt (F32/BF16/F16), laid out [in][out] (inOut) or [out][in].
+// Threads take ranges of output rows; each row is gathered to float32, then stored in `fmt`.
+Matrix* load_matrix(Context& ctx, int32_t srcFmt, const void* src, int64_t in, int64_t outd, bool inOut, int32_t fmt) {
+  auto* m = new Matrix{fmt, in, outd, row_bytes_of(fmt, in), nullptr, 0};
+  m->bytes = size_t(m->row_bytes) * size_t(outd);
+  m->data = static_cast<uint8_t*>(std::aligned_alloc(64, (m->bytes + 63) / 64 * 64));
+  if (!m->data) { delete m; return nullptr; }
+  const float* f16t = ctx.f16_table.data();
+  auto get = [&](int64_t idx) -> float {
+    if (srcFmt == F32) return static_cast<const float*>(src)[idx];
+    uint16_t h = static_cast<const uint16_t*>(src)[idx];
+    return srcFmt == BF16 ? bf16_to_f32(h) : f16t[h];
+  };
+  ctx.pool.run([&](int ith, int nth) {
+    std::vector<float> row(in);
+    // Rows in groups of 16 so the [in][out] gather reads 16 neighbouring values per source row.
+    int64_t groups = (outd + 15) / 16, ga, gb;
+    split(groups, ith, nth, ga, gb);
+    std::vector<float> tile(in * 16);
+    for (int64_t g = ga; g < gb; g++) {
+      const int64_t o0 = g * 16, o1 = std::min(outd, o0 + 16), no = o1 - o0;
+      if (inOut) {
+        for (int64_t i = 0; i < in; i++)
+          for (int64_t k = 0; k < no; k++) tile[k * in + i] = get(i * outd + o0 + k);
+      } else {
+        for (int64_t k = 0; k < no; k++)
+          for (int64_t i = 0; i < in; i++) tile[k * in + i] = get((o0 + k) * in + i);
+      }
+      for (int64_t k = 0; k < no; k++) {
+        const float* r = tile.data() + k * in;
+        uint8_t* dst = m->data + (o0 + k) * m->row_bytes;
+        switch (fmt) {
+          case F32: std::memcpy(dst, r, in * 4); break;
+          case BF16: for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(r[i]); break;
+          case F16: for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_f16(r[i]); break;
+          case Q8_0: quantize_q8_0(r, reinterpret_cast<BlockQ8*>(dst), in); break;
+          case Q4_0: quantize_q4_0(r, reinterpret_cast<BlockQ4*>(dst), in); break;
+        }
+      }
+    }
+  });
+  return m;
+}
+
+// ================================================================ N-API glue
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, "FUGAKU_NATIVE", "N-API call failed: " #call); return nullptr; } } while (0)
+
+napi_value throw_err(napi_env env, const char* msg) { napi_throw_error(env, "FUGAKU_NATIVE", msg); return nullptr; }
+
+bool get_i64(napi_env env, napi_value v, int64_t* out) { return napi_get_value_int64(env, v, out) == napi_ok; }
+bool get_f64(napi_env env, napi_value v, double* out) { return napi_get_value_double(env, v, out) == napi_ok; }
+
+// A typed array's data pointer and element count (any element type); false if v is not one.
+bool get_ta(napi_env env, napi_value v, void** data, size_t* length, napi_typedarray_type* type) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_value ab; size_t off;
+  return napi_get_typedarray_info(env, v, type, length, data, &ab, &off) == napi_ok;
+}
+bool get_f32(napi_env env, napi_value v, float** data, size_t* n) {
+  void* p; napi_typedarray_type t;
+  if (!get_ta(env, v, &p, n, &t) || t != napi_float32_array) return false;
+  *data = static_cast<float*>(p);
+  return true;
+}
+bool is_null(napi_env env, napi_value v) {
+  napi_valuetype t; napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+template <typename T>
+T* unwrap(napi_env env, napi_value v) {
+  void* p = nullptr;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return nullptr;
+  return static_cast<T*>(p);
+}
+
+#ifdef FUGAKU_X86
+bool cpu_has_f16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+bool cpu_has_avx2_kernels() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+}
+#endif
+
+napi_value CpuFeatures(napi_env env, napi_callback_info) {
+  napi_value o; CHECK(napi_create_object(env, &o));
+  auto set = [&](const char* k, bool b) { napi_value v; napi_get_boolean(env, b, &v); napi_set_named_property(env, o, k, v); };
+#ifdef FUGAKU_X86
+  __builtin_cpu_init();
+  set("avx2", __builtin_cpu_supports("avx2"));
+  set("fma", __builtin_cpu_supports("fma"));
+  set("f16c", cpu_has_f16c());
+  set("avx512f", __builtin_cpu_supports("avx512f"));
+  set("avx512vnni", __builtin_cpu_supports("avx512vnni"));
+  set("x86", true);
+#else
+  set("x86", false);
+#endif
+  return o;
+}
+
+// createContext(threads, simd: boolean) → external
+napi_value CreateContext(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  int64_t threads; bool simd = false;
+  if (argc < 2 || !get_i64(env, argv[0], &threads) || napi_get_value_bool(env, argv[1], &simd) != napi_ok) return throw_err(env, "createContext(threads, simd)");
+#ifdef FUGAKU_X86
+  if (simd && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+#else
+  if (simd) return throw_err(env, "SIMD kernels are x86-64 only");
+#endif
+  auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), simd);
+  napi_value ext;
+  CHECK(napi_create_external(env, ctx, [](napi_env, void* p, void*) { delete static_cast<Context*>(p); }, nullptr, &ext));
+  return ext;
+}
+
+// loadMatrix(ctx, srcFormat, src, inDim, outDim, inOut, format) → external
+napi_value LoadMatrix(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 7) return throw_err(env, "loadMatrix: 7 arguments");
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  int64_t srcFmt, in, outd, fmt; bool inOut;
+  void* src; size_t len; napi_typedarray_type tt;
+  if (!ctx || !get_i64(env, argv[1], &srcFmt) || !get_ta(env, argv[2], &src, &len, &tt) || !get_i64(env, argv[3], &in) ||
+      !get_i64(env, argv[4], &outd) || napi_get_value_bool(env, argv[5], &inOut) != napi_ok || !get_i64(env, argv[6], &fmt))
+    return throw_err(env, "loadMatrix: bad arguments");
+  if (fmt < F32 || fmt > Q4_0) return throw_err(env, "loadMatrix: unknown format");
+  if ((fmt == Q8_0 || fmt == Q4_0) && in % QK != 0) return throw_err(env, "loadMatrix: quantized rows need in % 32 == 0");
+  Matrix* m = nullptr;
+  if (srcFmt == fmt && (fmt == Q8_0 || fmt == Q4_0)) {
+    // Already quantized [out][in] blocks (GGUF): copy.
+    if (inOut) return throw_err(env, "loadMatrix: quantized weights must be [out][in]");
+    const int64_t rb = row_bytes_of(int32_t(fmt), in);
+    if (len != size_t(rb * outd)) return throw_err(env, "loadMatrix: quantized data has the wrong length");
+    m = new Matrix{int32_t(fmt), in, outd, rb, nullptr, size_t(rb * outd)};
+    m->data = static_cast<uint8_t*>(std::aligned_alloc(64, (m->bytes + 63) / 64 * 64));
+    if (!m->data) { delete m; return throw_err(env, "loadMatrix: out of memory"); }
+    std::memcpy(m->data, src, m->bytes);
+  } else {
+    if (srcFmt < F32 || srcFmt > F16) return throw_err(env, "loadMatrix: source must be f32/bf16/f16");
+    const bool typeOk = srcFmt == F32 ? tt == napi_float32_array : tt == napi_uint16_array;
+    if (!typeOk) return throw_err(env, "loadMatrix: f32 source must be a Float32Array, bf16/f16 a Uint16Array");
+    if (len != size_t(in * outd)) return throw_err(env, "loadMatrix: source has the wrong length");
+    m = load_matrix(*ctx, int32_t(srcFmt), src, in, outd, inOut, int32_t(fmt));
+    if (!m) return throw_err(env, "loadMatrix: out of memory");
+  }
+  napi_value ext;
+  CHECK(napi_create_external(env, m, [](napi_env, void* p, void*) { delete static_cast<Matrix*>(p); }, nullptr, &ext));
+  int64_t adj; napi_adjust_external_memory(env, int64_t(m->bytes), &adj);
+  return ext;
+}
+
+// matmul(ctx, m, x, rows, bias|null, out)
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  auto* m = unwrap<Matrix>(env, argv[1]);
+  float *x, *bias = nullptr, *out; size_t nx, nb = 0, no; int64_t rows;
+  if (argc < 6 || !ctx || !m || !get_f32(env, argv[2], &x, &nx) || !get_i64(env, argv[3], &rows) ||
+      (!is_null(env, argv[4]) && !get_f32(env, argv[4], &bias, &nb)) || !get_f32(env, argv[5], &out, &no))
+    return throw_err(env, "matmul: bad arguments");
+  if (rows < 0 || nx < size_t(rows * m->in_dim) || no < size_t(rows * m->out_dim) || (bias && nb < size_t(m->out_dim)))
+    return throw_err(env, "matmul: array too short for the matrix");
+  matmul(*ctx, *m, x, rows, bias, out);
+  return nullptr;
+}
+
+// embedding(ctx, m, ids: Int32Array, out)
+napi_value Embedding(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  auto* m = unwrap<Matrix>(env, argv[1]);
+  void* ids; size_t n; napi_typedarray_type t; float* out; size_t no;
+  if (argc < 4 || !ctx || !m || !get_ta(env, argv[2], &ids, &n, &t) || t != napi_int32_array || !get_f32(env, argv[3], &out, &no))
+    return throw_err(env, "embedding: bad arguments");
+  if (no < n * size_t(m->in_dim)) return throw_err(env, "embedding: output too short");
+  for (size_t k = 0; k < n; k++) {
+    int32_t id = static_cast<int32_t*>(ids)[k];
+    if (id < 0 || id >= m->out_dim) return throw_err(env, "embedding: id out of range");
+    dequantize_row(*m, id, out + k * m->in_dim, ctx->f16_table.data());
+  }
+  return nullptr;
+}
+
+// layerNorm(x, rows, dim, gamma, beta, eps, out)
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float *x, *g, *b, *out; size_t nx, ng, nb, no; int64_t rows, dim; double eps;
+  if (argc < 7 || !get_f32(env, argv[0], &x, &nx) || !get_i64(env, argv[1], &rows) || !get_i64(env, argv[2], &dim) ||
+      !get_f32(env, argv[3], &g, &ng) || !get_f32(env, argv[4], &b, &nb) || !get_f64(env, argv[5], &eps) || !get_f32(env, argv[6], &out, &no))
+    return throw_err(env, "layerNorm: bad arguments");
+  if (nx < size_t(rows * dim) || no < size_t(rows * dim) || ng < size_t(dim) || nb < size_t(dim)) return throw_err(env, "layerNorm: array too short");
+  layer_norm(x, rows, dim, g, b, float(eps), out);
+  return nullptr;
+}
+
+// activation(ctx, kind, x, n)
+napi_value Activation(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  int64_t kind, n; float* x; size_t nx;
+  if (argc < 4 || !ctx || !get_i64(env, argv[1], &kind) || !get_f32(env, argv[2], &x, &nx) || !get_i64(env, argv[3], &n) || nx < size_t(n))
+    return throw_err(env, "activation: bad arguments");
+  if (kind < GELU || kind > SILU) return throw_err(env, "activation: unknown kind");
+  activation(*ctx, int32_t(kind), x, n);
+  return nullptr;
+}
+
+// attention(ctx, q, t, kCache, vCache, past, nHead, headDim, scale, keyMask|null, out)
+napi_value Attention(napi_env env, napi_callback_info info) {
+  size_t argc = 11; napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  float *q, *kc, *vc, *out; size_t nq, nk, nv, no; int64_t t, past, nHead, headDim; double scale;
+  void* mask = nullptr; size_t nm = 0; napi_typedarray_type mt;
+  if (argc < 11 || !ctx || !get_f32(env, argv[1], &q, &nq) || !get_i64(env, argv[2], &t) || !get_f32(env, argv[3], &kc, &nk) ||
+      !get_f32(env, argv[4], &vc, &nv) || !get_i64(env, argv[5], &past) || !get_i64(env, argv[6], &nHead) || !get_i64(env, argv[7], &headDim) ||
+      !get_f64(env, argv[8], &scale) || (!is_null(env, argv[9]) && !get_ta(env, argv[9], &mask, &nm, &mt)) || !get_f32(env, argv[10], &out, &no))
+    return throw_err(env, "attention: bad arguments");
+  const size_t width = size_t(nHead * headDim);
+  if (nq < size_t(t) * width || no < size_t(t) * width || nk < size_t(past + t) * width || nv < size_t(past + t) * width || (mask && nm < size_t(past + t)))
+    return throw_err(env, "attention: array too short");
+  attention(*ctx, q, t, kc, vc, past, nHead, headDim, float(scale), static_cast<const uint8_t*>(mask), out);
+  return nullptr;
+}
+
+// matrixInfo(m) → { bytes, format, inDim, outDim }
+napi_value MatrixBytes(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* m = unwrap<Matrix>(env, argv[0]);
+  if (!m) return throw_err(env, "matrixBytes: bad arguments");
+  napi_value v; CHECK(napi_create_double(env, double(m->bytes), &v));
+  return v;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  struct { const char* name; napi_callback fn; } fns[] = {
+      {"cpuFeatures", CpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
+      {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
+      {"matrixBytes", MatrixBytes},
+  };
+  for (auto& f : fns) {
+    napi_value v;
+    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok) return nullptr;
+    napi_set_named_property(env, exports, f.name, v);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,140 @@
+/**
+ * The fast CPU backend: weights live in native memory (converted or quantized once while loading),
+ * and matmul, attention, LayerNorm and activations run in the native addon (native/fugaku.cc) on its
+ * own thread pool with SIMD kernels chosen from the CPU's features. It implements the same Backend
+ * interface as the reference backend and passes the same op-level and model tests.
+ */
+import { FugakuError } from '../errors.js';
+import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
+import { isQuantType } from '../tensor/quant.js';
+import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
+import { physicalCores } from './cpu.js';
+import { loadNativeAddon, type NativeAddon, type NativeContext, type NativeMatrix } from './native-addon.js';
+
+const FORMAT_CODE: Record<MatrixFormat, number> = { F32: 0, BF16: 1, F16: 2, Q8_0: 3, Q4_0: 4 };
+
+/** Activations computed natively (others fall back to the TypeScript definitions). */
+const NATIVE_ACTIVATION: Partial<Record<ActivationName, number>> = {
+  gelu: 0,
+  gelu_python: 0,
+  gelu_new: 1,
+  gelu_pytorch_tanh: 1,
+  gelu_accurate: 1,
+  gelu_fast: 2,
+  quick_gelu: 3,
+  relu: 4,
+  silu: 5,
+  swish: 5,
+};
+
+export type SimdChoice = 'auto' | 'avx2' | 'portable';
+
+export interface NativeBackendOptions {
+  /** Threads of the pool (default: physical cores). */
+  threads?: number;
+  /** Kernel set: 'auto' picks AVX2/FMA/F16C when the CPU has them, else portable C++. */
+  simd?: SimdChoice;
+  /** A loaded addon (default: build/Release/fugaku.node). */
+  addon?: NativeAddon;
+}
+
+interface NativeMatrixHandle extends Matrix {
+  readonly handle: NativeMatrix;
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  readonly threads: number;
+  /** 'avx2' or 'portable': the kernels in use. */
+  readonly kernels: 'avx2' | 'portable';
+  private readonly ctx: NativeContext;
+
+  private constructor(private readonly addon: NativeAddon, threads: number, simd: SimdChoice) {
+    const f = addon.cpuFeatures();
+    const hasAvx2 = f.x86 && !!f.avx2 && !!f.fma && !!f.f16c;
+    if (simd === 'avx2' && !hasAvx2) {
+      throw new FugakuError('BACKEND_UNAVAILABLE', 'the AVX2 kernels need a CPU with AVX2, FMA and F16C', "use simd: 'auto' or 'portable'");
+    }
+    this.kernels = simd === 'portable' || !hasAvx2 ? 'portable' : 'avx2';
+    this.threads = threads;
+    this.ctx = addon.createContext(threads, this.kernels === 'avx2');
+  }
+
+  /** Creates the backend, or throws BACKEND_UNAVAILABLE saying why the addon cannot be used. */
+  static create(opts: NativeBackendOptions = {}): NativeBackend {
+    const threads = opts.threads ?? physicalCores();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new FugakuError('INVALID_ARGUMENT', `threads must be an integer from 1 to 256, got ${threads}`, `this machine has ${physicalCores()} physical cores`);
+    }
+    let addon = opts.addon;
+    if (!addon) {
+      const r = loadNativeAddon();
+      if (!r.ok) throw new FugakuError('BACKEND_UNAVAILABLE', `the native backend is not available: ${r.reason}`, 'rebuild it with `npm rebuild fugaku-llm` (needs a C++ compiler and Python for node-gyp), or use the reference backend');
+      addon = r.addon;
+    }
+    return new NativeBackend(addon, threads, opts.simd ?? 'auto');
+  }
+
+  loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
+    if (w.shape.length !== 2) throw new FugakuError('INTERNAL', `native backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
+    const [a, b] = w.shape as [number, number];
+    const inDim = layout === 'in_out' ? a : b;
+    const outDim = layout === 'in_out' ? b : a;
+    const target = format ?? w.dtype;
+    if ((target === 'Q8_0' || target === 'Q4_0') && inDim % 32 !== 0) {
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${target} needs rows whose length is a multiple of 32, got ${inDim}`, 'use bf16, f16 or f32 for this model');
+    }
+    if (isQuantType(w.dtype) && target !== w.dtype) {
+      throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
+    }
+    const handle = this.addon.loadMatrix(this.ctx, FORMAT_CODE[w.dtype], w.data, inDim, outDim, layout === 'in_out', FORMAT_CODE[target]);
+    const m: NativeMatrixHandle = { backend: this.name, inDim, outDim, format: target, byteSize: this.addon.matrixBytes(handle), handle };
+    return m;
+  }
+
+  private own(w: Matrix): NativeMatrixHandle {
+    if (w.backend !== this.name) throw new FugakuError('INTERNAL', `matrix belongs to backend ${w.backend}, not ${this.name}`);
+    return w as NativeMatrixHandle;
+  }
+
+  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void {
+    if (rows === 0) return;
+    this.addon.matmul(this.ctx, this.own(w).handle, x, rows, bias, out);
+  }
+
+  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void {
+    const m = this.own(w);
+    const idx = new Int32Array(ids.length);
+    for (let t = 0; t < ids.length; t++) {
+      const id = ids[t];
+      if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
+        throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
+      }
+      idx[t] = id;
+    }
+    this.addon.embedding(this.ctx, m.handle, idx, out);
+  }
+
+  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void {
+    if (rows === 0) return;
+    this.addon.layerNorm(x, rows, dim, gamma, beta, eps, out);
+  }
+
+  activation(name: ActivationName, x: Float32Array, n: number): void {
+    const kind = NATIVE_ACTIVATION[name];
+    if (kind !== undefined) {
+      this.addon.activation(this.ctx, kind, x, n);
+      return;
+    }
+    const f = ACTIVATIONS[name];
+    for (let i = 0; i < n; i++) x[i] = f(x[i]);
+  }
+
+  attention(a: AttentionArgs): void {
+    this.addon.attention(this.ctx, a.q, a.t, a.kCache, a.vCache, a.past, a.nHead, a.headDim, a.scale, a.keyMask, a.out);
+  }
+
+  addInPlace(a: Float32Array, b: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) a[i] += b[i];
+  }
+}

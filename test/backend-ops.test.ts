@@ -1,0 +1,168 @@
+/**
+ * Every op of the native backend against the reference backend (the specification), for both
+ * kernel sets (AVX2 and portable), every weight format and layout, on random shapes including
+ * head_dim 144, odd sizes and row counts around the kernels' register blocking.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReferenceBackend } from '../src/backend/reference.js';
+import { NativeBackend, type SimdChoice } from '../src/backend/native.js';
+import { loadNativeAddon } from '../src/backend/native-addon.js';
+import { createBackend } from '../src/backend/select.js';
+import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/backend/backend.js';
+import { Rng } from '../src/generation/rng.js';
+import { convertStorage } from '../src/tensor/dtype.js';
+import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
+import { FugakuError } from '../src/errors.js';
+
+const addon = loadNativeAddon();
+
+test('the native addon is built and loads (npm install builds it with node-gyp)', () => {
+  assert.ok(addon.ok, `native addon missing: ${addon.ok ? '' : addon.reason}`);
+  const be = createBackend({ backend: 'auto' });
+  assert.equal(be.name, 'native');
+});
+
+function randn(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rng.nextFloat(), 1e-12);
+    a[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
+  }
+  return a;
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+function kernelSets(): SimdChoice[] {
+  if (!addon.ok) return [];
+  const f = addon.addon.cpuFeatures();
+  return f.x86 && f.avx2 && f.fma && f.f16c ? ['avx2', 'portable'] : ['portable'];
+}
+
+test('asking for AVX2 kernels on a CPU without them is a typed error', () => {
+  assert.ok(addon.ok);
+  const f = addon.addon.cpuFeatures();
+  if (f.x86 && f.avx2 && f.fma && f.f16c) {
+    assert.equal(NativeBackend.create({ simd: 'avx2', threads: 1 }).kernels, 'avx2');
+  } else {
+    assert.throws(() => NativeBackend.create({ simd: 'avx2', threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE');
+  }
+  assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
+});
+
+const FORMATS: MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];
+const ref = new ReferenceBackend();
+
+for (const simd of kernelSets()) {
+  for (const threads of [1, 3]) {
+    const nat = NativeBackend.create({ simd, threads });
+
+    test(`native ${simd} ×${threads}: matmul equals the reference for every format, layout and shape`, () => {
+      const rng = new Rng(simd === 'avx2' ? 11 : 12);
+      let cases = 0;
+      for (const format of FORMATS) {
+        const quant = format === 'Q8_0' || format === 'Q4_0';
+        for (const layout of ['in_out', 'out_in'] as MatrixLayout[]) {
+          for (let k = 0; k < 6; k++) {
+            const inDim = quant ? 32 * (1 + Math.floor(rng.nextFloat() * 12)) : 1 + Math.floor(rng.nextFloat() * 300);
+            const outDim = 1 + Math.floor(rng.nextFloat() * 150);
+            const rows = [1, 2, 3, 4, 5, 7, 9, 70][k % 8];
+            const src = randn(rng, inDim * outDim, 0.2);
+            // Checkpoints hold bf16 or f16: start from a stored dtype, as the loader does.
+            const stored: WeightTensor = { dtype: 'BF16', shape: layout === 'in_out' ? [inDim, outDim] : [outDim, inDim], data: convertStorage('F32', src, 'BF16') };
+            const mr = ref.loadMatrix(stored, layout, format);
+            const mn = nat.loadMatrix(stored, layout, format);
+            assert.equal(mn.format, format);
+            assert.equal(mn.byteSize, mr.byteSize, 'same storage size');
+            const x = randn(rng, rows * inDim);
+            const bias = k % 2 ? randn(rng, outDim) : null;
+            const a = new Float32Array(rows * outDim);
+            const b = new Float32Array(rows * outDim);
+            ref.matmul(x, rows, mr, bias, a);
+            nat.matmul(x, rows, mn, bias, b);
+            // Same arithmetic up to float summation order; quantized activations may round a
+            // value at an exact .5 tie differently (a few ulps of the block scale).
+            const tol = quant ? 2e-3 : 1e-5;
+            assert.ok(relErr(b, a) < tol, `${format} ${layout} [${inDim}→${outDim}] rows ${rows}: rel err ${relErr(b, a)}`);
+            cases++;
+          }
+        }
+      }
+      assert.equal(cases, FORMATS.length * 2 * 6);
+    });
+
+    test(`native ${simd} ×${threads}: embedding rows equal the reference's (dequantized) rows`, () => {
+      const rng = new Rng(5);
+      for (const format of FORMATS) {
+        const w: WeightTensor = { dtype: 'F32', shape: [50, 96], data: randn(rng, 50 * 96) };
+        const ids = [0, 49, 7, 7, 23];
+        const a = new Float32Array(ids.length * 96);
+        const b = new Float32Array(ids.length * 96);
+        ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, a);
+        nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, b);
+        assert.ok(relErr(b, a) < 1e-6, `${format}: ${relErr(b, a)}`);
+        assert.throws(() => nat.embedding(nat.loadMatrix(w, 'out_in', format), [50], b), (e: FugakuError) => e.code === 'TOKEN_ID_OUT_OF_RANGE');
+      }
+    });
+
+    test(`native ${simd} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
+      const rng = new Rng(9);
+      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [1, 8, 0, 1, false]] as const) {
+        const width = nHead * headDim;
+        const cap = past + t + 3;
+        const q = randn(rng, t * width);
+        const kc = randn(rng, cap * width);
+        const vc = randn(rng, cap * width);
+        const keyMask = masked ? new Uint8Array(cap).fill(1) : null;
+        if (keyMask) { keyMask[0] = 0; keyMask[2] = 0; }
+        const args = { q, t, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask };
+        const a = new Float32Array(t * width);
+        const b = new Float32Array(t * width);
+        ref.attention({ ...args, out: a });
+        nat.attention({ ...args, out: b });
+        assert.ok(relErr(b, a) < 1e-5, `heads ${nHead}×${headDim} past ${past} t ${t}: ${relErr(b, a)}`);
+      }
+    });
+
+    test(`native ${simd} ×${threads}: layerNorm and every activation equal the reference`, () => {
+      const rng = new Rng(3);
+      const rows = 3;
+      const dim = 5184 / 16 + 1;
+      const x = randn(rng, rows * dim, 3);
+      const g = randn(rng, dim);
+      const bta = randn(rng, dim);
+      const a = new Float32Array(rows * dim);
+      const b = new Float32Array(rows * dim);
+      ref.layerNorm(x, rows, dim, g, bta, 1e-5, a);
+      nat.layerNorm(x, rows, dim, g, bta, 1e-5, b);
+      assert.ok(relErr(b, a) < 1e-5, `layerNorm ${relErr(b, a)}`);
+      for (const name of Object.keys(ACTIVATIONS) as ActivationName[]) {
+        const v = randn(rng, 1001, 4);
+        const ra = v.slice();
+        const na = v.slice();
+        ref.activation(name, ra, ra.length);
+        nat.activation(name, na, na.length);
+        assert.ok(relErr(na, ra) < 1e-5, `${name}: ${relErr(na, ra)}`);
+      }
+    });
+  }
+}
+
+test('backends refuse matrices of another backend and bad quantized shapes', () => {
+  const nat = NativeBackend.create({ threads: 1 });
+  const w: WeightTensor = { dtype: 'F32', shape: [40, 8], data: new Float32Array(320) };
+  const m = ref.loadMatrix(w, 'out_in');
+  assert.throws(() => nat.matmul(new Float32Array(40), 1, m, null, new Float32Array(8)), (e: FugakuError) => e.code === 'INTERNAL');
+  for (const be of [nat, ref] as Backend[]) {
+    assert.throws(() => be.loadMatrix(w, 'in_out', 'Q8_0'), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && /multiple of 32/.test(e.message));
+  }
+});
