@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -72,43 +73,70 @@ inline uint16_t f32_to_f16(float f) {
 inline float roundf_away(float x) { return std::round(x); }
 
 // ---------------------------------------------------------------- thread pool
-// A persistent pool: workers spin briefly for the next job (decode steps come every few ms), then
-// sleep on a condition variable. The calling thread takes part as thread 0.
+// A persistent pool with dynamic work sharing: a job is a number of independent chunks that every
+// thread (the caller included) takes from one atomic counter. If a worker is not scheduled (a busy
+// machine), the others simply take its chunks, so more threads never make a step wait for a thread
+// the OS has parked. Workers spin briefly for the next job (decode issues one every few µs), then
+// sleep on a condition variable.
 class Pool {
  public:
   explicit Pool(int n) : n_(std::max(1, n)) {
-    for (int i = 1; i < n_; i++) workers_.emplace_back([this, i] { loop(i); });
+    for (int i = 1; i < n_; i++) workers_.emplace_back([this] { loop(); });
   }
   ~Pool() {
-    { std::lock_guard<std::mutex> lk(mu_); stop_ = true; gen_.fetch_add(1); }
+    { std::lock_guard<std::mutex> lk(mu_); stop_.store(true); gen_.fetch_add(1); }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
-  // Runs fn(ith, nth) on every thread and returns when all are done.
-  void run(const std::function<void(int, int)>& fn) {
-    if (n_ == 1) { fn(0, 1); return; }
-    job_ = &fn;
-    pending_.store(n_ - 1);
-    { std::lock_guard<std::mutex> lk(mu_); gen_.fetch_add(1, std::memory_order_release); }
+
+  // Calls fn(i) for every i < n, spread over the threads; returns when all calls are done.
+  void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+    if (n_ == 1 || n <= 1) { for (int64_t i = 0; i < n; i++) fn(i); return; }
+    Job job{&fn, n};
+    current_.store(&job);
+    { std::lock_guard<std::mutex> lk(mu_); gen_.fetch_add(1); }
     cv_.notify_all();
-    fn(0, n_);
-    while (pending_.load(std::memory_order_acquire) != 0) {
-#ifdef FUGAKU_X86
-      _mm_pause();
-#endif
-    }
-    job_ = nullptr;
+    work(job);
+    for (int spins = 0; job.done.load() != n; spins++) relax(spins);
+    current_.store(nullptr);
+    for (int spins = 0; refs_.load() != 0; spins++) relax(spins);
+  }
+  // Calls fn(ith, nth) for ith < nth = size(): a static split whose slices any thread may run.
+  void run(const std::function<void(int, int)>& fn) {
+    const int nth = n_;
+    parallel_for(nth, [&](int64_t i) { fn(int(i), nth); });
   }
 
  private:
-  void loop(int ith) {
+  struct Job {
+    const std::function<void(int64_t)>* fn;
+    int64_t n;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+  };
+  static void relax(int spins) {
+    if (spins < 4000) {
+#ifdef FUGAKU_X86
+      _mm_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  static void work(Job& j) {
+    int64_t i;
+    while ((i = j.next.fetch_add(1)) < j.n) {
+      (*j.fn)(i);
+      j.done.fetch_add(1);
+    }
+  }
+  void loop() {
     uint64_t seen = 0;
     for (;;) {
-      uint64_t g;
       int spins = 0;
-      while ((g = gen_.load(std::memory_order_acquire)) == seen) {
-        if (++spins < 200000) {
+      while (gen_.load() == seen) {
+        if (++spins < 20000) {
 #ifdef FUGAKU_X86
           _mm_pause();
 #endif
@@ -117,10 +145,14 @@ class Pool {
         std::unique_lock<std::mutex> lk(mu_);
         cv_.wait(lk, [&] { return gen_.load() != seen; });
       }
-      seen = g;
-      if (stop_) return;
-      (*job_)(ith, n_);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      seen = gen_.load();
+      if (stop_.load()) return;
+      // refs_ before reading current_ (both seq_cst): the caller clears current_ and then waits
+      // for refs_ == 0, so a job is never touched after its parallel_for returned.
+      refs_.fetch_add(1);
+      Job* j = current_.load();
+      if (j) work(*j);
+      refs_.fetch_sub(1);
     }
   }
   int n_;
@@ -128,9 +160,9 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> gen_{0};
-  std::atomic<int> pending_{0};
-  const std::function<void(int, int)>* volatile job_ = nullptr;
-  bool stop_ = false;
+  std::atomic<Job*> current_{nullptr};
+  std::atomic<int> refs_{0};
+  std::atomic<bool> stop_{false};
 };
 
 inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
@@ -428,59 +460,52 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
   if (quant) {
     q.resize(rows * in);
     d.resize(rows * in / QK);
-    ctx.pool.run([&](int ith, int nth) {
-      int64_t a, b;
-      split(rows, ith, nth, a, b);
-      for (int64_t r = a; r < b; r++) quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK);
-    });
+    auto qrow = [&](int64_t r) { quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK); };
+    if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
+    else ctx.pool.parallel_for(rows, qrow);
   }
-  // Threads take contiguous ranges of output features; each weight row is read once for up to NR
+  // Chunks of CH output features × RB activation rows; each weight row is read once for up to NR
   // activation rows at a time (so prefill reads every weight once per NR tokens, decode once).
-  ctx.pool.run([&](int ith, int nth) {
-    int64_t oa, ob;
-    // Split on multiples of 8 rows so threads do not share cache lines of `out` in decode.
-    int64_t chunks = (outd + 7) / 8, ca, cb;
-    split(chunks, ith, nth, ca, cb);
-    oa = std::min(outd, ca * 8);
-    ob = std::min(outd, cb * 8);
-    const int64_t RB = 64;  // activation rows kept hot in cache per pass over this thread's weights
-    for (int64_t r0 = 0; r0 < rows; r0 += RB) {
-      const int64_t r1 = std::min(rows, r0 + RB);
-      for (int64_t o = oa; o < ob; o++) {
-        int64_t r = r0;
-        for (; r + NR <= r1; r += NR) {
-          const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; float res[NR];
-          for (int k = 0; k < NR; k++) {
-            xs[k] = x + (r + k) * in;
-            xqs[k] = quant ? q.data() + (r + k) * in : nullptr;
-            xds[k] = quant ? d.data() + (r + k) * in / QK : nullptr;
-          }
-          dot_rows<NR>(ctx, m, o, xs, xqs, xds, res);
-          for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
+  const int64_t CH = 32, RB = 64;
+  const int64_t oChunks = (outd + CH - 1) / CH, rChunks = (rows + RB - 1) / RB;
+  auto chunk = [&](int64_t c) {
+    const int64_t r0 = (c / oChunks) * RB, r1 = std::min(rows, r0 + RB);
+    const int64_t oa = (c % oChunks) * CH, ob = std::min(outd, oa + CH);
+    for (int64_t o = oa; o < ob; o++) {
+      int64_t r = r0;
+      for (; r + NR <= r1; r += NR) {
+        const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; float res[NR];
+        for (int k = 0; k < NR; k++) {
+          xs[k] = x + (r + k) * in;
+          xqs[k] = quant ? q.data() + (r + k) * in : nullptr;
+          xds[k] = quant ? d.data() + (r + k) * in / QK : nullptr;
         }
-        for (; r < r1; r++) {
-          const float* xs[1] = {x + r * in};
-          const int8_t* xqs[1] = {quant ? q.data() + r * in : nullptr};
-          const float* xds[1] = {quant ? d.data() + r * in / QK : nullptr};
-          float res[1];
-          dot_rows<1>(ctx, m, o, xs, xqs, xds, res);
-          out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
-        }
+        dot_rows<NR>(ctx, m, o, xs, xqs, xds, res);
+        for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
+      }
+      for (; r < r1; r++) {
+        const float* xs[1] = {x + r * in};
+        const int8_t* xqs[1] = {quant ? q.data() + r * in : nullptr};
+        const float* xds[1] = {quant ? d.data() + r * in / QK : nullptr};
+        float res[1];
+        dot_rows<1>(ctx, m, o, xs, xqs, xds, res);
+        out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
       }
     }
-  });
+  };
+  // Small products are not worth waking the other threads for.
+  if (int64_t(m.bytes) * rows < (int64_t(1) << 18)) { for (int64_t c = 0; c < oChunks * rChunks; c++) chunk(c); return; }
+  ctx.pool.parallel_for(oChunks * rChunks, chunk);
 }
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
 void attention(Context& ctx, const float* q, int64_t t, const float* kc, const float* vc, int64_t past, int64_t nHead,
                int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
   const int64_t width = nHead * headDim;
-  ctx.pool.run([&](int ith, int nth) {
+  auto one = [&](int64_t w) {
     std::vector<float> scores(past + t);
     std::vector<float> acc(headDim);
-    int64_t a, b;
-    split(nHead * t, ith, nth, a, b);
-    for (int64_t w = a; w < b; w++) {
+    {
       const int64_t h = w % nHead, i = w / nHead;
       const int64_t last = past + i;
       const float* qh = q + i * width + h * headDim;
@@ -508,7 +533,9 @@ void attention(Context& ctx, const float* q, int64_t t, const float* kc, const f
       }
       std::memcpy(oh, acc.data(), headDim * 4);
     }
-  });
+  };
+  if ((past + t) * t * width < 16384) { for (int64_t w = 0; w < nHead * t; w++) one(w); return; }
+  ctx.pool.parallel_for(nHead * t, one);
 }
 
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* g, const float* b, float eps, float* out) {
@@ -526,9 +553,9 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* g, const
 
 enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
 void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
-  ctx.pool.run([&](int ith, int nth) {
-    int64_t a, b;
-    split(n, ith, nth, a, b);
+  const int64_t CH = 8192;
+  auto part = [&](int64_t c) {
+    const int64_t a = c * CH, b = std::min(n, a + CH);
     for (int64_t i = a; i < b; i++) {
       const float v = x[i];
       switch (kind) {
@@ -540,7 +567,10 @@ void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
         case SILU: x[i] = v / (1.0f + std::exp(-v)); break;
       }
     }
-  });
+  };
+  const int64_t chunks = (n + CH - 1) / CH;
+  if (chunks == 1) part(0);
+  else ctx.pool.parallel_for(chunks, part);
 }
 
 // ---------------------------------------------------------------- weight loading (convert/quantize once)
@@ -780,6 +810,39 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// streamTriad(ctx, n, reps) → best GB/s of a[i] = b[i] + s·c[i] over n floats (STREAM's counting:
+// 3 arrays × 4 bytes per element), using the pool's threads. The bandwidth bound for decode.
+napi_value StreamTriad(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  int64_t n, reps;
+  if (argc < 3 || !ctx || !get_i64(env, argv[1], &n) || !get_i64(env, argv[2], &reps) || n < 1024 || reps < 1) return throw_err(env, "streamTriad(ctx, n, reps)");
+  float* a = static_cast<float*>(std::aligned_alloc(64, size_t(n) * 4));
+  float* b = static_cast<float*>(std::aligned_alloc(64, size_t(n) * 4));
+  float* c = static_cast<float*>(std::aligned_alloc(64, size_t(n) * 4));
+  if (!a || !b || !c) { std::free(a); std::free(b); std::free(c); return throw_err(env, "streamTriad: out of memory"); }
+  ctx->pool.run([&](int ith, int nth) {  // first touch by the threads that use the pages
+    int64_t lo, hi; split(n, ith, nth, lo, hi);
+    for (int64_t i = lo; i < hi; i++) { a[i] = 0; b[i] = 1; c[i] = 2; }
+  });
+  double best = 0;
+  for (int64_t r = 0; r < reps; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    ctx->pool.run([&](int ith, int nth) {
+      int64_t lo, hi; split(n, ith, nth, lo, hi);
+      const float s = 3.0f;
+      for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
+    });
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 3.0 * 4.0 * double(n) / sec / 1e9);
+  }
+  volatile float sink = a[n / 2]; (void)sink;
+  std::free(a); std::free(b); std::free(c);
+  napi_value v; CHECK(napi_create_double(env, best, &v));
+  return v;
+}
+
 // matrixInfo(m) → { bytes, format, inDim, outDim }
 napi_value MatrixBytes(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
@@ -794,7 +857,7 @@ napi_value Init(napi_env env, napi_value exports) {
   struct { const char* name; napi_callback fn; } fns[] = {
       {"cpuFeatures", CpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
       {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
-      {"matrixBytes", MatrixBytes},
+      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad},
   };
   for (auto& f : fns) {
     napi_value v;

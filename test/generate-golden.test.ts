@@ -8,11 +8,20 @@ import assert from 'node:assert/strict';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { loadModelGolden, modelDirs, type TinyModelName } from './helpers.js';
 
+// Both backends: the reference (the specification) and the native one (the fast path). The native
+// backend also runs the checkpoints' own bf16/f16 storage, computed directly.
+const RUNS = [
+  { backend: 'reference', dtype: 'f32' },
+  { backend: 'native', dtype: 'f32' },
+  { backend: 'native', dtype: 'auto' },
+] as const;
+
+for (const run of RUNS)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {
-  test(`${name}: greedy generation matches transformers token for token`, async (t) => {
+  test(`${name} (${run.backend}, ${run.dtype}): greedy generation matches transformers token for token`, async (t) => {
     // f32 holds the upcast checkpoint values exactly (what HF computed with) and runs faster on
     // the reference backend; the bf16/f16 storage path is checked against the logits goldens.
-    const model = await AutoModelForCausalLM.fromPretrained(modelDirs[name], { dtype: 'f32' });
+    const model = await AutoModelForCausalLM.fromPretrained(modelDirs[name], { dtype: run.dtype, backend: run.backend });
     const { golden } = loadModelGolden(name);
     // The goldens were made with one max_new_tokens per model: the longest greedy output.
     const maxNewTokens = Math.max(...golden.cases.map((c) => c.greedy.length), ...golden.batched_left_padded.greedy.map((g) => g.length));

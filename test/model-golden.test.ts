@@ -8,14 +8,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGPT2 } from '../src/model/load.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
+import { NativeBackend } from '../src/backend/native.js';
 import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
 import { loadModelGolden, maxAbsDiff, modelDirs, type TinyModelName } from './helpers.js';
 
 const TOL = 1e-4;
 
+const BACKENDS = [
+  ['reference', () => new ReferenceBackend()],
+  ['native avx2', () => NativeBackend.create({ simd: 'auto' })],
+  ['native portable', () => NativeBackend.create({ simd: 'portable' })],
+] as const;
+
+for (const [beName, makeBackend] of BACKENDS)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {
-  test(`${name}: logits and loss match transformers`, async (t) => {
-    const { model } = await loadGPT2(modelDirs[name], { backend: new ReferenceBackend() });
+  test(`${name} (${beName}): logits and loss match transformers`, async (t) => {
+    const { model } = await loadGPT2(modelDirs[name], { backend: makeBackend() });
     const { golden, array } = loadModelGolden(name);
     assert.ok(golden.cases.length >= 5);
     const V = model.config.vocabSize;

@@ -23,6 +23,7 @@ export interface NativeAddon {
   activation(ctx: NativeContext, kind: number, x: Float32Array, n: number): void;
   attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array, v: Float32Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
   matrixBytes(m: NativeMatrix): number;
+  streamTriad(ctx: NativeContext, n: number, reps: number): number;
 }
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

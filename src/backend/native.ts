@@ -134,6 +134,11 @@ export class NativeBackend implements Backend {
     this.addon.attention(this.ctx, a.q, a.t, a.kCache, a.vCache, a.past, a.nHead, a.headDim, a.scale, a.keyMask, a.out);
   }
 
+  /** Memory bandwidth (GB/s, STREAM triad counting) measured with this backend's threads. */
+  streamTriad(floats = 64 * 2 ** 20, reps = 5): number {
+    return this.addon.streamTriad(this.ctx, floats, reps);
+  }
+
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {
     for (let i = 0; i < n; i++) a[i] += b[i];
   }

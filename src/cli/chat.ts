@@ -16,13 +16,11 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { FugakuError, isFugakuError } from '../errors.js';
 import { AutoTokenizer } from '../tokenizer/index.js';
-import { AutoModelForCausalLM } from '../generation/causal-lm.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { Rng } from '../generation/rng.js';
-import type { WeightFormat } from '../model/load.js';
-import { createNoopProgress, createTtyProgress } from '../io/progress.js';
+import { loadModel } from './load-model.js';
 import { applyChatTemplate, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
-import { addSamplingOptions, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
+import { addSamplingOptions, backendOption, threadsOption, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 
 export interface ChatOptions {
   model: string;
@@ -37,6 +35,8 @@ export interface ChatOptions {
   repetitionPenalty?: number;
   noRepeatNgramSize?: number;
   seed?: number;
+  backend?: string;
+  threads?: number;
   dtype: string;
 }
 
@@ -60,7 +60,9 @@ export function registerChatCommand(program: Command): Command {
     .option('--system <text>', 'system prompt (default: the model card\'s 以下は、タスクを説明する指示です。…)')
     .option('--max-new-tokens <n>', 'tokens per answer at most', intArg('--max-new-tokens', 1), 256)
     .option('--seed <s>', 'random seed for sampling (one stream for the whole session)', intArg('--seed'))
-    .addOption(dtypeOption());
+    .addOption(dtypeOption())
+    .addOption(backendOption())
+    .addOption(threadsOption());
   return addSamplingOptions(cmd).action(async (o: ChatOptions) => {
     await runChat(o, { input: process.stdin, output: process.stdout, error: process.stderr, interactive: process.stdin.isTTY === true });
   });
@@ -124,10 +126,7 @@ export class StopStringFilter {
 /** The chat loop (exported for tests and embedding; the CLI calls it with the process streams). */
 export async function runChat(o: ChatOptions, io: ChatIO): Promise<void> {
   const tok = await AutoTokenizer.fromPretrained(o.model);
-  const model = await AutoModelForCausalLM.fromPretrained(o.model, {
-    dtype: o.dtype as WeightFormat,
-    progress: io.interactive ? createTtyProgress(process.stderr) : createNoopProgress(),
-  });
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, progress: io.interactive });
   if (tok.vocabSize > model.config.vocabSize) {
     throw new FugakuError('CONFIG_INVALID', `the tokenizer has ${tok.vocabSize} tokens but the model only ${model.config.vocabSize} embedding rows`, 'the tokenizer and the weights do not belong together');
   }

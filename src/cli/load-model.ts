@@ -1,17 +1,30 @@
 /**
- * How every CLI command loads a model: the weight format from --dtype, a progress bar on stderr.
- * (The compute backend and --threads are chosen here too, so all commands behave alike.)
+ * How every CLI command loads a model: the weight format from --dtype, the backend from --backend
+ * and --threads, a progress bar on stderr, and one warning if the native backend is unavailable.
  */
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
 import type { WeightFormat } from '../model/load.js';
-import { createTtyProgress } from '../io/progress.js';
+import type { BackendName } from '../backend/select.js';
+import { createTtyProgress, createNoopProgress } from '../io/progress.js';
 
 export interface CliModelOptions {
   /** --dtype */
   dtype?: string;
+  /** --backend */
+  backend?: string;
+  /** --threads */
+  threads?: number;
+  /** Show a progress bar on stderr (default true). */
+  progress?: boolean;
 }
 
-export async function loadModel(dir: string, dtype: string | CliModelOptions = {}): Promise<GPT2LMHeadModel> {
-  const o = typeof dtype === 'string' ? { dtype } : dtype;
-  return AutoModelForCausalLM.fromPretrained(dir, { dtype: (o.dtype ?? 'auto') as WeightFormat, progress: createTtyProgress(process.stderr) });
+export async function loadModel(dir: string, opts: string | CliModelOptions = {}): Promise<GPT2LMHeadModel> {
+  const o: CliModelOptions = typeof opts === 'string' ? { dtype: opts } : opts;
+  return AutoModelForCausalLM.fromPretrained(dir, {
+    dtype: (o.dtype ?? 'auto') as WeightFormat,
+    backend: (o.backend ?? 'auto') as BackendName,
+    threads: o.threads,
+    progress: o.progress === false ? createNoopProgress() : createTtyProgress(process.stderr),
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  });
 }

@@ -10,13 +10,14 @@ import type { GPT2LMHeadModel } from '../generation/causal-lm.js';
 import { sequenceText } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { perplexity } from '../eval/perplexity.js';
-import { addSamplingOptions, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
+import { addSamplingOptions, backendOption, threadsOption, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
 import { registerChatCommand } from './chat.js';
 import { loadModel } from './load-model.js';
 import { registerServeCommand } from './serve.js';
 import { registerEvalCommand } from './eval.js';
 import { registerConvertCommand } from './convert.js';
+import { registerBenchCommand } from './bench.js';
 
 
 
@@ -78,6 +79,7 @@ export function buildProgram(): Command {
     .option('--stream', 'print text as it is generated', false)
     .option('--json', 'print {"input_ids", "output_ids", "text"} ({"input_ids", "sequences": [...]} when n > 1)', false)
     .option('--no-echo', 'print only the generated text, not the prompt')
+    .addOption(backendOption()).addOption(threadsOption())
     .addOption(dtypeOption())
     .action(async (o: Record<string, unknown> & { model: string; dtype: string; json: boolean; echo: boolean; stream: boolean; keepStop: boolean; numReturnSequences: number }) => {
       if (o.prompt === undefined && o.inputIds === undefined) {
@@ -87,7 +89,7 @@ export function buildProgram(): Command {
         throw new FugakuError('INVALID_ARGUMENT', '--stream prints one sequence as plain text', 'drop --json / --num-return-sequences, or drop --stream');
       }
       const tok = await AutoTokenizer.fromPretrained(o.model);
-      const model = await loadModel(o.model, o.dtype);
+      const model = await loadModel(o.model, o);
       checkTokenizerFitsModel(tok, model);
       const inputIds = (o.inputIds as number[] | undefined) ?? tok.encode(o.prompt as string, { addSpecialTokens: false });
       const options: Record<string, unknown> = { maxNewTokens: o.maxNewTokens, doSample: o.doSample, numReturnSequences: o.numReturnSequences };
@@ -133,8 +135,9 @@ export function buildProgram(): Command {
     .option('--max-tokens <n>', 'evaluate only the first N tokens', intArg('--max-tokens', 2))
     .option('--stride <n>', 'step between windows (default: the window length, no overlap)', intArg('--stride', 1))
     .option('--json', 'print {"tokens", "loss", "perplexity"}', false)
+    .addOption(backendOption()).addOption(threadsOption())
     .addOption(dtypeOption())
-    .action(async (o: { model: string; file: string; maxTokens?: number; stride?: number; json: boolean; dtype: string }) => {
+    .action(async (o: { model: string; file: string; maxTokens?: number; stride?: number; json: boolean; dtype: string; backend: string; threads?: number }) => {
       let text: string;
       try {
         text = await readFile(o.file, 'utf8');
@@ -142,7 +145,7 @@ export function buildProgram(): Command {
         throw new FugakuError('FILE_NOT_FOUND', `cannot read ${o.file}: ${(e as Error).message}`, 'pass an existing UTF-8 text file with --file');
       }
       const tok = await AutoTokenizer.fromPretrained(o.model);
-      const model = await loadModel(o.model, o.dtype);
+      const model = await loadModel(o.model, o);
       checkTokenizerFitsModel(tok, model);
       let ids = tok.encode(text, { addSpecialTokens: false });
       if (o.maxTokens !== undefined) ids = ids.slice(0, o.maxTokens);
@@ -155,6 +158,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerEvalCommand(program);
   registerConvertCommand(program);
+  registerBenchCommand(program);
 
   return program;
 }

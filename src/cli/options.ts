@@ -1,11 +1,22 @@
 /** Parsers for CLI option values: each rejects bad input with a message commander prints on one line. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WEIGHT_FORMATS } from '../model/load.js';
+import { BACKEND_NAMES } from '../backend/select.js';
 import { defaultModelDir } from '../paths.js';
 
 export const modelOption = (): Option =>
   new Option('--model <dir>', 'Hugging Face model folder (default: the embedded tiny-ja-demo model)').default(defaultModelDir, 'embedded tiny-ja-demo');
-export const dtypeOption = (): Option => new Option('--dtype <format>', 'weight format to compute with').choices(WEIGHT_FORMATS as string[]).default('auto');
+export const dtypeOption = (): Option =>
+  new Option('--dtype <format>', 'weight format: auto (as stored), bf16, f16, f32, or quantized while loading: q8_0, q4_0').choices(WEIGHT_FORMATS as string[]).default('auto');
+export const backendOption = (): Option =>
+  new Option('--backend <name>', 'compute backend: auto (native addon if built, else reference), native, reference').choices(BACKEND_NAMES as string[]).default('auto');
+export const threadsOption = (): Option =>
+  new Option('--threads <n>', 'threads of the native backend (default: physical cores)').argParser(intArg('--threads', 1, 256));
+
+/** --dtype, --backend and --threads: how a command loads its model (see load-model.ts). */
+export function addModelLoadOptions(cmd: Command): Command {
+  return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption());
+}
 
 export function intArg(name: string, min = -Infinity, max = Infinity) {
   return (v: string): number => {

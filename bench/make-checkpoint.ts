@@ -1,0 +1,143 @@
+/**
+ * Writes a Hugging Face GPT-2 folder with random bf16 weights of a given shape, sharded with a
+ * model.safetensors.index.json like the real Fugaku-LLM-13B repository, plus the llm-jp tokenizer
+ * files, so every `fugaku` command (and the benchmarks) can load it. Shards are written tensor by
+ * tensor in chunks from a pool of random values: memory stays small even for the 26 GB 13B shape.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/make-checkpoint.js --preset 13b --out /tmp/fugaku-13b
+ *   presets: 13b (Fugaku-LLM-13B), 1b, gpt2-small, tiny; or --n-embd/--n-layer/--n-head/--n-inner/--vocab/--n-positions
+ */
+import { parseArgs } from 'node:util';
+import { open, mkdir, writeFile, copyFile, readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { f32ToBf16 } from '../src/tensor/dtype.js';
+import { Rng } from '../src/generation/rng.js';
+import { packageRoot } from '../src/paths.js';
+
+interface Shape { nEmbd: number; nLayer: number; nHead: number; nInner: number; vocab: number; nPositions: number; activation: string }
+
+export const PRESETS: Record<string, Shape> = {
+  // Fugaku-LLM-13B's config.json
+  '13b': { nEmbd: 5184, nLayer: 40, nHead: 36, nInner: 20736, vocab: 49152, nPositions: 2048, activation: 'gelu_fast' },
+  '1b': { nEmbd: 2048, nLayer: 20, nHead: 16, nInner: 8192, vocab: 49152, nPositions: 2048, activation: 'gelu_fast' },
+  'gpt2-small': { nEmbd: 768, nLayer: 12, nHead: 12, nInner: 3072, vocab: 49152, nPositions: 1024, activation: 'gelu_fast' },
+  tiny: { nEmbd: 288, nLayer: 3, nHead: 2, nInner: 1152, vocab: 49152, nPositions: 512, activation: 'gelu_fast' },
+};
+
+function tensorsOf(s: Shape): [string, number[]][] {
+  const E = s.nEmbd;
+  const t: [string, number[]][] = [['transformer.wte.weight', [s.vocab, E]], ['transformer.wpe.weight', [s.nPositions, E]]];
+  for (let l = 0; l < s.nLayer; l++) {
+    const p = `transformer.h.${l}.`;
+    t.push([p + 'ln_1.weight', [E]], [p + 'ln_1.bias', [E]], [p + 'attn.c_attn.weight', [E, 3 * E]], [p + 'attn.c_attn.bias', [3 * E]],
+      [p + 'attn.c_proj.weight', [E, E]], [p + 'attn.c_proj.bias', [E]], [p + 'ln_2.weight', [E]], [p + 'ln_2.bias', [E]],
+      [p + 'mlp.c_fc.weight', [E, s.nInner]], [p + 'mlp.c_fc.bias', [s.nInner]], [p + 'mlp.c_proj.weight', [s.nInner, E]], [p + 'mlp.c_proj.bias', [E]]);
+  }
+  t.push(['transformer.ln_f.weight', [E]], ['transformer.ln_f.bias', [E]]);
+  return t;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      preset: { type: 'string' }, out: { type: 'string' }, 'shard-size-gb': { type: 'string' }, seed: { type: 'string' },
+      'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, 'n-inner': { type: 'string' },
+      vocab: { type: 'string' }, 'n-positions': { type: 'string' }, force: { type: 'boolean' },
+    },
+  });
+  if (!values.out) throw new Error('--out DIR is required');
+  const base = PRESETS[values.preset ?? 'tiny'];
+  if (!base) throw new Error(`unknown preset ${values.preset}; use one of ${Object.keys(PRESETS).join(', ')}`);
+  const num = (k: string, d: number) => (values[k as keyof typeof values] !== undefined ? Number(values[k as keyof typeof values]) : d);
+  const shape: Shape = {
+    nEmbd: num('n-embd', base.nEmbd), nLayer: num('n-layer', base.nLayer), nHead: num('n-head', base.nHead),
+    nInner: num('n-inner', base.nInner), vocab: num('vocab', base.vocab), nPositions: num('n-positions', base.nPositions), activation: base.activation,
+  };
+  const out = values.out;
+  if (existsSync(out) && (await readdir(out)).length > 0 && !values.force) throw new Error(`${out} is not empty (use --force)`);
+  await mkdir(out, { recursive: true });
+  const shardBytes = Number(values['shard-size-gb'] ?? 5) * 1e9;
+
+  // A pool of random bf16 values (std 0.02) that chunks are cut from at random offsets.
+  const rng = new Rng(Number(values.seed ?? 1));
+  const POOL = 1 << 22;
+  const pool = new Uint16Array(POOL * 2);
+  for (let i = 0; i < POOL; i++) {
+    const u = Math.max(rng.nextFloat(), 1e-12);
+    pool[i] = pool[i + POOL] = f32ToBf16(0.02 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat()));
+  }
+  const ONE = f32ToBf16(1);
+
+  // Assign tensors to shards in order.
+  const tensors = tensorsOf(shape);
+  const shards: [string, number[]][][] = [[]];
+  let size = 0;
+  for (const t of tensors) {
+    const bytes = t[1].reduce((a, b) => a * b, 1) * 2;
+    if (size > 0 && size + bytes > shardBytes) { shards.push([]); size = 0; }
+    shards.at(-1)!.push(t);
+    size += bytes;
+  }
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  const t0 = performance.now();
+  for (let s = 0; s < shards.length; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+    let off = 0;
+    for (const [name, shp] of shards[s]) {
+      const bytes = shp.reduce((a, b) => a * b, 1) * 2;
+      header[name] = { dtype: 'BF16', shape: shp, data_offsets: [off, off + bytes] };
+      off += bytes;
+      weightMap[name] = file;
+    }
+    let json = JSON.stringify(header);
+    while ((json.length + 8) % 8 !== 0) json += ' ';
+    const fh = await open(path.join(out, file), 'w');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    let pos = 0;
+    await fh.write(len, 0, 8, pos); pos += 8;
+    await fh.write(Buffer.from(json), 0, json.length, pos); pos += json.length;
+    const CHUNK = 1 << 22; // values per write (8 MiB)
+    for (const [name, shp] of shards[s]) {
+      const n = shp.reduce((a, b) => a * b, 1);
+      const isNorm = /ln_\d\.weight|ln_f\.weight/.test(name);
+      const isBias = name.endsWith('.bias');
+      for (let i = 0; i < n; i += CHUNK) {
+        const c = Math.min(CHUNK, n - i);
+        let chunk: Uint16Array;
+        if (isNorm) chunk = new Uint16Array(c).fill(ONE);
+        else if (isBias) chunk = new Uint16Array(c);
+        else {
+          const o = Math.floor(rng.nextFloat() * POOL); // c ≤ CHUNK = POOL, and the pool is stored twice
+          chunk = pool.subarray(o, o + c);
+        }
+        await fh.write(new Uint8Array(chunk.buffer, chunk.byteOffset, c * 2), 0, c * 2, pos);
+        pos += c * 2;
+      }
+      total += n * 2;
+    }
+    await fh.close();
+    process.stderr.write(`wrote ${file} (${(off / 1e9).toFixed(2)} GB)\n`);
+  }
+  await writeFile(path.join(out, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  await writeFile(path.join(out, 'config.json'), JSON.stringify({
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: shape.activation,
+    n_embd: shape.nEmbd, n_head: shape.nHead, n_layer: shape.nLayer, n_inner: shape.nInner, n_positions: shape.nPositions, n_ctx: shape.nPositions,
+    vocab_size: shape.vocab, layer_norm_epsilon: 1e-5, bos_token_id: 7, eos_token_id: 7, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+    scale_attn_weights: true, reorder_and_upcast_attn: false, scale_attn_by_inverse_layer_idx: false,
+  }, null, 2));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    const src = path.join(packageRoot, 'models', 'tiny-ja-demo', f);
+    if (existsSync(src)) await copyFile(src, path.join(out, f));
+  }
+  const sec = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ out, shards: shards.length, bytes: total, seconds: Number(sec.toFixed(1)), shape }));
+}
+
+main().catch((e: Error) => {
+  console.error(`make-checkpoint: ${e.message}`);
+  process.exit(1);
+});
