@@ -1,6 +1,101 @@
+/**
+ * `fugaku serve`: the OpenAI-compatible HTTP server (see docs/SERVER.md).
+ *
+ * Prints `fugaku serve: listening on http://HOST:PORT` on stdout once it accepts connections (with
+ * --port 0 the real port), logs one line per request on stderr, and on SIGINT/SIGTERM stops accepting,
+ * lets running requests finish (up to --shutdown-timeout seconds, then cancels them) and exits 0.
+ */
 import type { Command } from 'commander';
+import { FugakuError } from '../errors.js';
+import { AutoTokenizer } from '../tokenizer/index.js';
+import { createServer, listen } from '../server/index.js';
+import { backendOption, dtypeOption, intArg, modelOption, threadsOption } from './options.js';
+import { loadModel } from './load-model.js';
 
-/** Registers `fugaku serve` (being written). */
+export interface ServeOptions {
+  model: string;
+  host: string;
+  port: number;
+  maxBatch: number;
+  maxQueue: number;
+  apiKey?: string;
+  dtype: string;
+  backend?: string;
+  threads?: number;
+  alias?: string[];
+  maxBodyBytes: number;
+  prefixCache: number;
+  shutdownTimeout: number;
+}
+
+/** Where the server writes (the process streams in the CLI). */
+export interface ServeIO {
+  out: (line: string) => void;
+  log: (line: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Registers the shutdown handler (SIGINT/SIGTERM in the CLI). */
+  onSignal: (handler: (signal: string) => void) => void;
+}
+
+/** Registers `fugaku serve` on `program` (commander). */
 export function registerServeCommand(program: Command): void {
-  void program;
+  program
+    .command('serve')
+    .description('OpenAI-compatible HTTP server (completions, chat, streaming, continuous batching) with a chat page at /')
+    .addOption(modelOption())
+    .option('--host <host>', 'address to listen on (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0 = a free port, printed on startup)', intArg('--port', 0, 65535), 8000)
+    .option('--max-batch <n>', 'sequences decoded together in one batched step', intArg('--max-batch', 1, 1024), 8)
+    .option('--max-queue <n>', 'requests waiting for a slot before new ones get 503', intArg('--max-queue', 0), 64)
+    .option('--api-key <key>', 'require "Authorization: Bearer <key>" on /v1/* (default: $FUGAKU_API_KEY)')
+    .option('--alias <name...>', 'extra model names clients may ask for (the folder name always works)')
+    .option('--max-body-bytes <n>', 'largest accepted request body', intArg('--max-body-bytes', 1), 1024 * 1024)
+    .option('--prefix-cache <n>', 'finished KV caches kept for prefix reuse (0 = off)', intArg('--prefix-cache', 0), 16)
+    .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10)
+    .addOption(dtypeOption())
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (o: ServeOptions) => {
+      await runServe(o, {
+        out: (l) => void process.stdout.write(l + '\n'),
+        log: (l) => void process.stderr.write(l + '\n'),
+        env: process.env,
+        onSignal: (h) => {
+          process.once('SIGINT', () => h('SIGINT'));
+          process.once('SIGTERM', () => h('SIGTERM'));
+        },
+      });
+    });
+}
+
+/** Loads the model, serves until a signal, then shuts down gracefully (resolves once everything is closed). */
+export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
+  const apiKey = o.apiKey ?? io.env.FUGAKU_API_KEY ?? null;
+  if (apiKey !== null && apiKey.trim() === '') {
+    throw new FugakuError('INVALID_ARGUMENT', 'the API key is empty', 'pass a non-empty --api-key (or unset FUGAKU_API_KEY)');
+  }
+  const tokenizer = await AutoTokenizer.fromPretrained(o.model);
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads });
+  const { app, engine, modelNames } = createServer({
+    model,
+    tokenizer,
+    aliases: o.alias,
+    apiKey,
+    maxBatch: o.maxBatch,
+    maxQueue: o.maxQueue,
+    maxBodyBytes: o.maxBodyBytes,
+    prefixCacheEntries: o.prefixCache,
+    log: (line) => io.log(`${new Date().toISOString()} ${line}`),
+  });
+  const server = await listen(app, engine, { host: o.host, port: o.port });
+  const done = new Promise<void>((resolve, reject) => {
+    io.onSignal((signal) => {
+      io.log(`${signal}: shutting down (running requests get ${o.shutdownTimeout}s to finish)`);
+      server.shutdown(o.shutdownTimeout * 1000).then(resolve, reject);
+    });
+  });
+  io.log(`model ${modelNames.join(', ')} (context ${model.config.nPositions} tokens), max batch ${o.maxBatch}, max queue ${o.maxQueue}${apiKey ? ', API key required' : ''}`);
+  io.out(`fugaku serve: listening on ${server.url}`);
+  await done;
+  io.log('server stopped');
 }

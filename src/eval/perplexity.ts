@@ -65,8 +65,25 @@ export interface PerplexityOptions {
 export interface PerplexityResult {
   tokens: number;
   predicted: number;
+  /** Sum of the NLLs of the predicted tokens (nats): loss = nllSum / predicted. */
+  nllSum: number;
   loss: number;
   perplexity: number;
+}
+
+/** Token-weighted combination of several texts' results (total NLL / total predicted tokens). */
+export function combinePerplexity(results: readonly PerplexityResult[]): PerplexityResult {
+  if (results.length === 0) throw new FugakuError('INVALID_ARGUMENT', 'no perplexity results to combine', 'evaluate at least one text');
+  let tokens = 0;
+  let predicted = 0;
+  let nllSum = 0;
+  for (const r of results) {
+    tokens += r.tokens;
+    predicted += r.predicted;
+    nllSum += r.nllSum;
+  }
+  const loss = nllSum / predicted;
+  return { tokens, predicted, nllSum, loss, perplexity: Math.exp(loss) };
 }
 
 export function perplexity(model: GPT2Model, ids: ArrayLike<number>, opts: PerplexityOptions = {}): PerplexityResult {
@@ -98,5 +115,5 @@ export function perplexity(model: GPT2Model, ids: ArrayLike<number>, opts: Perpl
     if (end === arr.length) break;
   }
   const loss = nllSum / predicted;
-  return { tokens: arr.length, predicted, loss, perplexity: Math.exp(loss) };
+  return { tokens: arr.length, predicted, nllSum, loss, perplexity: Math.exp(loss) };
 }

@@ -1,0 +1,86 @@
+/**
+ * Text helpers for the server: OpenAI stop strings on a token stream, and token strings for logprobs.
+ */
+import type { PreTrainedTokenizer } from '../tokenizer/index.js';
+import { byteOfPiece } from '../tokenizer/decoders.js';
+
+/**
+ * Holds back streamed text that may be the beginning of a stop string (and, for chat answers, trailing
+ * whitespace), so a stop string never reaches the client and the streamed chunks concatenate to the
+ * final text. `push` returns the text that is safe to send now; `finish(finalText)` the rest.
+ */
+export class StopTextFilter {
+  private text = '';
+  private shown = 0;
+
+  constructor(
+    private readonly stops: readonly string[],
+    private readonly trimTrailingWhitespace: boolean,
+  ) {}
+
+  push(chunk: string): string {
+    if (chunk === '') return '';
+    this.text += chunk;
+    let hold = this.text.length;
+    for (const s of this.stops) {
+      const at = this.text.indexOf(s);
+      if (at >= 0) hold = Math.min(hold, at);
+      for (let k = Math.max(0, this.text.length - s.length + 1); k < this.text.length; k++) {
+        if (s.startsWith(this.text.slice(k))) {
+          hold = Math.min(hold, k);
+          break;
+        }
+      }
+    }
+    if (this.trimTrailingWhitespace) while (hold > this.shown && /\s/u.test(this.text[hold - 1])) hold--;
+    if (hold <= this.shown) return '';
+    const out = this.text.slice(this.shown, hold);
+    this.shown = hold;
+    return out;
+  }
+
+  /** The text sent so far. */
+  get sent(): string {
+    return this.text.slice(0, this.shown);
+  }
+
+  /** The rest of `finalText` after what was sent (`finalText` always starts with the sent text). */
+  finish(finalText: string): string {
+    const sent = this.sent;
+    if (!finalText.startsWith(sent)) return ''; // unreachable: the hold-back keeps every sent chunk final
+    this.shown = this.text.length;
+    return finalText.slice(sent.length);
+  }
+}
+
+/**
+ * The final text of a sequence: `decode(ids)` (special tokens skipped), cut before the earliest stop
+ * string, trailing whitespace removed for chat answers.
+ */
+export function finalText(full: string, stops: readonly string[], trimTrailingWhitespace: boolean): { text: string; stop: string | null } {
+  let cut = full.length;
+  let stop: string | null = null;
+  for (const s of stops) {
+    const at = full.indexOf(s);
+    if (at >= 0 && at < cut) {
+      cut = at;
+      stop = s;
+    }
+  }
+  let text = full.slice(0, cut);
+  if (trimTrailingWhitespace) text = text.trimEnd();
+  return { text, stop };
+}
+
+/**
+ * How a token appears in logprobs: its text (SentencePiece `▁` as a space) and UTF-8 bytes; a byte
+ * fallback piece `<0xE3>` is `bytes:\xe3` (OpenAI's notation for tokens that are not whole characters).
+ */
+export function tokenString(tok: PreTrainedTokenizer, id: number): { token: string; bytes: number[] } {
+  const piece = tok.idToToken(id);
+  if (piece === null) return { token: '', bytes: [] };
+  const b = byteOfPiece(piece);
+  if (b >= 0) return { token: `bytes:\\x${b.toString(16).padStart(2, '0')}`, bytes: [b] };
+  const token = piece.replace(/\u2581/g, ' ');
+  return { token, bytes: [...Buffer.from(token, 'utf8')] };
+}

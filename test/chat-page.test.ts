@@ -1,0 +1,149 @@
+/**
+ * The chat page: the safe Markdown renderer (unit tests), and the real page in headless Chromium
+ * (playwright-core + Debian's /usr/bin/chromium) against an in-process server: Japanese input, an IME
+ * composition Enter does not send, a streamed answer, multi-turn history, the Stop button cancels the
+ * request on the server. Saves a screenshot to test-artifacts/chat-page.png and docs/img/chat-page.png.
+ * Without Chromium this test FAILS (it is part of the contract), it does not skip.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { AutoTokenizer } from '../src/tokenizer/index.js';
+import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
+import { createServer, listen, renderMarkdown, type ListeningServer } from '../src/server/index.js';
+import { modelDirs, repoRoot } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Browser globals inside page functions (this project compiles without the DOM lib).
+declare const document: any;
+declare const window: any;
+
+test('renderMarkdown escapes HTML first, then renders code blocks, inline code, bold, lists, paragraphs', () => {
+  const evil = '<img src=x onerror="alert(1)"> & <script>alert("x")</script>';
+  const html = renderMarkdown(evil);
+  assert.ok(!/<img|<script/i.test(html), html);
+  assert.equal(html, '<p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</p>');
+  assert.equal(renderMarkdown('**太字**と`<b>コード</b>`'), '<p><strong>太字</strong>と<code>&lt;b&gt;コード&lt;/b&gt;</code></p>');
+  assert.equal(renderMarkdown('手順:\n- 一つ目\n- **二つ目**\n\n1. 甲\n2. 乙'), '<p>手順:</p><ul><li>一つ目</li><li><strong>二つ目</strong></li></ul><ol><li>甲</li><li>乙</li></ol>');
+  assert.equal(renderMarkdown('前\n```js"><script>\nconst a = "<b>";\n```\n後'), '<p>前</p><pre><code class="language-js">const a = &quot;&lt;b&gt;&quot;;</code></pre><p>後</p>');
+  assert.equal(renderMarkdown('一行目\n二行目\n\n次の段落'), '<p>一行目<br>二行目</p><p>次の段落</p>');
+  assert.equal(renderMarkdown('```\n未完の **コード'), '<pre><code>未完の **コード</code></pre>', 'an unclosed fence (mid-stream) is code');
+  assert.ok(!renderMarkdown('[x](javascript:alert(1)) <a href="javascript:1">').includes('<a'), 'no links at all');
+});
+
+let server: ListeningServer;
+let browser: Browser | undefined;
+
+before(async () => {
+  const dir = modelDirs['tiny-ja-demo'];
+  const tokenizer = await AutoTokenizer.fromPretrained(dir);
+  const model = await AutoModelForCausalLM.fromPretrained(dir, { dtype: 'f32' });
+  // Steps are paced (25 ms between tokens) so that there is time to press Stop mid-answer.
+  const { app, engine } = createServer({ model, tokenizer, yieldToEventLoop: () => new Promise((r) => setTimeout(r, 25)) });
+  server = await listen(app, engine, { host: '127.0.0.1', port: 0 });
+});
+
+after(async () => {
+  await browser?.close();
+  await server.shutdown(500);
+});
+
+test('chat page in Chromium: Japanese input, IME Enter does not send, streamed answer, history, Stop, screenshot', async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium is required for the chat page test but ${CHROMIUM} does not exist (Debian: apt-get install chromium)`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 960, height: 720 }, locale: 'ja-JP' });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const bodies: any[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/v1/chat/completions')) bodies.push(JSON.parse(r.postData() ?? 'null'));
+  });
+  const res = await page.goto(server.url + '/');
+  assert.equal(res?.status(), 200);
+  assert.match(res?.headers()['content-security-policy'] ?? '', /default-src 'none'/);
+  await page.waitForFunction(() => document.getElementById('model').textContent.includes('tiny-ja-demo'));
+
+  await page.click('#settings summary');
+  await page.fill('#max-tokens', '32');
+  await page.click('#settings summary');
+  // IME: Enter that confirms a conversion must not send.
+  await page.fill('#input', '日本の首都はどこですか？');
+  await page.dispatchEvent('#input', 'compositionstart', { data: '' });
+  await page.dispatchEvent('#input', 'keydown', { key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true });
+  await page.dispatchEvent('#input', 'compositionend', { data: '日本の首都はどこですか？' });
+  await page.dispatchEvent('#input', 'keydown', { key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true });
+  await page.waitForTimeout(200);
+  assert.equal(await page.locator('.msg').count(), 0, 'nothing was sent during IME composition');
+  assert.equal(await page.inputValue('#input'), '日本の首都はどこですか？');
+
+  // A real Enter sends; the answer streams in and finishes.
+  await page.waitForTimeout(100);
+  await page.press('#input', 'Enter');
+  await page.waitForSelector('.msg.user');
+  assert.equal(await page.locator('.msg.user').first().textContent(), '日本の首都はどこですか？');
+  const first = page.locator('.msg.assistant').first();
+  await page.waitForFunction(() => document.querySelector('.msg.assistant')?.textContent.length > 0);
+  await page.waitForFunction(() => document.querySelector('.msg.assistant')?.getAttribute('data-state') === 'done', undefined, { timeout: 60_000 });
+  const answer1 = (await first.textContent()) ?? '';
+  assert.ok(answer1.trim().length > 0, 'a non-empty answer');
+  assert.equal(bodies[0].stream, true);
+  assert.equal(bodies[0].model, 'tiny-ja-demo');
+
+  // Second turn with a long answer: Stop cancels it mid-stream.
+  await page.click('#settings summary');
+  await page.fill('#max-tokens', '400');
+  await page.fill('#temperature', '1');
+  await page.click('#settings summary');
+  // The tiny model may end an answer early (EOS): ask again until one is still streaming.
+  let k = 1;
+  for (; k < 6; k++) {
+    await page.fill('#input', k === 1 ? '長い物語を書いてください。' : 'もっと長く書いてください。');
+    await page.click('#send');
+    const i = k;
+    await page.waitForFunction((j: number) => {
+      const el = document.querySelectorAll('.msg.assistant')[j];
+      return el && (el.getAttribute('data-state') !== 'streaming' || el.textContent.length >= 4);
+    }, i);
+    if ((await page.locator('.msg.assistant').nth(i).getAttribute('data-state')) === 'streaming') break;
+  }
+  const second = page.locator('.msg.assistant').nth(k);
+  assert.equal(await second.getAttribute('data-state'), 'streaming');
+  assert.equal(await page.isDisabled('#stop'), false);
+  await page.click('#stop');
+  await page.waitForFunction((j: number) => document.querySelectorAll('.msg.assistant')[j]?.getAttribute('data-state') === 'stopped', k);
+  assert.match((await second.textContent()) ?? '', /停止しました/);
+  assert.equal(await page.isDisabled('#send'), false);
+  // Multi-turn: the second request carried the first exchange.
+  assert.deepEqual(bodies[k].messages.map((m: { role: string }) => m.role), [...Array(k).fill(['user', 'assistant']).flat(), 'user']);
+  assert.equal(bodies[k].messages[0].content, '日本の首都はどこですか？');
+  assert.equal(bodies[k].max_tokens, 400);
+  // The server dropped the cancelled request.
+  let m = '';
+  for (let i = 0; i < 100; i++) {
+    m = await (await fetch(`${server.url}/metrics`)).text();
+    if (/^fugaku_running_sequences 0$/m.test(m)) break;
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  assert.match(m, /^fugaku_running_sequences 0$/m);
+  assert.match(m, /^fugaku_sequences_finished_total\{reason="aborted"\} 1$/m);
+
+  // Model output is rendered as text, never as HTML (the page's own renderMarkdown).
+  const injected = await page.evaluate(() => {
+    const div = document.createElement('div');
+    div.innerHTML = window.renderMarkdown('<img src=x onerror=alert(1)>**ok**');
+    return { imgs: div.querySelectorAll('img').length, strong: div.querySelectorAll('strong').length };
+  });
+  assert.deepEqual(injected, { imgs: 0, strong: 1 });
+  assert.deepEqual(errors, []);
+
+  await page.fill('#input', 'ありがとう！');
+  const outDir = path.join(repoRoot, 'test-artifacts');
+  mkdirSync(outDir, { recursive: true });
+  const shot = path.join(outDir, 'chat-page.png');
+  await page.screenshot({ path: shot });
+  mkdirSync(path.join(repoRoot, 'docs', 'img'), { recursive: true });
+  copyFileSync(shot, path.join(repoRoot, 'docs', 'img', 'chat-page.png'));
+  assert.ok(existsSync(shot));
+});

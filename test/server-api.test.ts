@@ -1,0 +1,298 @@
+/**
+ * The HTTP API through the official `openai` client (and raw fetch where the client cannot go):
+ * an in-process server on loopback (createServer + listen), tiny-ja-demo in f32. Outputs are checked
+ * against the library (`generateSequences`), never against hard-coded strings.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.js';
+import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
+import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
+import { argmax } from '../src/generation/sampling.js';
+import { createServer, listen, type ListeningServer } from '../src/server/index.js';
+import { modelDirs } from './helpers.js';
+
+const KEY = 'sk-test-key';
+const MODEL = 'tiny-ja-demo';
+let tok: PreTrainedTokenizer;
+let lm: GPT2LMHeadModel;
+let server: ListeningServer;
+let client: OpenAI;
+const logLines: string[] = [];
+
+before(async () => {
+  const dir = modelDirs['tiny-ja-demo'];
+  tok = await AutoTokenizer.fromPretrained(dir);
+  lm = await AutoModelForCausalLM.fromPretrained(dir, { dtype: 'f32' });
+  const { app, engine } = createServer({ model: lm, tokenizer: tok, apiKey: KEY, aliases: ['fugaku'], maxBatch: 4, maxQueue: 2, maxBodyBytes: 4096, log: (l) => logLines.push(l) });
+  server = await listen(app, engine, { host: '127.0.0.1', port: 0 });
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
+});
+
+after(async () => {
+  await server.shutdown(1000);
+});
+
+const enc = (s: string) => tok.encode(s, { addSpecialTokens: false });
+const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
+/** The text `ids` add after `prompt` (what a completion returns). */
+const continuation = (prompt: number[], ids: number[]) => decode([...prompt.slice(-8), ...ids]).slice(decode(prompt.slice(-8)).length);
+
+async function libChat(messages: { role: 'user' | 'assistant'; content: string }[], maxNewTokens: number): Promise<{ text: string; ids: number[] }> {
+  const ids = enc(applyChatTemplate(messages));
+  const [seq] = await lm.generateSequences(ids, { maxNewTokens, stopStrings: [TURN_STOP_STRING] }, { decode });
+  let text = decode(seq.outputIds);
+  const cut = text.indexOf(TURN_STOP_STRING);
+  if (cut >= 0) text = text.slice(0, cut);
+  return { text: text.trimEnd(), ids: seq.outputIds };
+}
+
+async function raw(path: string, body: string | object, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+  const r = await fetch(server.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}`, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, json: JSON.parse(text), headers: r.headers };
+}
+
+function assertOpenAIError(res: { status: number; json: any }, status: number, code: string | null, param?: string | null): void {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  const e = res.json.error;
+  assert.equal(typeof e.message, 'string');
+  assert.ok(e.message.length > 10);
+  assert.equal(typeof e.type, 'string');
+  assert.equal(e.code, code);
+  if (param !== undefined) assert.equal(e.param, param);
+  assert.deepEqual(Object.keys(e).sort(), ['code', 'message', 'param', 'type']);
+}
+
+test('GET /v1/models lists the folder name and aliases; retrieve works; unknown model → 404', async () => {
+  const list = await client.models.list();
+  assert.deepEqual(list.data.map((m) => m.id), [MODEL, 'fugaku']);
+  assert.equal((await client.models.retrieve('fugaku')).id, 'fugaku');
+  await assert.rejects(client.completions.create({ model: 'gpt-4', prompt: 'x' }), (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as any).code === 'model_not_found');
+});
+
+test('completions: greedy text = the library\'s continuation; token-id prompts and prompt lists; usage', async () => {
+  const prompts = ['日本の首都は', '富士山は'];
+  const lib = await Promise.all(prompts.map(async (p) => (await lm.generateSequences(enc(p), { maxNewTokens: 10 }))[0]));
+  const r = await client.completions.create({ model: MODEL, prompt: prompts, max_tokens: 10, temperature: 0 });
+  assert.equal(r.object, 'text_completion');
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1]);
+  assert.deepEqual(r.choices.map((c) => c.text), prompts.map((p, i) => continuation(enc(p), lib[i].outputIds)));
+  assert.deepEqual(r.choices.map((c) => c.finish_reason), lib.map((s) => (s.finishReason === 'eos' ? 'stop' : 'length')));
+  const completion = lib.reduce((a, s) => a + s.outputIds.length, 0);
+  const prompt = prompts.reduce((a, p) => a + enc(p).length, 0);
+  assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens, r.usage?.total_tokens], [prompt, completion, prompt + completion]);
+  const byIds = await client.completions.create({ model: 'fugaku', prompt: enc(prompts[0]), max_tokens: 10, temperature: 0, echo: true });
+  assert.equal(byIds.choices[0].text, decode(enc(prompts[0])) + r.choices[0].text);
+});
+
+test('chat: greedy answer = the library with the instruct template; streaming deltas add up to it; include_usage', async () => {
+  const messages = [{ role: 'user' as const, content: 'こんにちは。自己紹介してください。' }];
+  const lib = await libChat(messages, 24);
+  const r = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 24, temperature: 0 });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(r.choices[0].message.content, lib.text);
+  assert.match(lib.text, /[\u3040-\u30ff\u4e00-\u9fff]/u, 'the answer is Japanese text');
+  assert.equal(r.usage?.prompt_tokens, enc(applyChatTemplate(messages)).length);
+
+  const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 24, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+  assert.equal(text, lib.text);
+  const finishes = chunks.flatMap((c) => c.choices.filter((x) => x.finish_reason !== null).map((x) => x.finish_reason));
+  assert.deepEqual(finishes, [r.choices[0].finish_reason]);
+  const last = chunks[chunks.length - 1];
+  assert.deepEqual(last.choices, []);
+  assert.deepEqual(
+    [last.usage?.prompt_tokens, last.usage?.completion_tokens, last.usage?.total_tokens],
+    [r.usage?.prompt_tokens, r.usage?.completion_tokens, r.usage?.total_tokens],
+  );
+  assert.equal(last.usage?.prompt_tokens_details?.cached_tokens, r.usage!.prompt_tokens - 1, 'the second identical request reused the cached prompt');
+  assert.ok(chunks.filter((c) => (c.choices[0]?.delta.content ?? '') !== '').length >= 3, 'the answer arrived in several chunks');
+});
+
+test('sampling: seed reproducibility, n > 1 (streamed and not), stop strings', async () => {
+  const req = { model: MODEL, prompt: '昔々あるところに', max_tokens: 12, temperature: 0.9, top_k: 40, seed: 42, n: 3 } as const;
+  const a = await client.completions.create(req);
+  const b = await client.completions.create(req);
+  assert.deepEqual(a.choices.map((c) => c.text), b.choices.map((c) => c.text));
+  assert.ok(new Set(a.choices.map((c) => c.text)).size > 1, 'n=3 samples differ');
+  const lib = await lm.generateSequences(enc(req.prompt), { maxNewTokens: 12, doSample: true, temperature: 0.9, topK: 40, seed: 42, numReturnSequences: 3 });
+  assert.deepEqual(a.choices.map((c) => c.text), lib.map((s) => continuation(enc(req.prompt), s.outputIds)), 'same tokens as generate with the same seed');
+  const stream = await client.completions.create({ ...req, stream: true });
+  const texts = ['', '', ''];
+  const finish: (string | null)[] = [null, null, null];
+  for await (const c of stream) for (const ch of c.choices) {
+    texts[ch.index] += ch.text;
+    if (ch.finish_reason) finish[ch.index] = ch.finish_reason;
+  }
+  assert.deepEqual(texts, a.choices.map((c) => c.text));
+  assert.deepEqual(finish, a.choices.map((c) => c.finish_reason));
+
+  const free = await client.completions.create({ model: MODEL, prompt: '日本の首都は', max_tokens: 16, temperature: 0 });
+  const stop = [...free.choices[0].text].slice(3, 5).join('');
+  const cut = await client.completions.create({ model: MODEL, prompt: '日本の首都は', max_tokens: 16, temperature: 0, stop: [stop, 'never-appears'] });
+  assert.equal(cut.choices[0].finish_reason, 'stop');
+  assert.equal(cut.choices[0].text, free.choices[0].text.slice(0, free.choices[0].text.indexOf(stop)));
+});
+
+test('logprobs: completions (with echo) and chat top_logprobs', async () => {
+  const r = await client.completions.create({ model: MODEL, prompt: '日本の首都は', max_tokens: 5, temperature: 0, logprobs: 3, echo: true });
+  const lp = r.choices[0].logprobs!;
+  const promptLen = enc('日本の首都は').length;
+  assert.equal(lp.tokens!.length, promptLen + 5);
+  assert.equal(lp.token_logprobs![0], null);
+  for (let i = 1; i < lp.tokens!.length; i++) {
+    const top = lp.top_logprobs![i]!;
+    assert.ok(Object.keys(top).length <= 3 && Object.keys(top).length >= 1);
+    assert.ok(lp.token_logprobs![i]! <= 0);
+    if (i >= promptLen) assert.equal(lp.token_logprobs![i], Math.max(...Object.values(top)), 'greedy picks the most probable token');
+  }
+  const chat = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: '日本の首都は？' }], max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });
+  const content = chat.choices[0].logprobs!.content!;
+  assert.equal(content.length, chat.usage!.completion_tokens);
+  for (const t of content) {
+    assert.equal(t.top_logprobs.length, 2);
+    assert.equal(t.logprob, t.top_logprobs[0].logprob);
+    assert.ok(Array.isArray(t.bytes));
+  }
+});
+
+test('presence/frequency penalties follow OpenAI\'s definition (checked against a direct greedy loop)', async () => {
+  const prompt = enc('ありがとう、ありがとう、ありがとう、');
+  const r = await client.completions.create({ model: MODEL, prompt, max_tokens: 8, temperature: 0, frequency_penalty: 1.5, presence_penalty: 0.5 });
+  // Reference: logits[j] -= count[j] * 1.5 + (count[j] > 0) * 0.5 over generated tokens, then argmax.
+  const cache = lm.model.newCache(prompt.length + 8);
+  let logits = lm.model.forward(prompt, cache, { logits: 'last' });
+  const counts = new Map<number, number>();
+  const out: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const s = Float32Array.from(logits);
+    for (const [id, c] of counts) s[id] = s[id] - c * 1.5 - 0.5;
+    const next = argmax(s);
+    out.push(next);
+    counts.set(next, (counts.get(next) ?? 0) + 1);
+    if (next === 7) break;
+    logits = lm.model.forward([next], cache, { logits: 'last' });
+  }
+  assert.equal(r.choices[0].text, continuation(prompt, out));
+  const plain = await client.completions.create({ model: MODEL, prompt, max_tokens: 8, temperature: 0 });
+  assert.notEqual(plain.choices[0].text, r.choices[0].text, 'the penalties changed the greedy output');
+});
+
+test('errors: 401, 400 (JSON, types, ranges, unknown fields, context), 413 — OpenAI error shape', async () => {
+  const noKey = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
+  await assert.rejects(noKey.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+  const r401 = await fetch(`${server.url}/v1/models`);
+  assert.equal(r401.status, 401);
+  assert.equal(((await r401.json()) as { error: { code: string } }).error.code, 'invalid_api_key');
+  assert.equal((await fetch(`${server.url}/health`)).status, 200, '/health needs no key');
+
+  assertOpenAIError(await raw('/v1/completions', '{"model": "tiny-ja-demo", "prompt": '), 400, 'invalid_json', null);
+  assertOpenAIError(await raw('/v1/completions', '[1, 2]'), 400, 'invalid_body');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', temperature: 'hot' }), 400, 'invalid_type', 'temperature');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', top_p: 2 }), 400, 'invalid_value', 'top_p');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', max_token: 5 }), 400, 'unknown_parameter', 'max_token');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: [1, -3] }), 400, 'invalid_value');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', n: 9 }), 400, 'invalid_argument', 'prompt');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', logit_bias: { '5': 3 } }), 400, 'invalid_value', 'logit_bias');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', max_tokens: 600 }), 400, 'context_length_exceeded', 'max_tokens');
+  assertOpenAIError(await raw('/v1/chat/completions', { model: MODEL, messages: [{ role: 'assistant', content: 'x' }] }), 400, 'invalid_argument', 'messages');
+  assertOpenAIError(await raw('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: '日本の首都は東京です。'.repeat(80) }] }), 400, 'context_length_exceeded', 'messages');
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'tool' as any, content: 'x', tool_call_id: '1' }] }), (e: unknown) => e instanceof OpenAI.BadRequestError);
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'x'.repeat(5000) }), 413, 'request_too_large');
+  assertOpenAIError(await raw('/v1/nope', {}), 404, 'unknown_url');
+  // The server is still fine.
+  const ok = await client.completions.create({ model: MODEL, prompt: '日本', max_tokens: 2, temperature: 0 });
+  assert.equal(ok.usage?.completion_tokens, 2);
+});
+
+test('queue full → 503 with Retry-After; a client disconnect cancels its request and frees the slot', async () => {
+  const acs: AbortController[] = [];
+  const long = (n: number) => {
+    const ac = new AbortController();
+    acs.push(ac);
+    return fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: MODEL, prompt: '長い物語：', max_tokens: 400, temperature: 1, n, stream: true }),
+    });
+  };
+  // 4 slots: one request with n=4 runs, two wait (max queue 2), the fourth is refused.
+  const running = await long(4);
+  assert.equal(running.status, 200);
+  const reader = running.body!.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.match(first, /^data: \{/);
+  const queued = [long(4), long(4)];
+  await new Promise((r) => setTimeout(r, 100));
+  const refused = await raw('/v1/completions', { model: MODEL, prompt: 'x', max_tokens: 2 });
+  assertOpenAIError(refused, 503, 'queue_full');
+  assert.equal(refused.headers.get('retry-after'), '1');
+  const metricsText = async () => (await fetch(`${server.url}/metrics`)).text();
+  assert.match(await metricsText(), /^fugaku_queue_length 2$/m);
+  // Every client goes away: the engine drops their sequences at the next steps.
+  for (const ac of acs) ac.abort();
+  await Promise.allSettled(queued);
+  const deadline = Date.now() + 5000;
+  let m = '';
+  while (Date.now() < deadline) {
+    m = await metricsText();
+    if (/^fugaku_running_sequences 0$/m.test(m) && /^fugaku_queue_length 0$/m.test(m)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(m, /^fugaku_running_sequences 0$/m);
+  assert.match(m, /^fugaku_queue_length 0$/m);
+  assert.match(m, /^fugaku_sequences_finished_total\{reason="aborted"\} (\d+)$/m);
+  assert.ok(Number(/^fugaku_sequences_finished_total\{reason="aborted"\} (\d+)$/m.exec(m)![1]) >= 4);
+  const gen = Number(/^fugaku_generation_tokens_total (\d+)$/m.exec(m)![1]);
+  assert.ok(gen < 1000, `cancelled requests stopped early (${gen} tokens generated in all)`);
+  assert.match(m, /^fugaku_requests_rejected_total 1$/m);
+  assert.ok(logLines.some((l) => /POST \/v1\/completions 200 \d+ms stream \d+ tokens \(client disconnected\)/.test(l)), logLines.join('\n'));
+});
+
+test('/tokenize, /detokenize, /health, /metrics', async () => {
+  const t = await raw('/tokenize', { prompt: 'こんにちは世界' });
+  assert.deepEqual(t.json.tokens, enc('こんにちは世界'));
+  assert.equal(t.json.max_model_len, 512);
+  const withEos = await raw('/tokenize', { prompt: 'a', add_special_tokens: true });
+  assert.deepEqual(withEos.json.tokens, tok.encode('a', { addSpecialTokens: true }));
+  const chat = await raw('/tokenize', { messages: [{ role: 'user', content: 'やあ' }] });
+  assert.deepEqual(chat.json.tokens, enc(applyChatTemplate([{ role: 'user', content: 'やあ' }])));
+  const d = await raw('/detokenize', { tokens: t.json.tokens });
+  assert.equal(d.json.prompt, 'こんにちは世界');
+  assertOpenAIError(await raw('/detokenize', { tokens: [99999999] }), 400, 'token_id_out_of_range');
+  const h = await fetch(`${server.url}/health`);
+  assert.deepEqual(await h.json(), { status: 'ok' });
+  const m = await fetch(`${server.url}/metrics`);
+  assert.match(m.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const body = await m.text();
+  for (const name of ['fugaku_http_requests_total', 'fugaku_generation_tokens_total', 'fugaku_time_to_first_token_seconds', 'fugaku_request_duration_seconds', 'fugaku_queue_length']) {
+    assert.match(body, new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'));
+  }
+  assert.match(body, /^fugaku_http_requests_total\{method="POST",route="\/v1\/completions",status="200"\} \d+$/m);
+  assert.match(body, /^fugaku_time_to_first_token_seconds_bucket\{le="\+Inf"\} [1-9]\d*$/m);
+});
+
+test('a flood of bad requests next to a good one: the good one is unaffected', async () => {
+  const messages = [{ role: 'user' as const, content: '日本の首都はどこですか？' }];
+  const lib = await libChat(messages, 16);
+  const good = client.chat.completions.create({ model: MODEL, messages, max_tokens: 16, temperature: 0, stream: true });
+  const bad = Array.from({ length: 20 }, (_, i) =>
+    raw('/v1/chat/completions', i % 2 ? '{"model":' : { model: MODEL, messages: [{ role: 'user', content: 5 }] }),
+  );
+  let text = '';
+  for await (const c of await good) text += c.choices[0]?.delta.content ?? '';
+  const statuses = (await Promise.all(bad)).map((r) => r.status);
+  assert.deepEqual([...new Set(statuses)], [400]);
+  assert.equal(text, lib.text);
+});

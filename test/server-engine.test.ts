@@ -1,0 +1,164 @@
+/**
+ * The server's scheduler (continuous batching) against the library's `generate`: same seed → same
+ * tokens, batching does not change results, prefix reuse gives identical output, cancellation frees
+ * the slot, the queue is bounded. In-process, on the tiny-ja-demo model (f32).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.js';
+import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
+import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
+import { Engine, type GenerationJob } from '../src/server/engine.js';
+import { ApiError } from '../src/server/errors.js';
+import { Metrics } from '../src/server/metrics.js';
+import { StopTextFilter, finalText } from '../src/server/text.js';
+import { modelDirs } from './helpers.js';
+
+let tok: PreTrainedTokenizer;
+let lm: GPT2LMHeadModel;
+const dir = modelDirs['tiny-ja-demo'];
+
+before(async () => {
+  tok = await AutoTokenizer.fromPretrained(dir);
+  lm = await AutoModelForCausalLM.fromPretrained(dir, { dtype: 'f32' });
+});
+
+const enc = (s: string) => tok.encode(s, { addSpecialTokens: false });
+const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
+
+function job(promptIds: number[], opts: Record<string, unknown>, extra: Partial<GenerationJob> = {}): GenerationJob {
+  return { promptIds, config: lm.generationConfig(opts), maxNewTokens: 12, n: 1, stop: [], logprobs: null, ...extra };
+}
+
+test('one request alone: same tokens as generate (greedy, and sampling with a seed, n = 1 and n = 3)', async () => {
+  const engine = new Engine(lm.model, tok, { maxBatch: 4 });
+  const ids = enc('スーパーコンピュータ「富岳」という名称は');
+  const greedy = await engine.submit(job(ids, { doSample: false, topK: 0 }));
+  const [g] = await lm.generateSequences(ids, { maxNewTokens: 12, doSample: false });
+  assert.deepEqual(greedy.sequences[0].outputIds, g.outputIds);
+  assert.equal(greedy.sequences[0].outputIds.length, 12);
+
+  const sampling = { doSample: true, temperature: 0.9, topK: 0, topP: 0.95, seed: 1234 };
+  const one = await engine.submit(job(ids, sampling));
+  const [s1] = await lm.generateSequences(ids, { ...sampling, maxNewTokens: 12 });
+  assert.deepEqual(one.sequences[0].outputIds, s1.outputIds);
+
+  const three = await engine.submit(job(ids, sampling, { n: 3 }));
+  const lib3 = await lm.generateSequences(ids, { ...sampling, maxNewTokens: 12, numReturnSequences: 3 });
+  assert.deepEqual(three.sequences.map((q) => q.outputIds), lib3.map((q) => q.outputIds));
+  assert.ok(new Set(three.sequences.map((q) => q.outputIds.join())).size > 1, 'three samples are not all the same');
+});
+
+test('continuous batching: concurrent requests get exactly what they get alone (greedy and seeded)', async () => {
+  const metrics = new Metrics();
+  const engine = new Engine(lm.model, tok, { maxBatch: 3, metrics, prefixCacheEntries: 0 });
+  const prompts = ['日本の首都は', '富士山の高さは', 'こんにちは。今日は', '昔々あるところに', 'AIとは何ですか？'].map(enc);
+  const configs = prompts.map((_, i) => (i % 2 === 0 ? { doSample: false, topK: 0 } : { doSample: true, temperature: 0.8, topK: 40, seed: 77 + i }));
+  const maxNew = [6, 12, 9, 12, 4];
+  const alone: number[][] = [];
+  for (let i = 0; i < prompts.length; i++) {
+    const [s] = await lm.generateSequences(prompts[i], { ...configs[i], maxNewTokens: maxNew[i] });
+    alone.push(s.outputIds);
+  }
+  const together = await Promise.all(prompts.map((p, i) => engine.submit(job(p, configs[i], { maxNewTokens: maxNew[i] }))));
+  assert.deepEqual(together.map((r) => r.sequences[0].outputIds), alone);
+  // 5 requests on 3 slots: some steps ran several sequences, and requests joined while others ran.
+  const steps = engine.stats.steps;
+  assert.ok(steps < maxNew.reduce((a, b) => a + b, 0), `batched: ${steps} steps for ${maxNew.reduce((a, b) => a + b, 0)} tokens`);
+  assert.match(metrics.render({}), /fugaku_batch_size_bucket\{le="1"\} \d+/);
+  assert.equal(engine.stats.runningSequences, 0);
+});
+
+test('prefix reuse: turn 2 of a chat reuses turn 1\'s KV cache and gives the same answer as without it', async () => {
+  const metrics = new Metrics();
+  const engine = new Engine(lm.model, tok, { metrics, prefixCacheEntries: 4 });
+  const cold = new Engine(lm.model, tok, { prefixCacheEntries: 0 });
+  const chatJob = (text: string): GenerationJob => job(enc(text), { doSample: false, topK: 0 }, { stop: [TURN_STOP_STRING], trimTrailingWhitespace: true, maxNewTokens: 16 });
+  const history = [{ role: 'user' as const, content: '日本の首都はどこですか？' }];
+  const t1 = await engine.submit(chatJob(applyChatTemplate(history)));
+  assert.equal(t1.cachedTokens, 0);
+  const turn2 = applyChatTemplate([...history, { role: 'assistant', content: t1.sequences[0].text }, { role: 'user', content: 'その人口は？' }]);
+  const warm = await engine.submit(chatJob(turn2));
+  const fresh = await cold.submit(chatJob(turn2));
+  assert.ok(warm.cachedTokens >= enc(applyChatTemplate(history)).length, `reused ${warm.cachedTokens} tokens`);
+  assert.equal(metrics.prefixReusedTokens.get(), warm.cachedTokens);
+  assert.deepEqual(warm.sequences[0].outputIds, fresh.sequences[0].outputIds);
+  assert.equal(warm.sequences[0].text, fresh.sequences[0].text);
+});
+
+test('cancellation: an aborted request leaves the batch at the next step; the others are unaffected', async () => {
+  const engine = new Engine(lm.model, tok, { maxBatch: 2, prefixCacheEntries: 0 });
+  const ac = new AbortController();
+  const seen: number[] = [];
+  const long = engine.submit(
+    job(enc('長い物語を書いてください。'), { doSample: false, topK: 0 }, {
+      maxNewTokens: 200,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'token' && e.tokenId >= 0) {
+          seen.push(e.tokenId);
+          if (seen.length === 3) ac.abort();
+        }
+      },
+    }),
+  );
+  const other = engine.submit(job(enc('日本の首都は'), { doSample: false, topK: 0 }, { maxNewTokens: 10 }));
+  const r = await long;
+  assert.equal(r.sequences[0].finishReason, 'aborted');
+  assert.equal(r.sequences[0].outputIds.length, 3, 'stopped at the token boundary after the abort');
+  const [alone] = await lm.generateSequences(enc('日本の首都は'), { maxNewTokens: 10 });
+  assert.deepEqual((await other).sequences[0].outputIds, alone.outputIds);
+  assert.equal(engine.stats.runningSequences, 0);
+  // A request aborted while queued never runs.
+  const ac2 = new AbortController();
+  ac2.abort();
+  const never = await engine.submit(job(enc('こんにちは'), {}, { signal: ac2.signal }));
+  assert.deepEqual(never.sequences.map((q) => [q.finishReason, q.outputIds.length]), [['aborted', 0]]);
+});
+
+test('bounded queue: 503 with Retry-After when full; requests that can never run are refused up front', async () => {
+  const engine = new Engine(lm.model, tok, { maxBatch: 1, maxQueue: 1 });
+  const ids = enc('日本の首都は');
+  const a = engine.submit(job(ids, { doSample: false, topK: 0 }, { maxNewTokens: 4 }));
+  const b = engine.submit(job(ids, { doSample: false, topK: 0 }, { maxNewTokens: 4 }));
+  assert.throws(
+    () => engine.submit(job(ids, {}, { maxNewTokens: 4 })),
+    (e: unknown) => e instanceof ApiError && e.status === 503 && e.retryAfter === 1 && /max-queue 1/.test(e.message),
+  );
+  assert.throws(() => engine.submit(job(ids, {}, { n: 2 })), /n must be an integer in 1\.\.1/);
+  assert.throws(() => engine.submit(job(ids, {}, { maxNewTokens: 600 })), /maximum context length is 512/);
+  assert.throws(() => engine.submit(job([1, 999999], {})), /outside 0\.\.48639/);
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.deepEqual(ra.sequences[0].outputIds, rb.sequences[0].outputIds);
+});
+
+test('stop strings are cut from the text and never streamed; streamed chunks add up to the final text', async () => {
+  const engine = new Engine(lm.model, tok, { prefixCacheEntries: 0 });
+  const ids = enc('日本の首都は');
+  const [free] = await lm.generateSequences(ids, { maxNewTokens: 16 });
+  const freeText = decode(free.outputIds);
+  // A stop string taken from the middle of the greedy continuation.
+  const stop = [...freeText].slice(4, 6).join('');
+  let streamed = '';
+  const r = await engine.submit(job(ids, { doSample: false, topK: 0 }, { maxNewTokens: 16, stop: [stop], continuation: true, onEvent: (e) => { if (e.type === 'token') streamed += e.text; } }));
+  const q = r.sequences[0];
+  assert.equal(q.finishReason, 'stop');
+  assert.ok(!q.text.includes(stop));
+  assert.equal(streamed, q.text);
+  assert.ok(q.outputIds.length < 16);
+  const [lib] = await lm.generateSequences(ids, { maxNewTokens: 16, stopStrings: [stop] }, { decode });
+  assert.deepEqual(q.outputIds, lib.outputIds, 'stops at the same token as generate');
+});
+
+test('StopTextFilter holds back a possible stop string and trailing space; finalText cuts at the earliest stop', () => {
+  const f = new StopTextFilter(['### 指示:'], true);
+  const parts = ['答えは', '東京です。', '\n\n', '##', '# 指示', ':\n次'];
+  const sent = parts.map((p) => f.push(p)).join('');
+  assert.equal(sent, '答えは東京です。');
+  const fin = finalText(parts.join(''), ['### 指示:'], true);
+  assert.deepEqual(fin, { text: '答えは東京です。', stop: '### 指示:' });
+  assert.equal(f.finish(fin.text), '');
+  const g = new StopTextFilter(['END'], false);
+  assert.equal(g.push('abc E'), 'abc ');
+  assert.equal(g.push('x'), 'Ex', 'a false alarm is released');
+});
