@@ -417,7 +417,50 @@ AVX2_FN void axpy_f32_avx2(float* y, float a, const float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; i++) y[i] += a * x[i];
 }
+AVX2_FN float dot_f16_avx2(const float* a, const uint16_t* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc);
+  float s = hsum8(acc);
+  for (; i < n; i++) s += a[i] * _cvtsh_ss(b[i]);
+  return s;
+}
+AVX2_FN void axpy_f16_avx2(float* y, float a, const uint16_t* x, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = f32_to_f16(src[i]);
+}
 #endif
+
+float dot_f32(bool simd, const float* a, const float* b, int64_t n);
+void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n);
+
+// Key/value rows in the cache: float32 or f16 bits.
+float dot_kv(const Context& ctx, const float* a, const float* b, int64_t n) { return dot_f32(ctx.simd, a, b, n); }
+float dot_kv(const Context& ctx, const float* a, const uint16_t* b, int64_t n) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) return dot_f16_avx2(a, b, n);
+#endif
+  float s = 0;
+  for (int64_t i = 0; i < n; i++) s += a[i] * ctx.f16_table[b[i]];
+  return s;
+}
+void axpy_kv(const Context& ctx, float* y, float a, const float* x, int64_t n) { axpy_f32(ctx.simd, y, a, x, n); }
+void axpy_kv(const Context& ctx, float* y, float a, const uint16_t* x, int64_t n) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) { axpy_f16_avx2(y, a, x, n); return; }
+#endif
+  for (int64_t i = 0; i < n; i++) y[i] += a * ctx.f16_table[x[i]];
+}
 
 float dot_f32(bool simd, const float* a, const float* b, int64_t n) {
 #ifdef FUGAKU_X86
@@ -499,7 +542,8 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
 }
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
-void attention(Context& ctx, const float* q, int64_t t, const float* kc, const float* vc, int64_t past, int64_t nHead,
+template <typename KV>
+void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* vc, int64_t past, int64_t nHead,
                int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
   const int64_t width = nHead * headDim;
   auto one = [&](int64_t w) {
@@ -512,7 +556,7 @@ void attention(Context& ctx, const float* q, int64_t t, const float* kc, const f
       float max = -INFINITY;
       for (int64_t j = 0; j <= last; j++) {
         if (keyMask && keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
-        float s = dot_f32(ctx.simd, qh, kc + j * width + h * headDim, headDim) * scale;
+        float s = dot_kv(ctx, qh, kc + j * width + h * headDim, headDim) * scale;
         scores[j] = s;
         max = std::max(max, s);
       }
@@ -528,7 +572,7 @@ void attention(Context& ctx, const float* q, int64_t t, const float* kc, const f
         const float inv = float(1.0 / sum);
         for (int64_t j = 0; j <= last; j++) {
           if (scores[j] == 0.0f) continue;
-          axpy_f32(ctx.simd, acc.data(), scores[j] * inv, vc + j * width + h * headDim, headDim);
+          axpy_kv(ctx, acc.data(), scores[j] * inv, vc + j * width + h * headDim, headDim);
         }
       }
       std::memcpy(oh, acc.data(), headDim * 4);
@@ -574,46 +618,110 @@ void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
 }
 
 // ---------------------------------------------------------------- weight loading (convert/quantize once)
+template <int SRC> inline float src_value(const void* src, int64_t idx, const float* f16t);
+template <> inline float src_value<F32>(const void* src, int64_t idx, const float*) { return static_cast<const float*>(src)[idx]; }
+template <> inline float src_value<BF16>(const void* src, int64_t idx, const float*) { return bf16_to_f32(static_cast<const uint16_t*>(src)[idx]); }
+template <> inline float src_value<F16>(const void* src, int64_t idx, const float* f16t) { return f16t[static_cast<const uint16_t*>(src)[idx]]; }
+
+// Rows o0..o0+no of the [out][in] matrix as float32 into tile [no][in]. For an [in][out] source
+// (GPT-2 Conv1D) this is a transpose: each source row contributes `no` neighbouring values.
+template <int SRC>
+void gather_rows(const void* src, int64_t in, int64_t outd, bool inOut, int64_t o0, int64_t no, float* tile, const float* f16t) {
+  if (inOut) {
+    for (int64_t i = 0; i < in; i++) {
+      const int64_t base = i * outd + o0;
+      for (int64_t k = 0; k < no; k++) tile[k * in + i] = src_value<SRC>(src, base + k, f16t);
+    }
+  } else {
+    for (int64_t k = 0; k < no; k++) {
+      const int64_t base = (o0 + k) * in;
+      for (int64_t i = 0; i < in; i++) tile[k * in + i] = src_value<SRC>(src, base + i, f16t);
+    }
+  }
+}
+
+#ifdef FUGAKU_X86
+// C's roundf (halves away from zero) on 8 lanes, exactly: trunc(v) plus ±1 where |v − trunc(v)| ≥ 0.5.
+AVX2_FN inline __m256 round_away8(__m256 v) {
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 signMask = _mm256_set1_ps(-0.0f);
+  const __m256 frac = _mm256_andnot_ps(signMask, _mm256_sub_ps(v, t));
+  const __m256 one = _mm256_or_ps(_mm256_and_ps(v, signMask), _mm256_set1_ps(1.0f));
+  return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one));
+}
+// quantize_q8_0 with the same results (d and q computed exactly as the scalar spec).
+AVX2_FN void quantize_q8_0_avx2(const float* x, BlockQ8* y, int64_t n) {
+  const __m256 signMask = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256 v[4];
+    for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + b * QK + j * 8);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, v[0]), _mm256_andnot_ps(signMask, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(signMask, v[2]), _mm256_andnot_ps(signMask, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[b].d = f32_to_f16(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[0], vid)));
+    __m256i i1 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[1], vid)));
+    __m256i i2 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[2], vid)));
+    __m256i i3 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[3], vid)));
+    i0 = _mm256_packs_epi32(i0, i1);
+    i2 = _mm256_packs_epi32(i2, i3);
+    i0 = _mm256_packs_epi16(i0, i2);
+    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), i0);
+  }
+}
+#endif
+
+void store_row(const Context& ctx, int32_t fmt, const float* r, int64_t in, uint8_t* dst) {
+  switch (fmt) {
+    case F32: std::memcpy(dst, r, in * 4); break;
+    case BF16: for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(r[i]); break;
+    case F16:
+#ifdef FUGAKU_X86
+      if (ctx.simd) { to_f16_avx2(r, reinterpret_cast<uint16_t*>(dst), in); break; }
+#endif
+      for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_f16(r[i]);
+      break;
+    case Q8_0:
+#ifdef FUGAKU_X86
+      if (ctx.simd) { quantize_q8_0_avx2(r, reinterpret_cast<BlockQ8*>(dst), in); break; }
+#endif
+      quantize_q8_0(r, reinterpret_cast<BlockQ8*>(dst), in);
+      break;
+    case Q4_0: quantize_q4_0(r, reinterpret_cast<BlockQ4*>(dst), in); break;
+  }
+}
+
 // src holds in·out values of dtype srcFmt (F32/BF16/F16), laid out [in][out] (inOut) or [out][in].
-// Threads take ranges of output rows; each row is gathered to float32, then stored in `fmt`.
+// Chunks of 32 output rows (one 64-byte line of each bf16 source row when transposing) are
+// gathered to float32 and stored in `fmt`, spread over the pool.
 Matrix* load_matrix(Context& ctx, int32_t srcFmt, const void* src, int64_t in, int64_t outd, bool inOut, int32_t fmt) {
   auto* m = new Matrix{fmt, in, outd, row_bytes_of(fmt, in), nullptr, 0};
   m->bytes = size_t(m->row_bytes) * size_t(outd);
   m->data = static_cast<uint8_t*>(std::aligned_alloc(64, (m->bytes + 63) / 64 * 64));
   if (!m->data) { delete m; return nullptr; }
   const float* f16t = ctx.f16_table.data();
-  auto get = [&](int64_t idx) -> float {
-    if (srcFmt == F32) return static_cast<const float*>(src)[idx];
-    uint16_t h = static_cast<const uint16_t*>(src)[idx];
-    return srcFmt == BF16 ? bf16_to_f32(h) : f16t[h];
-  };
-  ctx.pool.run([&](int ith, int nth) {
-    std::vector<float> row(in);
-    // Rows in groups of 16 so the [in][out] gather reads 16 neighbouring values per source row.
-    int64_t groups = (outd + 15) / 16, ga, gb;
-    split(groups, ith, nth, ga, gb);
-    std::vector<float> tile(in * 16);
-    for (int64_t g = ga; g < gb; g++) {
-      const int64_t o0 = g * 16, o1 = std::min(outd, o0 + 16), no = o1 - o0;
-      if (inOut) {
-        for (int64_t i = 0; i < in; i++)
-          for (int64_t k = 0; k < no; k++) tile[k * in + i] = get(i * outd + o0 + k);
-      } else {
-        for (int64_t k = 0; k < no; k++)
-          for (int64_t i = 0; i < in; i++) tile[k * in + i] = get((o0 + k) * in + i);
-      }
-      for (int64_t k = 0; k < no; k++) {
-        const float* r = tile.data() + k * in;
-        uint8_t* dst = m->data + (o0 + k) * m->row_bytes;
-        switch (fmt) {
-          case F32: std::memcpy(dst, r, in * 4); break;
-          case BF16: for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(r[i]); break;
-          case F16: for (int64_t i = 0; i < in; i++) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_f16(r[i]); break;
-          case Q8_0: quantize_q8_0(r, reinterpret_cast<BlockQ8*>(dst), in); break;
-          case Q4_0: quantize_q4_0(r, reinterpret_cast<BlockQ4*>(dst), in); break;
-        }
-      }
-    }
+  const size_t esz = srcFmt == F32 ? 4 : 2;
+  if (!inOut && srcFmt == fmt) {  // same layout and format: a copy
+    ctx.pool.parallel_for((outd + 255) / 256, [&](int64_t c) {
+      const int64_t o0 = c * 256, o1 = std::min(outd, o0 + 256);
+      std::memcpy(m->data + o0 * m->row_bytes, static_cast<const uint8_t*>(src) + o0 * in * esz, (o1 - o0) * in * esz);
+    });
+    return m;
+  }
+  const int64_t G = 32;
+  ctx.pool.parallel_for((outd + G - 1) / G, [&](int64_t g) {
+    std::vector<float> tile(in * G);
+    const int64_t o0 = g * G, no = std::min(outd, o0 + G) - o0;
+    if (srcFmt == F32) gather_rows<F32>(src, in, outd, inOut, o0, no, tile.data(), f16t);
+    else if (srcFmt == BF16) gather_rows<BF16>(src, in, outd, inOut, o0, no, tile.data(), f16t);
+    else gather_rows<F16>(src, in, outd, inOut, o0, no, tile.data(), f16t);
+    for (int64_t k = 0; k < no; k++) store_row(ctx, fmt, tile.data() + k * in, in, m->data + (o0 + k) * m->row_bytes);
   });
   return m;
 }
@@ -792,21 +900,43 @@ napi_value Activation(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// attention(ctx, q, t, kCache, vCache, past, nHead, headDim, scale, keyMask|null, out)
+// attention(ctx, q, t, kCache, vCache, past, nHead, headDim, scale, keyMask|null, out); caches are
+// Float32Array or Uint16Array (f16 bits), both of the same type.
 napi_value Attention(napi_env env, napi_callback_info info) {
   size_t argc = 11; napi_value argv[11];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   auto* ctx = unwrap<Context>(env, argv[0]);
-  float *q, *kc, *vc, *out; size_t nq, nk, nv, no; int64_t t, past, nHead, headDim; double scale;
+  float *q, *out; size_t nq, nk, nv, no; int64_t t, past, nHead, headDim; double scale;
+  void *kc, *vc; napi_typedarray_type kt, vt;
   void* mask = nullptr; size_t nm = 0; napi_typedarray_type mt;
-  if (argc < 11 || !ctx || !get_f32(env, argv[1], &q, &nq) || !get_i64(env, argv[2], &t) || !get_f32(env, argv[3], &kc, &nk) ||
-      !get_f32(env, argv[4], &vc, &nv) || !get_i64(env, argv[5], &past) || !get_i64(env, argv[6], &nHead) || !get_i64(env, argv[7], &headDim) ||
+  if (argc < 11 || !ctx || !get_f32(env, argv[1], &q, &nq) || !get_i64(env, argv[2], &t) || !get_ta(env, argv[3], &kc, &nk, &kt) ||
+      !get_ta(env, argv[4], &vc, &nv, &vt) || !get_i64(env, argv[5], &past) || !get_i64(env, argv[6], &nHead) || !get_i64(env, argv[7], &headDim) ||
       !get_f64(env, argv[8], &scale) || (!is_null(env, argv[9]) && !get_ta(env, argv[9], &mask, &nm, &mt)) || !get_f32(env, argv[10], &out, &no))
     return throw_err(env, "attention: bad arguments");
+  if (kt != vt || (kt != napi_float32_array && kt != napi_uint16_array)) return throw_err(env, "attention: caches must both be Float32Array or both Uint16Array");
   const size_t width = size_t(nHead * headDim);
   if (nq < size_t(t) * width || no < size_t(t) * width || nk < size_t(past + t) * width || nv < size_t(past + t) * width || (mask && nm < size_t(past + t)))
     return throw_err(env, "attention: array too short");
-  attention(*ctx, q, t, kc, vc, past, nHead, headDim, float(scale), static_cast<const uint8_t*>(mask), out);
+  if (kt == napi_float32_array)
+    attention(*ctx, q, t, static_cast<const float*>(kc), static_cast<const float*>(vc), past, nHead, headDim, float(scale), static_cast<const uint8_t*>(mask), out);
+  else
+    attention(*ctx, q, t, static_cast<const uint16_t*>(kc), static_cast<const uint16_t*>(vc), past, nHead, headDim, float(scale), static_cast<const uint8_t*>(mask), out);
+  return nullptr;
+}
+
+// toF16(src: Float32Array, dst: Uint16Array): round-to-nearest-even f16 of every value
+napi_value ToF16(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  float* src; size_t n, nd; void* dst; napi_typedarray_type dt;
+  if (argc < 2 || !get_f32(env, argv[0], &src, &n) || !get_ta(env, argv[1], &dst, &nd, &dt) || dt != napi_uint16_array || nd < n)
+    return throw_err(env, "toF16(src: Float32Array, dst: Uint16Array)");
+  uint16_t* d = static_cast<uint16_t*>(dst);
+#ifdef FUGAKU_X86
+  static const bool f16c = cpu_has_avx2_kernels();
+  if (f16c) { to_f16_avx2(src, d, int64_t(n)); return nullptr; }
+#endif
+  for (size_t i = 0; i < n; i++) d[i] = f32_to_f16(src[i]);
   return nullptr;
 }
 
@@ -857,7 +987,7 @@ napi_value Init(napi_env env, napi_value exports) {
   struct { const char* name; napi_callback fn; } fns[] = {
       {"cpuFeatures", CpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
       {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
-      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad},
+      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"toF16", ToF16},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -11,7 +11,7 @@ import { loadNativeAddon } from '../src/backend/native-addon.js';
 import { createBackend } from '../src/backend/select.js';
 import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/backend/backend.js';
 import { Rng } from '../src/generation/rng.js';
-import { convertStorage } from '../src/tensor/dtype.js';
+import { convertStorage, f32ToF16 } from '../src/tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
 import { FugakuError } from '../src/errors.js';
 
@@ -100,16 +100,20 @@ for (const simd of kernelSets()) {
       assert.equal(cases, FORMATS.length * 2 * 6);
     });
 
-    test(`native ${simd} ×${threads}: embedding rows equal the reference's (dequantized) rows`, () => {
+    test(`native ${simd} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, () => {
       const rng = new Rng(5);
       for (const format of FORMATS) {
-        const w: WeightTensor = { dtype: 'F32', shape: [50, 96], data: randn(rng, 50 * 96) };
+        // Include values that land exactly on rounding ties of the quantizers.
+        const data = randn(rng, 50 * 96);
+        for (let i = 0; i < 96; i += 3) data[i] = (i % 7) - 3 + 0.5;
+        const w: WeightTensor = { dtype: 'F32', shape: [50, 96], data };
         const ids = [0, 49, 7, 7, 23];
         const a = new Float32Array(ids.length * 96);
         const b = new Float32Array(ids.length * 96);
         ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, a);
         nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, b);
-        assert.ok(relErr(b, a) < 1e-6, `${format}: ${relErr(b, a)}`);
+        // Conversion and quantization are bit-exact with the TypeScript specification.
+        assert.deepEqual(b, a, `${format}: rows differ`);
         assert.throws(() => nat.embedding(nat.loadMatrix(w, 'out_in', format), [50], b), (e: FugakuError) => e.code === 'TOKEN_ID_OUT_OF_RANGE');
       }
     });
@@ -131,6 +135,31 @@ for (const simd of kernelSets()) {
         nat.attention({ ...args, out: b });
         assert.ok(relErr(b, a) < 1e-5, `heads ${nHead}×${headDim} past ${past} t ${t}: ${relErr(b, a)}`);
       }
+    });
+
+    test(`native ${simd} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, () => {
+      const rng = new Rng(21);
+      const n = 1000;
+      const src = randn(rng, n, 2);
+      const a = new Uint16Array(n + 8);
+      const b = new Uint16Array(n + 8);
+      ref.storeKV(src, 3, a, 5, n - 3);
+      nat.storeKV(src, 3, b, 5, n - 3);
+      assert.deepEqual(b, a);
+      for (let i = 0; i < n - 3; i++) assert.equal(a[5 + i], f32ToF16(src[3 + i]));
+      const [nHead, headDim, past, t] = [3, 144, 11, 2];
+      const width = nHead * headDim;
+      const q = randn(rng, t * width);
+      const k16 = new Uint16Array((past + t) * width);
+      const v16 = new Uint16Array((past + t) * width);
+      nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
+      nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
+      const args = { q, t, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask: null };
+      const o1 = new Float32Array(t * width);
+      const o2 = new Float32Array(t * width);
+      ref.attention({ ...args, out: o1 });
+      nat.attention({ ...args, out: o2 });
+      assert.ok(relErr(o2, o1) < 1e-5, `f16 attention ${relErr(o2, o1)}`);
     });
 
     test(`native ${simd} ×${threads}: layerNorm and every activation equal the reference`, () => {

@@ -114,3 +114,29 @@ test('forwardBatch (sequences with their own caches and different lengths) equal
   }
   await assert.rejects(async () => model.forwardBatch([{ ids: [1], cache: caches[0] }, { ids: [2], cache: caches[0] }]), /share a KV cache/);
 });
+
+test('an f16 KV cache tracks the f32 one (logits within 1e-2, same greedy tokens) on both backends', async () => {
+  for (const backend of [new ReferenceBackend(), NativeBackend.create({ threads: 2 })]) {
+    const a = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend })).model;
+    const b = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend, kvCacheDtype: 'f16' })).model;
+    const ids = loadModelGolden('tiny-ja-demo').golden.cases[0].input_ids;
+    const ca = a.newCache(64);
+    const cb = b.newCache(64);
+    assert.ok(cb.keys[0] instanceof Uint16Array, 'the f16 cache stores 16-bit rows');
+    let la = a.forward(ids, ca);
+    let lb = b.forward(ids, cb);
+    for (let step = 0; step < 8; step++) {
+      assert.ok(maxAbsDiff(la, lb) < 1e-2, `${backend.name} step ${step}: ${maxAbsDiff(la, lb)}`);
+      let next = 0;
+      for (let v = 1; v < la.length; v++) if (la[v] > la[next]) next = v;
+      let nextB = 0;
+      for (let v = 1; v < lb.length; v++) if (lb[v] > lb[nextB]) nextB = v;
+      assert.equal(nextB, next);
+      la = a.forward([next], ca);
+      lb = b.forward([next], cb);
+    }
+    const clone = cb.clone();
+    assert.equal(clone.dtype, 'f16');
+    assert.deepEqual(clone.keys[1].subarray(0, cb.length * cb.width), cb.keys[1].subarray(0, cb.length * cb.width));
+  }
+});

@@ -47,9 +47,9 @@ export interface AttentionArgs {
   /** Queries for `t` new tokens, [t, nHead·headDim]. */
   readonly q: Float32Array;
   readonly t: number;
-  /** Key and value cache rows [capacity, nHead·headDim]; rows [0, past + t) are filled. */
-  readonly kCache: Float32Array;
-  readonly vCache: Float32Array;
+  /** Key and value cache rows [capacity, nHead·headDim] (float32 or f16 bits); rows [0, past + t) are filled. */
+  readonly kCache: Float32Array | Uint16Array;
+  readonly vCache: Float32Array | Uint16Array;
   /** Number of cached positions before the new tokens; query i sits at position past + i. */
   readonly past: number;
   readonly nHead: number;
@@ -76,6 +76,8 @@ export interface Backend {
   activation(name: ActivationName, x: Float32Array, n: number): void;
   /** Causal multi-head attention of new queries over the cache (exact softmax). */
   attention(args: AttentionArgs): void;
+  /** dst[dstOff + i] = src[srcOff + i] for i < n, rounded to f16 when dst holds f16 bits (KV cache stores). */
+  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void;
   /** a[i] += b[i] for i < n (residual connections). */
   addInPlace(a: Float32Array, b: Float32Array, n: number): void;
 }

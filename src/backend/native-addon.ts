@@ -21,7 +21,8 @@ export interface NativeAddon {
   embedding(ctx: NativeContext, m: NativeMatrix, ids: Int32Array, out: Float32Array): void;
   layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
   activation(ctx: NativeContext, kind: number, x: Float32Array, n: number): void;
-  attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array, v: Float32Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
+  toF16(src: Float32Array, dst: Uint16Array): void;
+  attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
   matrixBytes(m: NativeMatrix): number;
   streamTriad(ctx: NativeContext, n: number, reps: number): number;
 }

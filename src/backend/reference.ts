@@ -5,7 +5,7 @@
  * sums accumulate in float64 (JavaScript numbers), results are stored as float32.
  */
 import { FugakuError } from '../errors.js';
-import { convertStorage, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
+import { convertStorage, f32ToF16, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { dequantizeRow, dotQuantRow, isQuantType, quantizeActivations, quantizeMatrix, quantRowBytes, type QuantType } from '../tensor/quant.js';
 import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
@@ -202,8 +202,11 @@ export class ReferenceBackend implements Backend {
   }
 
   attention(a: AttentionArgs): void {
-    const { q, t, kCache, vCache, past, nHead, headDim, scale, keyMask, out } = a;
+    const { q, t, past, nHead, headDim, scale, keyMask, out } = a;
     const width = nHead * headDim;
+    // f16 caches are read through the f16 → f32 table.
+    const kCache = a.kCache instanceof Uint16Array ? this.f16View(a.kCache, (past + t) * width) : a.kCache;
+    const vCache = a.vCache instanceof Uint16Array ? this.f16View(a.vCache, (past + t) * width) : a.vCache;
     const scores = new Float64Array(past + t);
     for (let i = 0; i < t; i++) {
       const last = past + i; // causal: keys 0..last
@@ -241,6 +244,18 @@ export class ReferenceBackend implements Backend {
         for (let d = 0; d < headDim; d++) out[ob + d] = acc[d];
       }
     }
+  }
+
+  private f16View(bits: Uint16Array, n: number): Float32Array {
+    const out = new Float32Array(n);
+    const table = this.f16Table();
+    for (let i = 0; i < n; i++) out[i] = table[bits[i]];
+    return out;
+  }
+
+  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void {
+    if (dst instanceof Float32Array) dst.set(src.subarray(srcOff, srcOff + n), dstOff);
+    else for (let i = 0; i < n; i++) dst[dstOff + i] = f32ToF16(src[srcOff + i]);
   }
 
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {

@@ -59,10 +59,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--new-tokens <G>', 'greedy tokens timed after the first generated one', intArg('--new-tokens', 1), 64)
     .option('--runs <n>', 'repeat prefill+decode this many times after one load (medians reported)', intArg('--runs', 1, 100), 1)
     .addOption(new Option('--json', 'print one JSON object').default(false));
-  addModelLoadOptions(cmd).action(async (o: { model: string; promptTokens: number; newTokens: number; runs: number; json: boolean; dtype: string; backend: string; threads?: number }) => {
+  addModelLoadOptions(cmd).action(async (o: { model: string; promptTokens: number; newTokens: number; runs: number; json: boolean; dtype: string; backend: string; threads?: number; kvCacheDtype: string }) => {
     const now = () => performance.now();
     const t0 = now();
-    const lm = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, progress: !o.json });
+    const lm = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype, progress: !o.json });
     const loadS = (now() - t0) / 1000;
     const model = lm.model;
     const need = o.promptTokens + o.newTokens + 1;

@@ -20,7 +20,7 @@ import { TextStreamer } from '../generation/streamer.js';
 import { Rng } from '../generation/rng.js';
 import { loadModel } from './load-model.js';
 import { applyChatTemplate, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
-import { addSamplingOptions, backendOption, threadsOption, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
+import { addSamplingOptions, backendOption, threadsOption, kvCacheDtypeOption, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 
 export interface ChatOptions {
   model: string;
@@ -37,6 +37,7 @@ export interface ChatOptions {
   seed?: number;
   backend?: string;
   threads?: number;
+  kvCacheDtype?: string;
   dtype: string;
 }
 
@@ -62,7 +63,8 @@ export function registerChatCommand(program: Command): Command {
     .option('--seed <s>', 'random seed for sampling (one stream for the whole session)', intArg('--seed'))
     .addOption(dtypeOption())
     .addOption(backendOption())
-    .addOption(threadsOption());
+    .addOption(threadsOption())
+    .addOption(kvCacheDtypeOption());
   return addSamplingOptions(cmd).action(async (o: ChatOptions) => {
     await runChat(o, { input: process.stdin, output: process.stdout, error: process.stderr, interactive: process.stdin.isTTY === true });
   });
@@ -126,7 +128,7 @@ export class StopStringFilter {
 /** The chat loop (exported for tests and embedding; the CLI calls it with the process streams). */
 export async function runChat(o: ChatOptions, io: ChatIO): Promise<void> {
   const tok = await AutoTokenizer.fromPretrained(o.model);
-  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, progress: io.interactive });
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype, progress: io.interactive });
   if (tok.vocabSize > model.config.vocabSize) {
     throw new FugakuError('CONFIG_INVALID', `the tokenizer has ${tok.vocabSize} tokens but the model only ${model.config.vocabSize} embedding rows`, 'the tokenizer and the weights do not belong together');
   }

@@ -5,6 +5,7 @@
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
 import type { WeightFormat } from '../model/load.js';
 import type { BackendName } from '../backend/select.js';
+import type { KVCacheDType } from '../model/kv-cache.js';
 import { createTtyProgress, createNoopProgress } from '../io/progress.js';
 
 export interface CliModelOptions {
@@ -14,6 +15,8 @@ export interface CliModelOptions {
   backend?: string;
   /** --threads */
   threads?: number;
+  /** --kv-cache-dtype */
+  kvCacheDtype?: string;
   /** Show a progress bar on stderr (default true). */
   progress?: boolean;
 }
@@ -24,6 +27,7 @@ export async function loadModel(dir: string, opts: string | CliModelOptions = {}
     dtype: (o.dtype ?? 'auto') as WeightFormat,
     backend: (o.backend ?? 'auto') as BackendName,
     threads: o.threads,
+    kvCacheDtype: (o.kvCacheDtype ?? 'f32') as KVCacheDType,
     progress: o.progress === false ? createNoopProgress() : createTtyProgress(process.stderr),
     warn: (m) => process.stderr.write(`warning: ${m}\n`),
   });

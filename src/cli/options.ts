@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WEIGHT_FORMATS } from '../model/load.js';
 import { BACKEND_NAMES } from '../backend/select.js';
+import { KV_CACHE_DTYPES } from '../model/kv-cache.js';
 import { defaultModelDir } from '../paths.js';
 
 export const modelOption = (): Option =>
@@ -13,9 +14,12 @@ export const backendOption = (): Option =>
 export const threadsOption = (): Option =>
   new Option('--threads <n>', 'threads of the native backend (default: physical cores)').argParser(intArg('--threads', 1, 256));
 
-/** --dtype, --backend and --threads: how a command loads its model (see load-model.ts). */
+export const kvCacheDtypeOption = (): Option =>
+  new Option('--kv-cache-dtype <type>', 'element type of the KV cache: f32, or f16 (half the memory)').choices(KV_CACHE_DTYPES as string[]).default('f32');
+
+/** --dtype, --backend, --threads and --kv-cache-dtype: how a command loads its model (see load-model.ts). */
 export function addModelLoadOptions(cmd: Command): Command {
-  return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption());
+  return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption()).addOption(kvCacheDtypeOption());
 }
 
 export function intArg(name: string, min = -Infinity, max = Infinity) {

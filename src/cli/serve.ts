@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { FugakuError } from '../errors.js';
 import { AutoTokenizer } from '../tokenizer/index.js';
 import { createServer, listen } from '../server/index.js';
-import { backendOption, dtypeOption, intArg, modelOption, threadsOption } from './options.js';
+import { backendOption, dtypeOption, intArg, modelOption, threadsOption, kvCacheDtypeOption } from './options.js';
 import { loadModel } from './load-model.js';
 
 export interface ServeOptions {
@@ -22,6 +22,7 @@ export interface ServeOptions {
   dtype: string;
   backend?: string;
   threads?: number;
+  kvCacheDtype?: string;
   alias?: string[];
   maxBodyBytes: number;
   prefixCache: number;
@@ -55,6 +56,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(dtypeOption())
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(kvCacheDtypeOption())
     .action(async (o: ServeOptions) => {
       await runServe(o, {
         out: (l) => void process.stdout.write(l + '\n'),
@@ -75,7 +77,7 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
     throw new FugakuError('INVALID_ARGUMENT', 'the API key is empty', 'pass a non-empty --api-key (or unset FUGAKU_API_KEY)');
   }
   const tokenizer = await AutoTokenizer.fromPretrained(o.model);
-  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads });
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype });
   const { app, engine, modelNames } = createServer({
     model,
     tokenizer,

@@ -8,6 +8,7 @@ import { createBackend, type BackendName } from '../backend/select.js';
 import type { ProgressReporter } from '../io/progress.js';
 import { loadGPT2, type WeightFormat, WEIGHT_FORMATS } from '../model/load.js';
 import type { GPT2Model } from '../model/gpt2.js';
+import type { KVCacheDType } from '../model/kv-cache.js';
 import { resolveGenerationConfig, type GenerationConfig } from './config.js';
 import { generate, type GenerateDeps, type GeneratedSequence } from './generate.js';
 
@@ -19,6 +20,8 @@ export interface FromPretrainedOptions {
    * the reference backend with one warning), 'native' or 'reference'.
    */
   backend?: Backend | BackendName;
+  /** Element type of the KV cache: 'f32' (default) or 'f16' (half the memory). */
+  kvCacheDtype?: KVCacheDType;
   /** Threads of the native backend (default: physical cores). */
   threads?: number;
   /** Called once if 'auto' falls back to the reference backend (default: process.emitWarning). */
@@ -47,7 +50,7 @@ export class GPT2LMHeadModel {
       throw new FugakuError('INVALID_ARGUMENT', `dtype ${JSON.stringify(opts.dtype)} is not supported`, `use one of ${WEIGHT_FORMATS.join(', ')}`);
     }
     const backend = typeof opts.backend === 'object' ? opts.backend : createBackend({ backend: opts.backend, threads: opts.threads, warn: opts.warn });
-    const loaded = await loadGPT2(dir, { backend, dtype: opts.dtype, progress: opts.progress });
+    const loaded = await loadGPT2(dir, { backend, dtype: opts.dtype, progress: opts.progress, kvCacheDtype: opts.kvCacheDtype });
     return new GPT2LMHeadModel(loaded.model, loaded.generationConfig, loaded.dir);
   }
 

@@ -10,7 +10,7 @@
 import { FugakuError } from '../errors.js';
 import type { Backend, Matrix } from '../backend/backend.js';
 import type { GPT2Config } from './config.js';
-import { KVCache } from './kv-cache.js';
+import { KVCache, type KVCacheDType } from './kv-cache.js';
 
 export interface GPT2Block {
   ln1Weight: Float32Array;
@@ -51,10 +51,12 @@ export class GPT2Model {
     readonly config: GPT2Config,
     readonly weights: GPT2Weights,
     readonly backend: Backend,
+    /** Element type of the KV caches this model makes (f16 halves their memory). */
+    readonly kvCacheDtype: KVCacheDType = 'f32',
   ) {}
 
   newCache(capacity = this.config.nPositions): KVCache {
-    return new KVCache(this.config.nLayer, this.config.nEmbd, Math.min(capacity, this.config.nPositions));
+    return new KVCache(this.config.nLayer, this.config.nEmbd, Math.min(capacity, this.config.nPositions), this.kvCacheDtype);
   }
 
   /**
@@ -149,8 +151,8 @@ export class GPT2Model {
         for (let i = 0; i < t; i++) {
           const src = (offsets[s] + i) * 3 * E;
           q.set(qkv.subarray(src, src + E), (offsets[s] + i) * E);
-          kc.set(qkv.subarray(src + E, src + 2 * E), (past + i) * E);
-          vc.set(qkv.subarray(src + 2 * E, src + 3 * E), (past + i) * E);
+          be.storeKV(qkv, src + E, kc, (past + i) * E, E);
+          be.storeKV(qkv, src + 2 * E, vc, (past + i) * E, E);
         }
         be.attention({
           q: q.subarray(offsets[s] * E, (offsets[s] + t) * E), t, kCache: kc, vCache: vc, past,

@@ -1,10 +1,17 @@
+/** Element type of cached keys/values: float32, or IEEE half (half the memory; rounded on store). */
+export type KVCacheDType = 'f32' | 'f16';
+export const KV_CACHE_DTYPES: readonly KVCacheDType[] = ['f32', 'f16'];
+
+/** Rows of one layer's keys or values: Float32Array (f32) or f16 bit patterns (Uint16Array). */
+export type KVArray = Float32Array | Uint16Array;
+
 /**
- * Key/value cache for one sequence: per layer, float32 rows [capacity, nEmbd] of keys and values,
- * plus a per-position mask (HF attention_mask: 1 = real token, 0 = padding never attended to).
+ * Key/value cache for one sequence: per layer, rows [capacity, nEmbd] of keys and values (float32
+ * or f16), plus a per-position mask (HF attention_mask: 1 = real token, 0 = padding never attended to).
  */
 export class KVCache {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
+  readonly keys: KVArray[];
+  readonly values: KVArray[];
   readonly keyMask: Uint8Array;
   /** Number of positions filled. */
   length = 0;
@@ -15,19 +22,21 @@ export class KVCache {
     readonly nLayer: number,
     readonly width: number,
     readonly capacity: number,
+    readonly dtype: KVCacheDType = 'f32',
   ) {
-    this.keys = Array.from({ length: nLayer }, () => new Float32Array(capacity * width));
-    this.values = Array.from({ length: nLayer }, () => new Float32Array(capacity * width));
+    const make = (): KVArray => (dtype === 'f16' ? new Uint16Array(capacity * width) : new Float32Array(capacity * width));
+    this.keys = Array.from({ length: nLayer }, make);
+    this.values = Array.from({ length: nLayer }, make);
     this.keyMask = new Uint8Array(capacity).fill(1);
   }
 
   /** A deep copy (e.g. one prompt prefill shared by several sampled sequences). */
   clone(): KVCache {
-    const c = new KVCache(this.nLayer, this.width, this.capacity);
+    const c = new KVCache(this.nLayer, this.width, this.capacity, this.dtype);
     const n = this.length * this.width;
     for (let l = 0; l < this.nLayer; l++) {
-      c.keys[l].set(this.keys[l].subarray(0, n));
-      c.values[l].set(this.values[l].subarray(0, n));
+      copyRows(this.keys[l], c.keys[l], n);
+      copyRows(this.values[l], c.values[l], n);
     }
     c.keyMask.set(this.keyMask);
     c.length = this.length;
@@ -40,4 +49,11 @@ export class KVCache {
     this.length = Math.min(this.length, length);
     this.keyMask.fill(1, this.length);
   }
+}
+
+/** dst[0..n) = src[0..n) for two cache arrays of the same dtype. */
+export function copyRows(src: KVArray, dst: KVArray, n: number): void {
+  if (src instanceof Float32Array && dst instanceof Float32Array) dst.set(src.subarray(0, n));
+  else if (src instanceof Uint16Array && dst instanceof Uint16Array) dst.set(src.subarray(0, n));
+  else throw new Error('copyRows: caches of different dtypes');
 }

@@ -7,11 +7,12 @@ import { totalmem } from 'node:os';
 import { FugakuError } from '../errors.js';
 import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
-import type { LoadedTensor } from '../io/safetensors.js';
+import { openGGUFModel } from '../convert/from-gguf.js';
 import { storageToF32 } from '../tensor/dtype.js';
-import type { Backend, MatrixFormat, MatrixLayout } from '../backend/backend.js';
+import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
 import { GPT2Model, type GPT2Block } from './gpt2.js';
+import type { KVCacheDType } from './kv-cache.js';
 
 /**
  * Weight formats a caller may ask for. 'auto' keeps the checkpoint's dtype; q8_0/q4_0 quantize the
@@ -32,6 +33,8 @@ export interface LoadOptions {
   backend: Backend;
   dtype?: WeightFormat;
   progress?: ProgressReporter;
+  /** Element type of the KV caches (default f32). */
+  kvCacheDtype?: KVCacheDType;
   /** Bytes of memory the weights may take (default: the machine's total memory). */
   memoryLimit?: number;
 }
@@ -86,36 +89,98 @@ function describeShape(name: string): string {
 }
 
 export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedModel> {
+  if (isGGUFPath(dir)) return loadGGUFModel(dir, opts);
   const ckpt = await openCheckpoint(dir, { progress: opts.progress });
   try {
     const config = parseGPT2Config(ckpt.config, `${ckpt.dir}/config.json`);
     const names = resolveNames(ckpt, config);
-    checkMemory(ckpt, opts);
-    const model = await readWeights(ckpt, config, names, opts);
+    checkMemory(ckpt.dir, [...ckpt.tensors].map(([n, t]) => ({ name: canonicalName(n), shape: t.shape, byteLength: t.byteLength })), opts);
+    const source: WeightSource = {
+      label: ckpt.dir,
+      totalBytes: ckpt.totalBytes,
+      matrix: async (c) => ({ tensor: await ckpt.readTensor(names.get(c)!), layout: HF_OUT_IN.has(c) ? 'out_in' : 'in_out' }),
+      vector: async (c) => {
+        const t = await ckpt.readTensor(names.get(c)!);
+        return storageToF32(t.dtype, t.data);
+      },
+    };
+    const model = await readWeights(source, config, opts);
     return { model, generationConfig: ckpt.generationConfig, dir: ckpt.dir, bytesRead: ckpt.totalBytes };
   } finally {
     await ckpt.close();
   }
 }
 
+/** A GGUF file (ours, from `fugaku convert`, or another GPT-2 GGUF) instead of a folder. */
+export function isGGUFPath(p: string): boolean {
+  return p.toLowerCase().endsWith('.gguf');
+}
+
+async function loadGGUFModel(file: string, opts: LoadOptions): Promise<LoadedModel> {
+  const g = await openGGUFModel(file, { progress: opts.progress });
+  try {
+    const config = parseGPT2Config(g.config, `${file} (fugaku.hf_config)`);
+    const expected = expectedTensors(config);
+    for (const [c, shape] of expected) {
+      const info = g.tensors.get(c);
+      if (!info) throw new FugakuError('TENSOR_MISSING', `${file}: tensor ${c} (shape [${shape.join(', ')}]) is missing`, 'convert the checkpoint again with `fugaku convert`');
+      if (info.hfShape.length !== shape.length || info.hfShape.some((d, i) => d !== shape[i])) {
+        throw new FugakuError('TENSOR_SHAPE_MISMATCH', `${file}: tensor ${info.ggufName} has shape [${info.hfShape.join(', ')}] but the config implies [${shape.join(', ')}] (${describeShape(c)})`, 'the file is inconsistent; convert it again');
+      }
+    }
+    for (const c of g.tensors.keys()) {
+      if (!expected.has(c) && !(c === 'lm_head.weight' && config.tieWordEmbeddings)) {
+        throw new FugakuError('TENSOR_UNEXPECTED', `${file}: tensor ${g.tensors.get(c)!.ggufName} is not part of a GPT-2 model with this config`, 'the file is inconsistent; convert it again');
+      }
+    }
+    const stored = matrixFormatOf(opts.dtype);
+    const quantStored = [...g.tensors.values()].some((t) => t.dtype === 'Q8_0' || t.dtype === 'Q4_0');
+    if (stored !== undefined && quantStored) {
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${file} is already quantized: it cannot be loaded as ${opts.dtype}`, 'leave --dtype at auto for a quantized GGUF, or convert the original checkpoint to the format you want');
+    }
+    checkMemory(file, [...g.tensors].map(([c, t]) => ({ name: c, shape: t.hfShape, byteLength: t.byteLength })), opts);
+    const source: WeightSource = {
+      label: file,
+      totalBytes: g.totalBytes,
+      matrix: (c) => g.tensor(c),
+      vector: async (c) => (await g.tensor(c)).tensor.data as Float32Array,
+    };
+    const model = await readWeights(source, config, opts);
+    return { model, generationConfig: g.generationConfig, dir: file, bytesRead: g.totalBytes };
+  } finally {
+    await g.close();
+  }
+}
+
+/** Where the loader gets each weight: a HF folder or a GGUF file. */
+interface WeightSource {
+  label: string;
+  totalBytes: number;
+  matrix(canonical: string): Promise<{ tensor: WeightTensor; layout: MatrixLayout }>;
+  vector(canonical: string): Promise<Float32Array>;
+}
+
+/** HF tensors stored [out, in] (embedding tables, nn.Linear head); the Conv1D weights are [in, out]. */
+const HF_OUT_IN = new Set(['wte.weight', 'wpe.weight', 'lm_head.weight']);
+
 /**
  * Refuses up front to load weights that cannot fit in memory (e.g. the 26 GB bf16 13B model on a
  * 24 GiB machine), instead of dying half-way with an out-of-memory crash.
  */
-function checkMemory(ckpt: CheckpointFolder, opts: LoadOptions): void {
+function checkMemory(label: string, tensors: { name: string; shape: readonly number[]; byteLength: number }[], opts: LoadOptions): void {
   const limit = opts.memoryLimit ?? totalmem();
   const format = matrixFormatOf(opts.dtype);
   let need = 0;
-  for (const [name, t] of ckpt.tensors) {
+  for (const t of tensors) {
     const elements = t.shape.reduce((a, b) => a * b, 1);
-    const f = format === undefined || t.shape.length !== 2 ? undefined : canonicalName(name) === 'wpe.weight' && (format === 'Q8_0' || format === 'Q4_0') ? 'F32' : format;
+    const f = format === undefined || t.shape.length !== 2 ? undefined : t.name === 'wpe.weight' && (format === 'Q8_0' || format === 'Q4_0') ? 'F32' : format;
     need += f === undefined ? t.byteLength : elements * FORMAT_BYTES_PER_WEIGHT[f];
   }
   if (need > limit) {
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
     throw new FugakuError(
       'INSUFFICIENT_MEMORY',
-      `${ckpt.dir}: the weights need ${gib(need)} in this format but only ${gib(limit)} of memory is available`,
+      `${label}: the weights need ${gib(need)} in this format but only ${gib(limit)} of memory is available`,
       format === 'Q4_0' ? 'use a machine with more memory' : 'quantize while loading: --dtype q8_0 (about 1.06 bytes per weight) or --dtype q4_0 (about 0.56)',
     );
   }
@@ -161,43 +226,42 @@ function resolveNames(ckpt: CheckpointFolder, cfg: GPT2Config): Map<string, stri
   return stored;
 }
 
-async function readWeights(ckpt: CheckpointFolder, cfg: GPT2Config, names: Map<string, string>, opts: LoadOptions): Promise<GPT2Model> {
+async function readWeights(src: WeightSource, cfg: GPT2Config, opts: LoadOptions): Promise<GPT2Model> {
   const be = opts.backend;
   const format = matrixFormatOf(opts.dtype);
   const quantized = format === 'Q8_0' || format === 'Q4_0';
-  opts.progress?.start(ckpt.totalBytes, `loading ${ckpt.dir}`);
-  const read = async (c: string): Promise<LoadedTensor> => ckpt.readTensor(names.get(c)!);
-  const vector = async (c: string): Promise<Float32Array> => {
-    const t = await read(c);
-    return storageToF32(t.dtype, t.data);
+  opts.progress?.start(src.totalBytes, `loading ${src.label}`);
+  const vector = (c: string) => src.vector(c);
+  const matrix = async (c: string, f = format) => {
+    const { tensor, layout } = await src.matrix(c);
+    return be.loadMatrix(tensor, layout, f);
   };
-  const matrix = async (c: string, layout: MatrixLayout, f = format) => be.loadMatrix(await read(c), layout, f);
   try {
-    const wte = await matrix('wte.weight', 'out_in');
+    const wte = await matrix('wte.weight');
     // The position table is added, not multiplied: keep it exact when the matrices are quantized.
-    const wpe = await matrix('wpe.weight', 'out_in', quantized ? 'F32' : format);
+    const wpe = await matrix('wpe.weight', quantized ? 'F32' : format);
     const blocks: GPT2Block[] = [];
     for (let l = 0; l < cfg.nLayer; l++) {
       const p = `h.${l}.`;
       blocks.push({
         ln1Weight: await vector(p + 'ln_1.weight'),
         ln1Bias: await vector(p + 'ln_1.bias'),
-        attnQKV: await matrix(p + 'attn.c_attn.weight', 'in_out'),
+        attnQKV: await matrix(p + 'attn.c_attn.weight'),
         attnQKVBias: await vector(p + 'attn.c_attn.bias'),
-        attnProj: await matrix(p + 'attn.c_proj.weight', 'in_out'),
+        attnProj: await matrix(p + 'attn.c_proj.weight'),
         attnProjBias: await vector(p + 'attn.c_proj.bias'),
         ln2Weight: await vector(p + 'ln_2.weight'),
         ln2Bias: await vector(p + 'ln_2.bias'),
-        mlpFc: await matrix(p + 'mlp.c_fc.weight', 'in_out'),
+        mlpFc: await matrix(p + 'mlp.c_fc.weight'),
         mlpFcBias: await vector(p + 'mlp.c_fc.bias'),
-        mlpProj: await matrix(p + 'mlp.c_proj.weight', 'in_out'),
+        mlpProj: await matrix(p + 'mlp.c_proj.weight'),
         mlpProjBias: await vector(p + 'mlp.c_proj.bias'),
       });
     }
     const lnFWeight = await vector('ln_f.weight');
     const lnFBias = await vector('ln_f.bias');
-    const lmHead = cfg.tieWordEmbeddings ? wte : await matrix('lm_head.weight', 'out_in');
-    return new GPT2Model(cfg, { wte, wpe, blocks, lnFWeight, lnFBias, lmHead }, be);
+    const lmHead = cfg.tieWordEmbeddings ? wte : await matrix('lm_head.weight');
+    return new GPT2Model(cfg, { wte, wpe, blocks, lnFWeight, lnFBias, lmHead }, be, opts.kvCacheDtype ?? 'f32');
   } finally {
     opts.progress?.stop();
   }

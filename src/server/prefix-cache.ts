@@ -4,7 +4,7 @@
  * and starts from a copy of that many positions (e.g. turn 2 of a chat repeats all of turn 1). Entries
  * are never handed out, only copied, so one entry can seed many requests.
  */
-import { KVCache } from '../model/kv-cache.js';
+import { KVCache, copyRows } from '../model/kv-cache.js';
 
 interface Entry {
   ids: number[];
@@ -19,11 +19,11 @@ export interface PrefixMatch {
 
 /** Copies the first `length` positions of `src` into a new cache of `capacity` positions. */
 export function copyCachePrefix(src: KVCache, length: number, capacity: number): KVCache {
-  const c = new KVCache(src.nLayer, src.width, capacity);
+  const c = new KVCache(src.nLayer, src.width, capacity, src.dtype);
   const n = length * src.width;
   for (let l = 0; l < src.nLayer; l++) {
-    c.keys[l].set(src.keys[l].subarray(0, n));
-    c.values[l].set(src.values[l].subarray(0, n));
+    copyRows(src.keys[l], c.keys[l], n);
+    copyRows(src.values[l], c.values[l], n);
   }
   c.keyMask.set(src.keyMask.subarray(0, length));
   c.length = length;

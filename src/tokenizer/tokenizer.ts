@@ -20,6 +20,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { metaString, openGGUF } from '../io/gguf.js';
 import { FugakuError } from '../errors.js';
 import { AddedVocabulary, type AddedTokenMatcher } from './added-tokens.js';
 import { decoderFromJson, type Decoder } from './decoders.js';
@@ -168,6 +169,7 @@ export class PreTrainedTokenizer {
 
   /** Load `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json` when present) from a folder. */
   static async fromPretrained(dir: string): Promise<PreTrainedTokenizer> {
+    if (dir.toLowerCase().endsWith('.gguf')) return PreTrainedTokenizer.fromGGUF(dir);
     const file = path.join(dir, 'tokenizer.json');
     const text = await readOptional(file);
     if (text === null) {
@@ -184,6 +186,33 @@ export class PreTrainedTokenizer {
       cfgText === null ? undefined : parseJsonFile(cfgText, 'tokenizer_config.json'),
       stmText === null ? undefined : parseJsonFile(stmText, 'special_tokens_map.json'),
     );
+  }
+
+  /**
+   * The tokenizer stored in a GGUF file written by `fugaku convert` (the tokenizer.json text is kept
+   * in its metadata, so encoding is exactly the Hugging Face tokenizer's).
+   */
+  static async fromGGUF(file: string): Promise<PreTrainedTokenizer> {
+    const g = await openGGUF(file);
+    try {
+      const text = metaString(g, 'fugaku.tokenizer_json');
+      if (text === undefined) {
+        throw new FugakuError(
+          'TOKENIZER_INVALID',
+          `${file} has no fugaku.tokenizer_json metadata (it was not written by \`fugaku convert\`)`,
+          'convert the Hugging Face checkpoint with `fugaku convert`, or pass the original model folder for the tokenizer',
+        );
+      }
+      const cfg = metaString(g, 'fugaku.tokenizer_config');
+      const stm = metaString(g, 'fugaku.special_tokens_map');
+      return PreTrainedTokenizer.fromJSON(
+        parseJsonFile(text, `${file} (fugaku.tokenizer_json)`),
+        cfg === undefined ? undefined : parseJsonFile(cfg, `${file} (fugaku.tokenizer_config)`),
+        stm === undefined ? undefined : parseJsonFile(stm, `${file} (fugaku.special_tokens_map)`),
+      );
+    } finally {
+      await g.close();
+    }
   }
 
   /** Build from parsed JSON documents. */
