@@ -7,7 +7,7 @@ import { totalmem } from 'node:os';
 import { FugakuError } from '../errors.js';
 import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
-import { openGGUFModel } from '../convert/from-gguf.js';
+import { openGGUFModel } from '../io/gguf-model.js';
 import { storageToF32 } from '../tensor/dtype.js';
 import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
