@@ -1,31 +1,19 @@
 /** End-to-end: the real `fugaku` binary in child processes, against the HF goldens. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { goldenDir, loadModelGolden, modelDirs, repoRoot } from './helpers.js';
+import { runFugaku, type CliRun } from './helpers.js';
 import { withTempDir } from './build-safetensors.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
 
-const BIN = path.join(repoRoot, 'bin', 'fugaku.js');
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function fugaku(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(stdin);
-  });
+function fugaku(args: string[], stdin = ''): Promise<CliRun> {
+  return runFugaku(args, { stdin });
 }
 
 interface TokGolden { text: string; ids: number[]; ids_with_special: number[]; decode: string; decode_with_special: string; decode_with_special_skip: string }

@@ -6,7 +6,6 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { convertToGGUF, FILE_TYPE, type ConvertDType } from '../src/convert/to-gguf.js';
@@ -24,7 +23,7 @@ import { KVCache } from '../src/model/kv-cache.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { makeTempDir, withTempDir } from './build-safetensors.js';
-import { modelDirs, rejectsWith, repoRoot, type TinyModelName } from './helpers.js';
+import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runFugaku, type CliRun } from './helpers.js';
 
 /** Conversions are shared between tests (each model × dtype is converted once). */
 const shared = makeTempDir();
@@ -345,17 +344,8 @@ test('openGGUFModel rebuilds config.json from gpt2.* keys when fugaku.hf_config 
   });
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function fugaku(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(repoRoot, 'bin', 'fugaku.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function fugaku(args: string[]): Promise<CliRun> {
+  return runFugaku(args);
 }
 
 test('CLI: fugaku convert writes a GGUF (real process), --json summary, refusals as one-line typed errors', async () => {

@@ -1,25 +1,16 @@
 /** Shared by the eval tests: run the real `fugaku` binary, and a scripted OpenAI-compatible chat server. */
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { repoRoot } from './helpers.js';
+import { repoRoot, runFugaku, type CliRun } from './helpers.js';
 
 export const BIN = path.join(repoRoot, 'bin', 'fugaku.js');
 export const MT_DATA = path.join(repoRoot, 'data', 'japanese_mt_bench');
 
-export interface Run { code: number | null; stdout: string; stderr: string }
+export type Run = CliRun;
 
 export function fugaku(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runFugaku(args, opts);
 }
 
 export interface ChatRequestLog {

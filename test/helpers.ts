@@ -1,4 +1,5 @@
 /** Paths shared by the tests. Tests run compiled from dist/test/, fixtures stay in test/fixtures/. */
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { defaultModelDir, packageRoot } from '../src/paths.js';
 
@@ -66,4 +67,20 @@ export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...parts
     return e;
   }
   assert.fail(`expected ${code}, but it resolved`);
+}
+
+export interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** Runs the real `fugaku` binary in a child process (stdin text, extra env, working folder). */
+export function runFugaku(args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(repoRoot, 'bin', 'fugaku.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(opts.stdin ?? '');
+  });
 }

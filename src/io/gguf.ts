@@ -26,6 +26,7 @@
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import * as path from 'node:path';
+import { swapBytes } from './safetensors.js';
 import { FugakuError } from '../errors.js';
 
 export const GGUF_MAGIC = 'GGUF';
@@ -378,15 +379,6 @@ function typedArrayOf(type: GGUFValueType, buf: ArrayBuffer): GGUFArrayItems {
   }
 }
 
-function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let i = 0; i < bytes.length; i += width) {
-    for (let a = i, b = i + width - 1; a < b; a++, b--) {
-      const t = bytes[a];
-      bytes[a] = bytes[b];
-      bytes[b] = t;
-    }
-  }
-}
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

@@ -328,7 +328,7 @@ function parseHeaderEntries(
 }
 
 /** Swaps the bytes of every 2- or 4-byte element in place (only needed on big-endian hosts). */
-function swapBytes(bytes: Uint8Array, width: number): void {
+export function swapBytes(bytes: Uint8Array, width: number): void {
   for (let i = 0; i < bytes.length; i += width) {
     for (let a = i, b = i + width - 1; a < b; a++, b--) {
       const t = bytes[a];

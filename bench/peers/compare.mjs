@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * Side by side: `fugaku bench` vs node-llama-cpp (llama.cpp's prebuilt CPU binary) on the SAME GGUF
+ * file (random weights of a given shape, converted by `fugaku convert`, so both read identical
+ * quantized values), same thread counts, same prompt and generation lengths, runs alternating, each
+ * run in a fresh process. STREAM triad is measured in the same run to give the bandwidth bound:
+ * decode tok/s ≤ triad GB/s ÷ weight bytes read per token.
+ *
+ *   npm run build && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm --prefix bench/peers install
+ *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
+ *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
+ *
+ * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --json (one JSON line).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const presets = opt('--presets', 'gpt2-small').split(',');
+const dtypes = opt('--dtypes', 'q8_0,q4_0').split(',');
+const threadList = opt('--threads', '1,2').split(',').map(Number);
+const reps = Number(opt('--reps', '3'));
+const P = Number(opt('--prompt-tokens', '128'));
+const G = Number(opt('--new-tokens', '64'));
+const work = opt('--work', '/tmp/fugaku-bench');
+const asJSON = args.includes('--json');
+
+function run(cmd, argv, env = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}
+const lastJSON = (out) => JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1));
+const stats = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1) };
+};
+const log = (s) => { if (!asJSON) console.log(s); };
+
+// STREAM triad with our thread pool, per thread count (same machine, same run).
+const triad = {};
+for (const t of threadList) {
+  triad[t] = Number(run('node', ['-e', `import('${path.join(root, 'dist/src/backend/native.js')}').then(({NativeBackend}) => console.log(NativeBackend.create({threads:${t}}).streamTriad(64*2**20, 8)))`]).trim());
+  log(`STREAM triad, ${t} thread(s): ${triad[t].toFixed(1)} GB/s`);
+}
+
+const report = { prompt_tokens: P, new_tokens: G, reps, triad_gb_s: triad, cases: [] };
+for (const preset of presets) {
+  const ckpt = path.join(work, preset);
+  if (!existsSync(path.join(ckpt, 'config.json'))) {
+    log(`making a random ${preset} checkpoint in ${ckpt} ...`);
+    run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
+  }
+  for (const dtype of dtypes) {
+    const gguf = path.join(work, `${preset}-${dtype}.gguf`);
+    if (!existsSync(gguf)) {
+      log(`converting to ${gguf} ...`);
+      run('node', ['bin/fugaku.js', 'convert', '--model', ckpt, '--dtype', dtype, '--out', gguf, '--force', '--json']);
+    }
+    // Weight bytes read per decoded token: every matrix once (the tied head reads token_embd whole);
+    // the position table contributes one row, so the file size is a close upper estimate.
+    const bytesPerToken = statSync(gguf).size;
+    for (const threads of threadList) {
+      const ours = [];
+      const peer = [];
+      for (let r = 0; r < reps; r++) {
+        ours.push(lastJSON(run('node', ['bin/fugaku.js', 'bench', '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G), '--json'])));
+        peer.push(lastJSON(run('node', [path.join(here, 'llama-bench.mjs'), '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G)], { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' })));
+      }
+      const c = {
+        preset, dtype, threads, gguf_bytes: bytesPerToken,
+        ours: { decode: stats(ours.map((o) => o.decode_tok_s)), prefill: stats(ours.map((o) => o.prefill_tok_s)), load_s: stats(ours.map((o) => o.load_s)), peak_rss_mb: stats(ours.map((o) => o.peak_rss_mb)) },
+        llama: { decode: stats(peer.map((o) => o.decode_tok_s)), prefill: stats(peer.map((o) => o.prefill_tok_s)), load_s: stats(peer.map((o) => o.load_s)), peak_rss_mb: stats(peer.map((o) => o.peak_rss_mb)) },
+      };
+      c.decode_ratio = c.ours.decode.median / c.llama.decode.median;
+      c.prefill_ratio = c.ours.prefill.median / c.llama.prefill.median;
+      c.bound_tok_s = (triad[threads] * 1e9) / bytesPerToken;
+      c.ours_of_bound = c.ours.decode.median / c.bound_tok_s;
+      c.llama_of_bound = c.llama.decode.median / c.bound_tok_s;
+      report.cases.push(c);
+      const f = (s) => `${s.median.toFixed(2)} [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
+      log(`${preset} ${dtype} ×${threads}: decode ours ${f(c.ours.decode)} vs llama ${f(c.llama.decode)} tok/s → ${c.decode_ratio.toFixed(2)}×; ` +
+        `prefill ours ${f(c.ours.prefill)} vs llama ${f(c.llama.prefill)} → ${c.prefill_ratio.toFixed(2)}×; ` +
+        `bound ${c.bound_tok_s.toFixed(2)} tok/s (ours ${(c.ours_of_bound * 100).toFixed(0)}%, llama ${(c.llama_of_bound * 100).toFixed(0)}%); ` +
+        `load ours ${c.ours.load_s.median}s / llama ${c.llama.load_s.median}s; RSS ours ${c.ours.peak_rss_mb.median} / llama ${c.llama.peak_rss_mb.median} MB`);
+    }
+    // Against the peer's best thread count.
+    const mine = report.cases.filter((c) => c.preset === preset && c.dtype === dtype);
+    const bestPeer = Math.max(...mine.map((c) => c.llama.decode.median));
+    const bestOurs = Math.max(...mine.map((c) => c.ours.decode.median));
+    report.cases.push({ preset, dtype, summary: true, best_ours_decode: bestOurs, best_llama_decode: bestPeer, ratio_vs_llama_best: bestOurs / bestPeer });
+    log(`${preset} ${dtype}: best ours ${bestOurs.toFixed(2)} vs llama's best ${bestPeer.toFixed(2)} tok/s → ${(bestOurs / bestPeer).toFixed(2)}×`);
+  }
+}
+if (asJSON) console.log(JSON.stringify(report));
