@@ -369,7 +369,7 @@ AVX2_FN inline __m256 mul_sum_i8(__m256i w, __m256i x) {
 }
 
 template <int NR>
-AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, float* res) {
+AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
   const int64_t nb = m.in_dim / QK;
   __m256 acc[NR];
   for (int r = 0; r < NR; r++) acc[r] = _mm256_setzero_ps();
@@ -385,20 +385,27 @@ AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq,
       }
     }
   } else {
+    // Σ (q − 8)·x = Σ q·x − 8·Σ x: the nibbles q ∈ [0, 15] are already unsigned, so maddubs takes them
+    // as they are, and 8·Σx per activation block (xs, precomputed) is subtracted once per block.
     auto* b = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
-    const __m256i lowMask = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    const __m256i lowMask = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    float corr[NR] = {0};
     for (int64_t k = 0; k < nb; k++) {
       _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
       const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
       // elements 0..15 = low nibbles, 16..31 = high nibbles
-      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-      const __m256i w = _mm256_sub_epi8(_mm256_and_si256(both, lowMask), eight);
+      const __m256i w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), lowMask);
       const float dw = _cvtsh_ss(b[k].d);
       for (int r = 0; r < NR; r++) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[r][k]), mul_sum_i8(w, x), acc[r]);
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones));
+        const float s = dw * xd[r][k];
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(s), f, acc[r]);
+        corr[r] += s * float(xsum[r][k]);
       }
     }
+    for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]) - 8.0f * corr[r];
+    return;
   }
   for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]);
 }
@@ -481,12 +488,12 @@ void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n) {
 constexpr int NR = 4;
 
 template <int R>
-void dot_rows(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, const int8_t* const* xq, const float* const* xd, float* res) {
+void dot_rows(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
   const float* f16t = ctx.f16_table.data();
   const bool quant = m.format == Q8_0 || m.format == Q4_0;
 #ifdef FUGAKU_X86
   if (ctx.simd) {
-    if (quant) dot_quant_avx2<R>(m, o, xq, xd, res);
+    if (quant) dot_quant_avx2<R>(m, o, xq, xd, xsum, res);
     else dot_float_avx2<R>(m, o, xs, res);
     return;
   }
@@ -500,10 +507,19 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
   const bool quant = m.format == Q8_0 || m.format == Q4_0;
   std::vector<int8_t> q;
   std::vector<float> d;
+  std::vector<int32_t> sums;  // Σ of each activation block's int8 values (for Q4_0's offset of 8)
   if (quant) {
     q.resize(rows * in);
     d.resize(rows * in / QK);
-    auto qrow = [&](int64_t r) { quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK); };
+    sums.resize(rows * in / QK);
+    auto qrow = [&](int64_t r) {
+      quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK);
+      for (int64_t k = 0; k < in / QK; k++) {
+        int32_t t = 0;
+        for (int j = 0; j < QK; j++) t += q[r * in + k * QK + j];
+        sums[r * in / QK + k] = t;
+      }
+    };
     if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
     else ctx.pool.parallel_for(rows, qrow);
   }
@@ -517,21 +533,23 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
     for (int64_t o = oa; o < ob; o++) {
       int64_t r = r0;
       for (; r + NR <= r1; r += NR) {
-        const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; float res[NR];
+        const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR]; float res[NR];
         for (int k = 0; k < NR; k++) {
           xs[k] = x + (r + k) * in;
           xqs[k] = quant ? q.data() + (r + k) * in : nullptr;
           xds[k] = quant ? d.data() + (r + k) * in / QK : nullptr;
+          xss[k] = quant ? sums.data() + (r + k) * in / QK : nullptr;
         }
-        dot_rows<NR>(ctx, m, o, xs, xqs, xds, res);
+        dot_rows<NR>(ctx, m, o, xs, xqs, xds, xss, res);
         for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
       }
       for (; r < r1; r++) {
         const float* xs[1] = {x + r * in};
         const int8_t* xqs[1] = {quant ? q.data() + r * in : nullptr};
         const float* xds[1] = {quant ? d.data() + r * in / QK : nullptr};
+        const int32_t* xss[1] = {quant ? sums.data() + r * in / QK : nullptr};
         float res[1];
-        dot_rows<1>(ctx, m, o, xs, xqs, xds, res);
+        dot_rows<1>(ctx, m, o, xs, xqs, xds, xss, res);
         out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
       }
     }
@@ -596,10 +614,60 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* g, const
 }
 
 enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
+
+#ifdef FUGAKU_X86
+// exp on 8 lanes (Cephes' expf: range reduction by ln 2 and a degree-5 polynomial; ~1 ulp on
+// [-87, 88], saturating outside): the tanh-form GELUs and sigmoids then cost a few ns per value
+// instead of a libm call.
+AVX2_FN inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+// x · sigmoid(k·g(x)) forms: gelu_tanh(x) = x / (1 + exp(−2y)), y = √(2/π)(x + 0.044715x³) (gelu_fast is
+// the same function written as √(2/π)·x·(1 + 0.044715x²)); quick_gelu = x·σ(1.702x); silu = x·σ(x).
+AVX2_FN void activation_avx2(int32_t kind, float* x, int64_t a, int64_t b) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = a;
+  for (; i + 8 <= b; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 z;  // the exponent of exp(z) in v / (1 + exp(z))
+    if (kind == GELU_TANH || kind == GELU_FAST) {
+      const __m256 v2 = _mm256_mul_ps(v, v);
+      const __m256 inner = _mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.7978845608f)), _mm256_fmadd_ps(v2, _mm256_set1_ps(0.044715f), one));
+      z = _mm256_mul_ps(inner, _mm256_set1_ps(-2.0f));
+    } else if (kind == QUICK_GELU) {
+      z = _mm256_mul_ps(v, _mm256_set1_ps(-1.702f));
+    } else {
+      z = _mm256_sub_ps(_mm256_setzero_ps(), v);
+    }
+    _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp256(z))));
+  }
+  for (; i < b; i++) {
+    const float v = x[i];
+    float z = kind == QUICK_GELU ? -1.702f * v : kind == SILU ? -v : -2.0f * (v * 0.7978845608f * (1.0f + 0.044715f * v * v));
+    x[i] = v / (1.0f + std::exp(z));
+  }
+}
+#endif
+
 void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
   const int64_t CH = 8192;
   auto part = [&](int64_t c) {
     const int64_t a = c * CH, b = std::min(n, a + CH);
+#ifdef FUGAKU_X86
+    if (ctx.simd && kind != GELU && kind != RELU) { activation_avx2(kind, x, a, b); return; }
+#endif
     for (int64_t i = a; i < b; i++) {
       const float v = x[i];
       switch (kind) {
