@@ -368,6 +368,57 @@ AVX2_FN inline __m256 mul_sum_i8(__m256i w, __m256i x) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
 }
 
+// One activation row (decode): two blocks per iteration into two accumulators, so the FMA latency
+// chain does not limit the rate at which weight bytes are consumed.
+AVX2_FN void gemv_q8_0_avx2(const BlockQ8* b, int64_t nb, const int8_t* xq, const float* xd, float* res) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 2 <= nb; k += 2) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (k + 1) * QK));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k].d) * xd[k]), mul_sum_i8(w0, x0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k + 1].d) * xd[k + 1]), mul_sum_i8(w1, x1), acc1);
+  }
+  for (; k < nb; k++) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k].d) * xd[k]), mul_sum_i8(w0, x0), acc0);
+  }
+  *res = hsum8(_mm256_add_ps(acc0, acc1));
+}
+AVX2_FN void gemv_q4_0_avx2(const BlockQ4* b, int64_t nb, const int8_t* xq, const float* xd, const int32_t* xsum, float* res) {
+  const __m256i lowMask = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float corr0 = 0, corr1 = 0;
+  int64_t k = 0;
+  for (; k + 2 <= nb; k += 2) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k + 1].qs));
+    const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
+    const __m256i w1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q1, 4), q1), lowMask);
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (k + 1) * QK));
+    const float s0 = _cvtsh_ss(b[k].d) * xd[k], s1 = _cvtsh_ss(b[k + 1].d) * xd[k + 1];
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), ones)), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(s1), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w1, x1), ones)), acc1);
+    corr0 += s0 * float(xsum[k]);
+    corr1 += s1 * float(xsum[k + 1]);
+  }
+  for (; k < nb; k++) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
+    const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
+    const float s0 = _cvtsh_ss(b[k].d) * xd[k];
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), ones)), acc0);
+    corr0 += s0 * float(xsum[k]);
+  }
+  *res = hsum8(_mm256_add_ps(acc0, acc1)) - 8.0f * (corr0 + corr1);
+}
+
 template <int NR>
 AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
   const int64_t nb = m.in_dim / QK;
@@ -493,6 +544,8 @@ void dot_rows(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, 
   const bool quant = m.format == Q8_0 || m.format == Q4_0;
 #ifdef FUGAKU_X86
   if (ctx.simd) {
+    if (R == 1 && m.format == Q8_0) { gemv_q8_0_avx2(reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes), m.in_dim / QK, xq[0], xd[0], res); return; }
+    if (R == 1 && m.format == Q4_0) { gemv_q4_0_avx2(reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes), m.in_dim / QK, xq[0], xd[0], xsum[0], res); return; }
     if (quant) dot_quant_avx2<R>(m, o, xq, xd, xsum, res);
     else dot_float_avx2<R>(m, o, xs, res);
     return;
