@@ -26,6 +26,8 @@ const concurrency = Number(arg('concurrency', '8'));
 const maxTokens = Number(arg('max-tokens', '64'));
 const dtype = arg('dtype', 'auto');
 const modelArgs = process.argv.includes('--model') ? ['--model', arg('model', '')] : [];
+/** The server answers to the model folder's name. */
+const modelName = process.argv.includes('--model') ? path.basename(path.resolve(arg('model', ''))) : 'tiny-ja-demo';
 
 const PROMPTS = ['日本の首都は', '富士山は', '昔々あるところに', 'スーパーコンピュータ「富岳」は', '今日の天気は', '猫という動物は', '東京タワーは', '人工知能とは'];
 
@@ -61,7 +63,7 @@ async function one(client: OpenAI, i: number): Promise<Outcome> {
   let tokens = -1;
   try {
     const stream = await client.completions.create({
-      model: 'tiny-ja-demo',
+      model: modelName,
       prompt: PROMPTS[i % PROMPTS.length],
       max_tokens: maxTokens,
       temperature: 0.8,
