@@ -461,6 +461,59 @@ AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq,
   for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]);
 }
 
+// Prefill tile: 2 weight rows × NR activation rows. Each weight block is loaded and unpacked once for
+// NR activation rows, and each activation block once for 2 weight rows.
+template <int NR>
+AVX2_FN void dot2_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res0, float* res1) {
+  const int64_t nb = m.in_dim / QK;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc0[NR], acc1[NR];
+  for (int r = 0; r < NR; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = _mm256_setzero_ps(); }
+  if (m.format == Q8_0) {
+    auto* b0 = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
+    auto* b1 = reinterpret_cast<const BlockQ8*>(m.data + (o + 1) * m.row_bytes);
+    for (int64_t k = 0; k < nb; k++) {
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0[k].qs));
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1[k].qs));
+      const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
+      const float d0 = _cvtsh_ss(b0[k].d), d1 = _cvtsh_ss(b1[k].d);
+      for (int r = 0; r < NR; r++) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
+        const float dx = xd[r][k];
+        const __m256 p0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, w0)), ones));
+        const __m256 p1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, w1)), ones));
+        acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * dx), p0, acc0[r]);
+        acc1[r] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * dx), p1, acc1[r]);
+      }
+    }
+    for (int r = 0; r < NR; r++) { res0[r] = hsum8(acc0[r]); res1[r] = hsum8(acc1[r]); }
+  } else {
+    auto* b0 = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
+    auto* b1 = reinterpret_cast<const BlockQ4*>(m.data + (o + 1) * m.row_bytes);
+    const __m256i lowMask = _mm256_set1_epi8(0x0f);
+    float c0[NR] = {0}, c1[NR] = {0};
+    for (int64_t k = 0; k < nb; k++) {
+      const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0[k].qs));
+      const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1[k].qs));
+      const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
+      const __m256i w1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q1, 4), q1), lowMask);
+      const float d0 = _cvtsh_ss(b0[k].d), d1 = _cvtsh_ss(b1[k].d);
+      for (int r = 0; r < NR; r++) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
+        const float dx = xd[r][k], sx = float(xsum[r][k]);
+        const __m256 p0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x), ones));
+        const __m256 p1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w1, x), ones));
+        const float s0 = d0 * dx, s1 = d1 * dx;
+        acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(s0), p0, acc0[r]);
+        acc1[r] = _mm256_fmadd_ps(_mm256_set1_ps(s1), p1, acc1[r]);
+        c0[r] += s0 * sx;
+        c1[r] += s1 * sx;
+      }
+    }
+    for (int r = 0; r < NR; r++) { res0[r] = hsum8(acc0[r]) - 8.0f * c0[r]; res1[r] = hsum8(acc1[r]) - 8.0f * c1[r]; }
+  }
+}
+
 AVX2_FN float dot_f32_avx2(const float* a, const float* b, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
@@ -585,6 +638,37 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
     const int64_t oa = (c % oChunks) * CH, ob = std::min(outd, oa + CH);
     for (int64_t o = oa; o < ob; o++) {
       int64_t r = r0;
+#ifdef FUGAKU_X86
+      if (ctx.simd && quant && o + 1 < ob && r1 - r0 >= NR) {
+        // Two output rows at once for the full groups of NR activation rows (prefill).
+        for (; r + NR <= r1; r += NR) {
+          const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR]; float res0[NR], res1[NR];
+          for (int k = 0; k < NR; k++) {
+            xqs[k] = q.data() + (r + k) * in;
+            xds[k] = d.data() + (r + k) * in / QK;
+            xss[k] = sums.data() + (r + k) * in / QK;
+          }
+          dot2_quant_avx2<NR>(m, o, xqs, xds, xss, res0, res1);
+          for (int k = 0; k < NR; k++) {
+            out[(r + k) * outd + o] = res0[k] + (bias ? bias[o] : 0.0f);
+            out[(r + k) * outd + o + 1] = res1[k] + (bias ? bias[o + 1] : 0.0f);
+          }
+        }
+        for (int64_t oo = o; oo <= o + 1; oo++) {
+          for (int64_t rr = r; rr < r1; rr++) {
+            const float* xs[1] = {x + rr * in};
+            const int8_t* xqs[1] = {q.data() + rr * in};
+            const float* xds[1] = {d.data() + rr * in / QK};
+            const int32_t* xss[1] = {sums.data() + rr * in / QK};
+            float res[1];
+            dot_rows<1>(ctx, m, oo, xs, xqs, xds, xss, res);
+            out[rr * outd + oo] = res[0] + (bias ? bias[oo] : 0.0f);
+          }
+        }
+        o++;
+        continue;
+      }
+#endif
       for (; r + NR <= r1; r += NR) {
         const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR]; float res[NR];
         for (int k = 0; k < NR; k++) {
