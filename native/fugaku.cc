@@ -629,13 +629,14 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
   const bool quant = m.format == Q8_0 || m.format == Q4_0;
   std::vector<int8_t> q;
   std::vector<float> d;
-  std::vector<int32_t> sums;  // Σ of each activation block's int8 values (for Q4_0's offset of 8)
+  std::vector<int32_t> sums;  // Σ of each activation block's int8 values (Q4_0's offset of 8; zeros otherwise)
   if (quant) {
     q.resize(rows * in);
     d.resize(rows * in / QK);
     sums.resize(rows * in / QK);
     auto qrow = [&](int64_t r) {
       quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK);
+      if (m.format != Q4_0) return;  // only Q4_0's kernels use the block sums
       for (int64_t k = 0; k < in / QK; k++) {
         int32_t t = 0;
         for (int j = 0; j < QK; j++) t += q[r * in + k * QK + j];

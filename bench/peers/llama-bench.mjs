@@ -7,6 +7,8 @@
  *   node bench/peers/llama-bench.mjs --model FILE.gguf --threads T --prompt-tokens P --new-tokens G [--runs R]
  */
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+// The same deterministic prompt as `fugaku bench` (needs `npm run build`).
+import { benchPrompt } from '../../dist/src/cli/bench.js';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -19,17 +21,6 @@ const P = Number(opt('--prompt-tokens', '128'));
 const G = Number(opt('--new-tokens', '64'));
 const runs = Number(opt('--runs', '1'));
 if (!modelPath) throw new Error('--model FILE.gguf is required');
-
-/** The same deterministic prompt as `fugaku bench` (src/cli/bench.ts benchPrompt). */
-function benchPrompt(n, vocab) {
-  const ids = [];
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    ids.push(100 + (s % Math.max(1, Math.min(vocab, 48000) - 100)));
-  }
-  return ids;
-}
 
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
 const t0 = performance.now();

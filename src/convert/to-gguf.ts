@@ -19,8 +19,7 @@ import type { LoadedTensor } from '../io/safetensors.js';
 import { gguf, writeGGUF, type GGMLTypeName, type GGUFTensorSpec, type GGUFTypedValue } from '../io/gguf.js';
 import { parseGPT2Config, type GPT2Config } from '../model/config.js';
 import { expectedTensors } from '../model/load.js';
-import type { StorageArray, StorageDType } from '../tensor/dtype.js';
-import { convertFloat, toF32Fast } from './fast-dtype.js';
+import { convertFloat, storageToF32, type StorageArray, type StorageDType } from '../tensor/dtype.js';
 import { quantizeMatrix, QK } from '../tensor/quant.js';
 import { tensorNames, type TensorName } from '../io/gguf-names.js';
 import { buildSpmVocab, type SpmVocab } from './vocab.js';
@@ -285,10 +284,10 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
       written = await writeGGUF(out, { metadata, tensors }, async (spec, i) => {
         const n = names[i];
         const t = await ckpt.readTensor(stored.get(n.hf)!);
-        if (n.layout === 'vector') return toF32Fast(t.dtype, t.data);
+        if (n.layout === 'vector') return storageToF32(t.dtype, t.data);
         const m = toOutIn(t, n.layout);
         if (spec.type === 'Q8_0' || spec.type === 'Q4_0') {
-          const f = toF32Fast(t.dtype, m.data);
+          const f = storageToF32(t.dtype, m.data);
           return quantizeMatrix(spec.type, f, m.inDim, m.outDim, false);
         }
         const r = convertFloat(t.dtype, m.data, spec.type as StorageDType);
