@@ -90,6 +90,14 @@ function checkIds(model: GPT2Model, ids: number[], where: string): void {
   }
 }
 
+/**
+ * How many of the last generated tokens can hold a newly completed stop string: every kept token
+ * yields at least one character, or one UTF-8 byte (≤ 4 per character) for byte-fallback pieces.
+ */
+export function stopStringTail(stops: readonly string[]): number {
+  return 4 * Math.max(0, ...stops.map((x) => x.length)) + 8;
+}
+
 export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: GenerationConfig, deps: GenerateDeps = {}): Promise<GeneratedSequence[]> {
   const { inputIds } = inputs;
   if (inputIds.length === 0) throw new FugakuError('INVALID_ARGUMENT', 'generate needs at least one prompt');
@@ -116,7 +124,7 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
   if (cfg.stopStrings && cfg.stopStrings.length > 0 && !deps.decode) {
     throw new FugakuError('INVALID_ARGUMENT', 'stopStrings needs a tokenizer to decode with', 'pass deps.decode (the library facade does this)');
   }
-  const stopTail = 4 * Math.max(0, ...(cfg.stopStrings ?? []).map((x) => x.length)) + 8;
+  const stopTail = stopStringTail(cfg.stopStrings ?? []);
   const eos = new Set(cfg.eosTokenId);
   const pad = cfg.padTokenId ?? cfg.eosTokenId[0] ?? 0;
   const rng = deps.rng ?? (cfg.seed !== null ? new Rng(cfg.seed) : Rng.fromEntropy());
@@ -184,8 +192,7 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
         r.done = true;
         r.reason = 'eos';
       } else if (cfg.stopStrings && cfg.stopStrings.length > 0) {
-        // Only the tail can hold a newly completed stop string: every kept token yields at least
-        // one character, or one UTF-8 byte (≤ 4 per character) for byte-fallback pieces.
+        // Only the tail can hold a newly completed stop string (see stopStringTail).
         const text = deps.decode!(r.out.slice(-stopTail));
         const hit = cfg.stopStrings.find((s) => text.includes(s));
         if (hit !== undefined) {

@@ -23,6 +23,7 @@ import type { GenerationConfig } from '../generation/config.js';
 import { buildLogitsProcessors, type LogitsProcessor } from '../generation/processors.js';
 import { Rng } from '../generation/rng.js';
 import { argmax, logSoftmax, sampleFromLogits, topLogprobs } from '../generation/sampling.js';
+import { stopStringTail } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
 import type { TokenLogprob } from '../generation/generate.js';
 import type { PreTrainedTokenizer } from '../tokenizer/index.js';
@@ -479,8 +480,7 @@ export class Engine {
     if (cfg.eosTokenId.includes(next)) reason = 'stop';
     else if (s.job.stop.length > 0) {
       // Only the tail can hold a newly completed stop string (as in generate).
-      const tail = 4 * Math.max(...s.job.stop.map((x) => x.length)) + 8;
-      const t = this.tokenizer.decode(q.out.slice(-tail), { skipSpecialTokens: true });
+      const t = this.tokenizer.decode(q.out.slice(-stopStringTail(s.job.stop)), { skipSpecialTokens: true });
       if (s.job.stop.some((x) => t.includes(x))) reason = 'stop';
     }
     if (reason === null && q.out.length >= s.job.maxNewTokens) reason = 'length';
