@@ -12,6 +12,8 @@ import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { defaultModelDir, packageRoot } from '../src/paths.js';
 import type { WeightFormat } from '../src/model/load.js';
+import { lossFromLogits } from '../src/eval/perplexity.js';
+import { argmax } from '../src/generation/sampling.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, 'max-tokens-per-file': { type: 'string' }, formats: { type: 'string' }, json: { type: 'boolean' } } });
 const dir = values.model ?? defaultModelDir;
@@ -39,17 +41,10 @@ for (const format of formats) {
       const win = ids.slice(s, Math.min(ids.length, s + W));
       if (win.length < 2) break;
       const logits = model.forward(win, model.newCache(win.length), { logits: 'all' });
-      for (let i = 0; i < win.length; i++) {
-        let best = 0;
-        let max = -Infinity;
-        for (let v = 0; v < V; v++) if (logits[i * V + v] > max) { max = logits[i * V + v]; best = v; }
-        am[s + i] = best;
-        if (i === win.length - 1) continue;
-        let sum = 0;
-        for (let v = 0; v < V; v++) sum += Math.exp(logits[i * V + v] - max);
-        nll += Math.log(sum) + max - logits[i * V + win[i + 1]];
-        count++;
-      }
+      for (let i = 0; i < win.length; i++) am[s + i] = argmax(logits.subarray(i * V, (i + 1) * V));
+      const loss = lossFromLogits(logits, V, win);
+      nll += loss.nllSum;
+      count += loss.predicted;
     }
     argmaxes.push(am);
   }
