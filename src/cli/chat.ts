@@ -20,7 +20,7 @@ import { TextStreamer } from '../generation/streamer.js';
 import { Rng } from '../generation/rng.js';
 import { loadModel } from './load-model.js';
 import { applyChatTemplate, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
-import { addSamplingOptions, backendOption, threadsOption, kvCacheDtypeOption, dtypeOption, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
+import { addModelLoadOptions, addSamplingOptions, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 
 export interface ChatOptions {
   model: string;
@@ -60,12 +60,8 @@ export function registerChatCommand(program: Command): Command {
     .addOption(modelOption())
     .option('--system <text>', 'system prompt (default: the model card\'s 以下は、タスクを説明する指示です。…)')
     .option('--max-new-tokens <n>', 'tokens per answer at most', intArg('--max-new-tokens', 1), 256)
-    .option('--seed <s>', 'random seed for sampling (one stream for the whole session)', intArg('--seed'))
-    .addOption(dtypeOption())
-    .addOption(backendOption())
-    .addOption(threadsOption())
-    .addOption(kvCacheDtypeOption());
-  return addSamplingOptions(cmd).action(async (o: ChatOptions) => {
+    .option('--seed <s>', 'random seed for sampling (one stream for the whole session)', intArg('--seed'));
+  return addSamplingOptions(addModelLoadOptions(cmd)).action(async (o: ChatOptions) => {
     await runChat(o, { input: process.stdin, output: process.stdout, error: process.stderr, interactive: process.stdin.isTTY === true });
   });
 }

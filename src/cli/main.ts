@@ -10,7 +10,7 @@ import type { GPT2LMHeadModel } from '../generation/causal-lm.js';
 import { sequenceText } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { perplexity } from '../eval/perplexity.js';
-import { addSamplingOptions, backendOption, threadsOption, kvCacheDtypeOption, dtypeOption, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
+import { addModelLoadOptions, addSamplingOptions, floatArg, idsArg, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 import { mapLines, parseJSONLine } from './io.js';
 import { registerChatCommand } from './chat.js';
 import { loadModel } from './load-model.js';
@@ -78,9 +78,8 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'random seed for sampling', intArg('--seed'))
     .option('--stream', 'print text as it is generated', false)
     .option('--json', 'print {"input_ids", "output_ids", "text"} ({"input_ids", "sequences": [...]} when n > 1)', false)
-    .option('--no-echo', 'print only the generated text, not the prompt')
-    .addOption(backendOption()).addOption(threadsOption()).addOption(kvCacheDtypeOption())
-    .addOption(dtypeOption())
+    .option('--no-echo', 'print only the generated text, not the prompt');
+  addModelLoadOptions(generateCmd)
     .action(async (o: Record<string, unknown> & { model: string; dtype: string; json: boolean; echo: boolean; stream: boolean; keepStop: boolean; numReturnSequences: number }) => {
       if (o.prompt === undefined && o.inputIds === undefined) {
         throw new FugakuError('INVALID_ARGUMENT', 'generate needs --prompt TEXT or --input-ids JSON_ARRAY', 'e.g. fugaku generate --prompt "スーパーコンピュータ「富岳」という名称は"');
@@ -127,16 +126,15 @@ export function buildProgram(): Command {
       });
     });
 
-  program
+  const perplexityCmd = program
     .command('perplexity')
     .description('HF causal-LM loss and perplexity of a text file (no special tokens; windows of n_positions)')
     .addOption(modelOption())
     .requiredOption('--file <path>', 'UTF-8 text file')
     .option('--max-tokens <n>', 'evaluate only the first N tokens', intArg('--max-tokens', 2))
     .option('--stride <n>', 'step between windows (default: the window length, no overlap)', intArg('--stride', 1))
-    .option('--json', 'print {"tokens", "loss", "perplexity"}', false)
-    .addOption(backendOption()).addOption(threadsOption()).addOption(kvCacheDtypeOption())
-    .addOption(dtypeOption())
+    .option('--json', 'print {"tokens", "loss", "perplexity"}', false);
+  addModelLoadOptions(perplexityCmd)
     .action(async (o: { model: string; file: string; maxTokens?: number; stride?: number; json: boolean; dtype: string; backend: string; threads?: number; kvCacheDtype: string }) => {
       let text: string;
       try {

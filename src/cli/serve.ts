@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { FugakuError } from '../errors.js';
 import { AutoTokenizer } from '../tokenizer/index.js';
 import { createServer, listen } from '../server/index.js';
-import { backendOption, dtypeOption, intArg, modelOption, threadsOption, kvCacheDtypeOption } from './options.js';
+import { addModelLoadOptions, intArg, modelOption } from './options.js';
 import { loadModel } from './load-model.js';
 
 export interface ServeOptions {
@@ -40,7 +40,7 @@ export interface ServeIO {
 
 /** Registers `fugaku serve` on `program` (commander). */
 export function registerServeCommand(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('OpenAI-compatible HTTP server (completions, chat, streaming, continuous batching) with a chat page at /')
     .addOption(modelOption())
@@ -52,11 +52,8 @@ export function registerServeCommand(program: Command): void {
     .option('--alias <name...>', 'extra model names clients may ask for (the folder name always works)')
     .option('--max-body-bytes <n>', 'largest accepted request body', intArg('--max-body-bytes', 1), 1024 * 1024)
     .option('--prefix-cache <n>', 'finished KV caches kept for prefix reuse (0 = off)', intArg('--prefix-cache', 0), 16)
-    .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10)
-    .addOption(dtypeOption())
-    .addOption(backendOption())
-    .addOption(threadsOption())
-    .addOption(kvCacheDtypeOption())
+    .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10);
+  addModelLoadOptions(cmd)
     .action(async (o: ServeOptions) => {
       await runServe(o, {
         out: (l) => void process.stdout.write(l + '\n'),
