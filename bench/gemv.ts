@@ -3,23 +3,40 @@
  * cache) through matmul with one activation row, per format and thread count, and prints the
  * weight bytes per second as a ratio of the STREAM triad bandwidth measured in the same run.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/gemv.js [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32]
+ * With `--rows R` (R > 1) it times the matrix-matrix product that prefill uses (R activation rows) and
+ * prints multiply-adds per second next to the one-row figure.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/gemv.js [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows 64]
  */
 import { parseArgs } from 'node:util';
 import { NativeBackend } from '../src/backend/native.js';
 import type { MatrixFormat } from '../src/backend/backend.js';
 import { physicalCores } from '../src/backend/cpu.js';
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' } } });
+const { values } = parseArgs({ options: { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' } } });
 const threadList = (values.threads ?? [...new Set([1, physicalCores()])].join(',')).split(',').map(Number);
 const formats = (values.formats ?? 'Q8_0,Q4_0,BF16,F16').split(',') as MatrixFormat[];
 const dim = Number(values.dim ?? 8192);
 const reps = Number(values.reps ?? 20);
+const gemmRows = Number(values.rows ?? 0);
 
 const src = new Float32Array(dim * dim);
 for (let i = 0; i < src.length; i++) src[i] = Math.sin(i * 0.618) * 0.05;
 const x = new Float32Array(dim).map((_, i) => Math.cos(i));
 const out = new Float32Array(dim);
+const xs = new Float32Array(Math.max(1, gemmRows) * dim).map((_, i) => Math.cos(i * 0.37));
+const outs = new Float32Array(Math.max(1, gemmRows) * dim);
+
+function median(f: () => void, n: number): number {
+  const times: number[] = [];
+  for (let r = 0; r < n; r++) {
+    const t0 = performance.now();
+    f();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
 
 for (const threads of threadList) {
   const be = NativeBackend.create({ threads });
@@ -28,15 +45,14 @@ for (const threads of threadList) {
   for (const f of formats) {
     const m = be.loadMatrix({ dtype: 'F32', shape: [dim, dim], data: src }, 'out_in', f);
     be.matmul(x, 1, m, null, out);
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      be.matmul(x, 1, m, null, out);
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    const med = times[Math.floor(times.length / 2)];
+    const med = median(() => be.matmul(x, 1, m, null, out), reps);
     const gbs = m.byteSize / (med / 1000) / 1e9;
-    console.log(`  ${f.padEnd(5)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad`);
+    let line = `  ${f.padEnd(5)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad`;
+    if (gemmRows > 1) {
+      const medR = median(() => be.matmul(xs, gemmRows, m, null, outs), Math.max(3, Math.ceil(reps / 4)));
+      const gmacs = (gemmRows * dim * dim) / (medR / 1000) / 1e9;
+      line += `  | ${gemmRows} rows ${medR.toFixed(1)} ms  ${gmacs.toFixed(1)} GMAC/s`;
+    }
+    console.log(line);
   }
 }

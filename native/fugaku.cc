@@ -7,8 +7,9 @@
 //
 // Kernels are chosen at run time: AVX2+FMA+F16C (compiled with target attributes, used only when
 // the CPU reports them) or portable C++ that any compiler vectorizes as it can.
-// Weights are stored row-major [out][in] in every format; quantized formats are ggml's Q8_0/Q4_0
-// blocks (see src/tensor/quant.ts), so GGUF tensors load without conversion.
+// Float weights are stored row-major [out][in]; quantized formats hold ggml's Q8_0/Q4_0 blocks (see
+// src/tensor/quant.ts) with the blocks of 8 output rows interleaved (see "interleaved quantized
+// layout" below), so GGUF tensors load with a cheap repack and no requantization.
 #include <node_api.h>
 
 #include <algorithm>
@@ -214,6 +215,37 @@ int64_t row_bytes_of(int32_t fmt, int64_t in) {
   return -1;
 }
 
+// ---------------------------------------------------------------- interleaved quantized layout
+// Quantized matrices are stored as groups of IL = 8 output rows whose blocks are interleaved (the
+// idea of llama.cpp's repacked CPU layouts): for block k of a group, first the 8 rows' f16 scales
+// (16 bytes), then the rows' quants in 4-byte lanes: 32-byte chunk c holds bytes 4c..4c+3 of every
+// row's block, row r in lane r. One 32-byte load then serves 8 output rows: the kernels broadcast 4
+// activation bytes to all lanes, and the 8 results come out in one vector, with no horizontal sums
+// and one vector of scales per block. A Q4_0 chunk's low nibbles are elements 4c..4c+3 and its high
+// nibbles elements 16+4c..16+4c+3; a Q8_0 block has 8 chunks. The same bytes as plain rows (8 ×
+// row_bytes per group); rows past out_dim in the last group are zero blocks (scale 0).
+constexpr int IL = 8;
+inline bool is_quant(int32_t fmt) { return fmt == Q8_0 || fmt == Q4_0; }
+inline int64_t block_bytes(int32_t fmt) { return fmt == Q8_0 ? int64_t(sizeof(BlockQ8)) : int64_t(sizeof(BlockQ4)); }
+inline int64_t groups_of(int64_t outd) { return (outd + IL - 1) / IL; }
+inline size_t matrix_bytes(int32_t fmt, int64_t row_bytes, int64_t outd) {
+  return size_t(row_bytes) * size_t(is_quant(fmt) ? groups_of(outd) * IL : outd);
+}
+
+// Interleaves n ≤ 8 plain rows of nb blocks each (consecutive in `rows`) into one group at dst.
+void pack_group(int32_t fmt, const uint8_t* rows, int64_t n, int64_t nb, uint8_t* dst) {
+  const int64_t bb = block_bytes(fmt), chunks = (bb - 2) / 4;
+  for (int64_t k = 0; k < nb; k++) {
+    uint8_t* p = dst + k * IL * bb;
+    std::memset(p, 0, size_t(IL * bb));
+    for (int64_t r = 0; r < n; r++) {
+      const uint8_t* b = rows + (r * nb + k) * bb;
+      std::memcpy(p + 2 * r, b, 2);
+      for (int64_t c = 0; c < chunks; c++) std::memcpy(p + 16 + 32 * c + 4 * r, b + 2 + 4 * c, 4);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- quantization (the spec: src/tensor/quant.ts)
 void quantize_q8_0(const float* x, BlockQ8* y, int64_t n) {
   for (int64_t b = 0; b < n / QK; b++) {
@@ -246,16 +278,25 @@ void dequantize_row(const Matrix& m, int64_t o, float* out, const float* f16t) {
     case F32: std::memcpy(out, row, m.in_dim * 4); break;
     case BF16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]); break;
     case F16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = f16t[reinterpret_cast<const uint16_t*>(row)[i]]; break;
-    case Q8_0: {
-      auto* b = reinterpret_cast<const BlockQ8*>(row);
-      for (int64_t k = 0; k < m.in_dim / QK; k++) { float d = f16t[b[k].d]; for (int j = 0; j < QK; j++) out[k * QK + j] = d * b[k].qs[j]; }
-      break;
-    }
-    case Q4_0: {
-      auto* b = reinterpret_cast<const BlockQ4*>(row);
+    case Q8_0: case Q4_0: {
+      const int64_t bb = block_bytes(m.format), r = o % IL;
+      const uint8_t* g = m.data + (o / IL) * IL * m.row_bytes;
       for (int64_t k = 0; k < m.in_dim / QK; k++) {
-        float d = f16t[b[k].d];
-        for (int j = 0; j < QK / 2; j++) { out[k * QK + j] = d * ((b[k].qs[j] & 15) - 8); out[k * QK + j + 16] = d * ((b[k].qs[j] >> 4) - 8); }
+        const uint8_t* p = g + k * IL * bb;
+        uint16_t dh; std::memcpy(&dh, p + 2 * r, 2);
+        const float d = f16t[dh];
+        float* y = out + k * QK;
+        if (m.format == Q8_0) {
+          for (int c = 0; c < 8; c++)
+            for (int j = 0; j < 4; j++) y[4 * c + j] = d * int8_t(p[16 + 32 * c + 4 * r + j]);
+        } else {
+          for (int c = 0; c < 4; c++)
+            for (int j = 0; j < 4; j++) {
+              const uint8_t b = p[16 + 32 * c + 4 * r + j];
+              y[4 * c + j] = d * ((b & 15) - 8);
+              y[16 + 4 * c + j] = d * ((b >> 4) - 8);
+            }
+        }
       }
       break;
     }
@@ -298,36 +339,31 @@ void dot_float_portable(const Matrix& m, int64_t o, const float* const* xs, floa
   for (int r = 0; r < NR; r++) res[r] = float(acc[r]);
 }
 
-template <int NR>
-void dot_quant_portable(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, float* res, const float* f16t) {
-  const int64_t nb = m.in_dim / QK;
-  float acc[NR] = {0};
-  if (m.format == Q8_0) {
-    auto* b = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
-    for (int64_t k = 0; k < nb; k++) {
-      float dw = f16t[b[k].d];
-      for (int r = 0; r < NR; r++) {
-        int32_t s = 0;
-        const int8_t* x = xq[r] + k * QK;
-        for (int j = 0; j < QK; j++) s += int32_t(b[k].qs[j]) * x[j];
-        acc[r] += float(s) * dw * xd[r][k];
+// res[r] = row (IL·g + r) · x for one activation row (quantized to xq, xd), the interleaved layout.
+void group_dot_portable(const Matrix& m, int64_t g, const int8_t* xq, const float* xd, const float* f16t, float* res) {
+  const int64_t bb = block_bytes(m.format), nb = m.in_dim / QK;
+  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  float acc[IL] = {0};
+  for (int64_t k = 0; k < nb; k++) {
+    const uint8_t* p = base + k * IL * bb;
+    const int8_t* x = xq + k * QK;
+    for (int r = 0; r < IL; r++) {
+      int32_t s = 0;
+      if (m.format == Q8_0) {
+        for (int c = 0; c < 8; c++)
+          for (int j = 0; j < 4; j++) s += int32_t(int8_t(p[16 + 32 * c + 4 * r + j])) * x[4 * c + j];
+      } else {
+        for (int c = 0; c < 4; c++)
+          for (int j = 0; j < 4; j++) {
+            const uint8_t b = p[16 + 32 * c + 4 * r + j];
+            s += ((b & 15) - 8) * x[4 * c + j] + ((b >> 4) - 8) * x[16 + 4 * c + j];
+          }
       }
-    }
-  } else {
-    auto* b = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
-    for (int64_t k = 0; k < nb; k++) {
-      float dw = f16t[b[k].d];
-      int8_t w[32];
-      for (int j = 0; j < 16; j++) { w[j] = int8_t((b[k].qs[j] & 15) - 8); w[j + 16] = int8_t((b[k].qs[j] >> 4) - 8); }
-      for (int r = 0; r < NR; r++) {
-        int32_t s = 0;
-        const int8_t* x = xq[r] + k * QK;
-        for (int j = 0; j < QK; j++) s += int32_t(w[j]) * x[j];
-        acc[r] += float(s) * dw * xd[r][k];
-      }
+      uint16_t dh; std::memcpy(&dh, p + 2 * r, 2);
+      acc[r] += float(s) * f16t[dh] * xd[k];
     }
   }
-  for (int r = 0; r < NR; r++) res[r] = acc[r];
+  for (int r = 0; r < IL; r++) res[r] = acc[r];
 }
 
 #ifdef FUGAKU_X86
@@ -376,158 +412,75 @@ AVX2_FN void dot_float_avx2(const Matrix& m, int64_t o, const float* const* xs, 
   }
 }
 
-// Σ_j w_j·x_j for signed bytes, as 8 int32 lanes (the sign trick: |w| is unsigned, x takes w's sign).
-AVX2_FN inline __m256 mul_sum_i8(__m256i w, __m256i x) {
-  const __m256i ax = _mm256_sign_epi8(w, w);
-  const __m256i sy = _mm256_sign_epi8(x, w);
-  const __m256i dot16 = _mm256_maddubs_epi16(ax, sy);
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)));
-}
+// 4 activation bytes broadcast to all 8 lanes (one load uop).
+AVX2_FN inline __m256i bcast4(const int8_t* p) { return _mm256_castps_si256(_mm256_broadcast_ss(reinterpret_cast<const float*>(p))); }
 
-// One activation row (decode): two blocks per iteration into two accumulators, so the FMA latency
-// chain does not limit the rate at which weight bytes are consumed.
-AVX2_FN void gemv_q8_0_avx2(const BlockQ8* b, int64_t nb, const int8_t* xq, const float* xd, float* res) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 2 <= nb; k += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k + 1].qs));
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (k + 1) * QK));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k].d) * xd[k]), mul_sum_i8(w0, x0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k + 1].d) * xd[k + 1]), mul_sum_i8(w1, x1), acc1);
-  }
-  for (; k < nb; k++) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[k].d) * xd[k]), mul_sum_i8(w0, x0), acc0);
-  }
-  *res = hsum8(_mm256_add_ps(acc0, acc1));
-}
-AVX2_FN void gemv_q4_0_avx2(const BlockQ4* b, int64_t nb, const int8_t* xq, const float* xd, const int32_t* xsum, float* res) {
-  const __m256i lowMask = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float corr0 = 0, corr1 = 0;
-  int64_t k = 0;
-  for (; k + 2 <= nb; k += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
-    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k + 1].qs));
-    const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
-    const __m256i w1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q1, 4), q1), lowMask);
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + (k + 1) * QK));
-    const float s0 = _cvtsh_ss(b[k].d) * xd[k], s1 = _cvtsh_ss(b[k + 1].d) * xd[k + 1];
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), ones)), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(s1), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w1, x1), ones)), acc1);
-    corr0 += s0 * float(xsum[k]);
-    corr1 += s1 * float(xsum[k + 1]);
-  }
-  for (; k < nb; k++) {
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
-    const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + k * QK));
-    const float s0 = _cvtsh_ss(b[k].d) * xd[k];
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(s0), _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x0), ones)), acc0);
-    corr0 += s0 * float(xsum[k]);
-  }
-  *res = hsum8(_mm256_add_ps(acc0, acc1)) - 8.0f * (corr0 + corr1);
-}
-
+// One interleaved group (8 output rows) × NR activation rows: res[t·8 + r] = row (8g + r) · x_t.
+// Q4_0: Σ (q − 8)·x = Σ q·x − 8·Σ x. The nibbles q ∈ [0, 15] are unsigned as maddubs wants them, and
+// the 8 products of a block fit int16 (8 · 2 · 15 · 127 = 30480), so they add as int16 and widen once
+// per block; 8·Σx per activation block (xsum) is subtracted in int32.
 template <int NR>
-AVX2_FN void dot_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
-  const int64_t nb = m.in_dim / QK;
+AVX2_FN void group_q4_0_avx2(const uint8_t* base, int64_t nb, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
+  const __m256i mask = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   __m256 acc[NR];
-  for (int r = 0; r < NR; r++) acc[r] = _mm256_setzero_ps();
-  if (m.format == Q8_0) {
-    auto* b = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
-    for (int64_t k = 0; k < nb; k++) {
-      _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k].qs));
-      const float dw = _cvtsh_ss(b[k].d);
-      for (int r = 0; r < NR; r++) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[r][k]), mul_sum_i8(w, x), acc[r]);
+  for (int t = 0; t < NR; t++) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < nb; k++) {
+    const uint8_t* p = base + k * (IL * 18);
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18 + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18 + 128), _MM_HINT_T0);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    __m256i slo[NR], shi[NR];
+    for (int t = 0; t < NR; t++) { slo[t] = _mm256_setzero_si256(); shi[t] = _mm256_setzero_si256(); }
+    for (int c = 0; c < 4; c++) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * c));
+      const __m256i lo = _mm256_and_si256(q, mask), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      for (int t = 0; t < NR; t++) {
+        const int8_t* x = xq[t] + k * QK;
+        slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, bcast4(x + 4 * c)));
+        shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, bcast4(x + 16 + 4 * c)));
       }
     }
-  } else {
-    // Σ (q − 8)·x = Σ q·x − 8·Σ x: the nibbles q ∈ [0, 15] are already unsigned, so maddubs takes them
-    // as they are, and 8·Σx per activation block (xs, precomputed) is subtracted once per block.
-    auto* b = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
-    const __m256i lowMask = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    float corr[NR] = {0};
-    for (int64_t k = 0; k < nb; k++) {
-      _mm_prefetch(reinterpret_cast<const char*>(b + k + 8), _MM_HINT_T0);
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].qs));
-      // elements 0..15 = low nibbles, 16..31 = high nibbles
-      const __m256i w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), lowMask);
-      const float dw = _cvtsh_ss(b[k].d);
-      for (int r = 0; r < NR; r++) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
-        const __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones));
-        const float s = dw * xd[r][k];
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(s), f, acc[r]);
-        corr[r] += s * float(xsum[r][k]);
-      }
+    for (int t = 0; t < NR; t++) {
+      const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(slo[t], shi[t]), ones), _mm256_set1_epi32(xsum[t][k] * 8));
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd[t][k])), _mm256_cvtepi32_ps(i32), acc[t]);
     }
-    for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]) - 8.0f * corr[r];
-    return;
   }
-  for (int r = 0; r < NR; r++) res[r] = hsum8(acc[r]);
+  for (int t = 0; t < NR; t++) _mm256_storeu_ps(res + 8 * t, acc[t]);
 }
 
-// Prefill tile: 2 weight rows × NR activation rows. Each weight block is loaded and unpacked once for
-// NR activation rows, and each activation block once for 2 weight rows.
+// Q8_0: signed × signed with the sign trick (|w| unsigned, x takes w's sign); a pair of products can
+// reach 2 · 127² and does not fit two in int16, so each chunk widens to int32.
 template <int NR>
-AVX2_FN void dot2_quant_avx2(const Matrix& m, int64_t o, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res0, float* res1) {
-  const int64_t nb = m.in_dim / QK;
+AVX2_FN void group_q8_0_avx2(const uint8_t* base, int64_t nb, const int8_t* const* xq, const float* const* xd, float* res) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc0[NR], acc1[NR];
-  for (int r = 0; r < NR; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = _mm256_setzero_ps(); }
-  if (m.format == Q8_0) {
-    auto* b0 = reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes);
-    auto* b1 = reinterpret_cast<const BlockQ8*>(m.data + (o + 1) * m.row_bytes);
-    for (int64_t k = 0; k < nb; k++) {
-      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0[k].qs));
-      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1[k].qs));
-      const __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
-      const float d0 = _cvtsh_ss(b0[k].d), d1 = _cvtsh_ss(b1[k].d);
-      for (int r = 0; r < NR; r++) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
-        const float dx = xd[r][k];
-        const __m256 p0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, w0)), ones));
-        const __m256 p1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, w1)), ones));
-        acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * dx), p0, acc0[r]);
-        acc1[r] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * dx), p1, acc1[r]);
+  __m256 acc[NR];
+  for (int t = 0; t < NR; t++) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < nb; k++) {
+    const uint8_t* p = base + k * (IL * 34);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    __m256i s[NR];
+    for (int t = 0; t < NR; t++) s[t] = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) {
+      _mm_prefetch(reinterpret_cast<const char*>(p + 4 * IL * 34 + 32 * c), _MM_HINT_T0);
+      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * c));
+      const __m256i aw = _mm256_sign_epi8(w, w);
+      for (int t = 0; t < NR; t++) {
+        const __m256i x = _mm256_sign_epi8(bcast4(xq[t] + k * QK + 4 * c), w);
+        s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, x), ones));
       }
     }
-    for (int r = 0; r < NR; r++) { res0[r] = hsum8(acc0[r]); res1[r] = hsum8(acc1[r]); }
-  } else {
-    auto* b0 = reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes);
-    auto* b1 = reinterpret_cast<const BlockQ4*>(m.data + (o + 1) * m.row_bytes);
-    const __m256i lowMask = _mm256_set1_epi8(0x0f);
-    float c0[NR] = {0}, c1[NR] = {0};
-    for (int64_t k = 0; k < nb; k++) {
-      const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0[k].qs));
-      const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1[k].qs));
-      const __m256i w0 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q0, 4), q0), lowMask);
-      const __m256i w1 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q1, 4), q1), lowMask);
-      const float d0 = _cvtsh_ss(b0[k].d), d1 = _cvtsh_ss(b1[k].d);
-      for (int r = 0; r < NR; r++) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + k * QK));
-        const float dx = xd[r][k], sx = float(xsum[r][k]);
-        const __m256 p0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w0, x), ones));
-        const __m256 p1 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w1, x), ones));
-        const float s0 = d0 * dx, s1 = d1 * dx;
-        acc0[r] = _mm256_fmadd_ps(_mm256_set1_ps(s0), p0, acc0[r]);
-        acc1[r] = _mm256_fmadd_ps(_mm256_set1_ps(s1), p1, acc1[r]);
-        c0[r] += s0 * sx;
-        c1[r] += s1 * sx;
-      }
-    }
-    for (int r = 0; r < NR; r++) { res0[r] = hsum8(acc0[r]) - 8.0f * c0[r]; res1[r] = hsum8(acc1[r]) - 8.0f * c1[r]; }
+    for (int t = 0; t < NR; t++)
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd[t][k])), _mm256_cvtepi32_ps(s[t]), acc[t]);
   }
+  for (int t = 0; t < NR; t++) _mm256_storeu_ps(res + 8 * t, acc[t]);
+}
+
+template <int NR>
+AVX2_FN void group_quant_avx2(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
+  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  if (m.format == Q4_0) group_q4_0_avx2<NR>(base, m.in_dim / QK, xq, xd, xsum, res);
+  else group_q8_0_avx2<NR>(base, m.in_dim / QK, xq, xd, res);
 }
 
 AVX2_FN float dot_f32_avx2(const float* a, const float* b, int64_t n) {
@@ -605,105 +558,34 @@ void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n) {
 }
 
 // ---------------------------------------------------------------- matmul driver
-constexpr int NR = 4;
+constexpr int NR = 4;  // activation rows per weight read (prefill reads every weight once per NR tokens)
 
 template <int R>
-void dot_rows(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
-  const float* f16t = ctx.f16_table.data();
-  const bool quant = m.format == Q8_0 || m.format == Q4_0;
+void dot_rows_float(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, float* res) {
 #ifdef FUGAKU_X86
-  if (ctx.simd) {
-    if (R == 1 && m.format == Q8_0) { gemv_q8_0_avx2(reinterpret_cast<const BlockQ8*>(m.data + o * m.row_bytes), m.in_dim / QK, xq[0], xd[0], res); return; }
-    if (R == 1 && m.format == Q4_0) { gemv_q4_0_avx2(reinterpret_cast<const BlockQ4*>(m.data + o * m.row_bytes), m.in_dim / QK, xq[0], xd[0], xsum[0], res); return; }
-    if (quant) dot_quant_avx2<R>(m, o, xq, xd, xsum, res);
-    else dot_float_avx2<R>(m, o, xs, res);
-    return;
-  }
+  if (ctx.simd) { dot_float_avx2<R>(m, o, xs, res); return; }
 #endif
-  if (quant) dot_quant_portable<R>(m, o, xq, xd, res, f16t);
-  else dot_float_portable<R>(m, o, xs, res, f16t);
+  dot_float_portable<R>(m, o, xs, res, ctx.f16_table.data());
 }
 
-void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
-  const int64_t in = m.in_dim, outd = m.out_dim;
-  const bool quant = m.format == Q8_0 || m.format == Q4_0;
-  std::vector<int8_t> q;
-  std::vector<float> d;
-  std::vector<int32_t> sums;  // Σ of each activation block's int8 values (Q4_0's offset of 8; zeros otherwise)
-  if (quant) {
-    q.resize(rows * in);
-    d.resize(rows * in / QK);
-    sums.resize(rows * in / QK);
-    auto qrow = [&](int64_t r) {
-      quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * in / QK);
-      if (m.format != Q4_0) return;  // only Q4_0's kernels use the block sums
-      for (int64_t k = 0; k < in / QK; k++) {
-        int32_t t = 0;
-        for (int j = 0; j < QK; j++) t += q[r * in + k * QK + j];
-        sums[r * in / QK + k] = t;
-      }
-    };
-    if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
-    else ctx.pool.parallel_for(rows, qrow);
-  }
-  // Chunks of CH output features × RB activation rows; each weight row is read once for up to NR
-  // activation rows at a time (so prefill reads every weight once per NR tokens, decode once).
-  const int64_t CH = 32, RB = 64;
+// Float formats: chunks of CH output features × RB activation rows, each weight row read once per NR rows.
+void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
+  const int64_t in = m.in_dim, outd = m.out_dim, CH = 32, RB = 64;
   const int64_t oChunks = (outd + CH - 1) / CH, rChunks = (rows + RB - 1) / RB;
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / oChunks) * RB, r1 = std::min(rows, r0 + RB);
     const int64_t oa = (c % oChunks) * CH, ob = std::min(outd, oa + CH);
     for (int64_t o = oa; o < ob; o++) {
       int64_t r = r0;
-#ifdef FUGAKU_X86
-      if (ctx.simd && quant && o + 1 < ob && r1 - r0 >= NR) {
-        // Two output rows at once for the full groups of NR activation rows (prefill).
-        for (; r + NR <= r1; r += NR) {
-          const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR]; float res0[NR], res1[NR];
-          for (int k = 0; k < NR; k++) {
-            xqs[k] = q.data() + (r + k) * in;
-            xds[k] = d.data() + (r + k) * in / QK;
-            xss[k] = sums.data() + (r + k) * in / QK;
-          }
-          dot2_quant_avx2<NR>(m, o, xqs, xds, xss, res0, res1);
-          for (int k = 0; k < NR; k++) {
-            out[(r + k) * outd + o] = res0[k] + (bias ? bias[o] : 0.0f);
-            out[(r + k) * outd + o + 1] = res1[k] + (bias ? bias[o + 1] : 0.0f);
-          }
-        }
-        for (int64_t oo = o; oo <= o + 1; oo++) {
-          for (int64_t rr = r; rr < r1; rr++) {
-            const float* xs[1] = {x + rr * in};
-            const int8_t* xqs[1] = {q.data() + rr * in};
-            const float* xds[1] = {d.data() + rr * in / QK};
-            const int32_t* xss[1] = {sums.data() + rr * in / QK};
-            float res[1];
-            dot_rows<1>(ctx, m, oo, xs, xqs, xds, xss, res);
-            out[rr * outd + oo] = res[0] + (bias ? bias[oo] : 0.0f);
-          }
-        }
-        o++;
-        continue;
-      }
-#endif
       for (; r + NR <= r1; r += NR) {
-        const float* xs[NR]; const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR]; float res[NR];
-        for (int k = 0; k < NR; k++) {
-          xs[k] = x + (r + k) * in;
-          xqs[k] = quant ? q.data() + (r + k) * in : nullptr;
-          xds[k] = quant ? d.data() + (r + k) * in / QK : nullptr;
-          xss[k] = quant ? sums.data() + (r + k) * in / QK : nullptr;
-        }
-        dot_rows<NR>(ctx, m, o, xs, xqs, xds, xss, res);
+        const float* xs[NR]; float res[NR];
+        for (int k = 0; k < NR; k++) xs[k] = x + (r + k) * in;
+        dot_rows_float<NR>(ctx, m, o, xs, res);
         for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
       }
       for (; r < r1; r++) {
-        const float* xs[1] = {x + r * in};
-        const int8_t* xqs[1] = {quant ? q.data() + r * in : nullptr};
-        const float* xds[1] = {quant ? d.data() + r * in / QK : nullptr};
-        const int32_t* xss[1] = {quant ? sums.data() + r * in / QK : nullptr};
-        float res[1];
-        dot_rows<1>(ctx, m, o, xs, xqs, xds, xss, res);
+        const float* xs[1] = {x + r * in}; float res[1];
+        dot_rows_float<1>(ctx, m, o, xs, res);
         out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
       }
     }
@@ -711,6 +593,70 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
   // Small products are not worth waking the other threads for.
   if (int64_t(m.bytes) * rows < (int64_t(1) << 18)) { for (int64_t c = 0; c < oChunks * rChunks; c++) chunk(c); return; }
   ctx.pool.parallel_for(oChunks * rChunks, chunk);
+}
+
+// One group of 8 output rows × n ≤ NR activation rows into res[t·8 + r].
+void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) {
+    switch (n) {
+      case 1: group_quant_avx2<1>(m, g, xq, xd, xsum, res); return;
+      case 2: group_quant_avx2<2>(m, g, xq, xd, xsum, res); return;
+      case 3: group_quant_avx2<3>(m, g, xq, xd, xsum, res); return;
+      default: group_quant_avx2<4>(m, g, xq, xd, xsum, res); return;
+    }
+  }
+#endif
+  for (int t = 0; t < n; t++) group_dot_portable(m, g, xq[t], xd[t], ctx.f16_table.data(), res + 8 * t);
+}
+
+// Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
+// groups (8 output rows each) × RB activation rows run the integer kernels, NR rows per weight read.
+void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
+  const int64_t in = m.in_dim, outd = m.out_dim, nb = in / QK;
+  std::vector<int8_t> q(rows * in);
+  std::vector<float> d(rows * nb);
+  std::vector<int32_t> sums(m.format == Q4_0 ? rows * nb : 0);  // Σ of each activation block (Q4_0's offset of 8)
+  auto qrow = [&](int64_t r) {
+    quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb);
+    if (m.format != Q4_0) return;
+    for (int64_t k = 0; k < nb; k++) {
+      int32_t t = 0;
+      for (int j = 0; j < QK; j++) t += q[r * in + k * QK + j];
+      sums[r * nb + k] = t;
+    }
+  };
+  if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
+  else ctx.pool.parallel_for(rows, qrow);
+  const int64_t G = groups_of(outd), GC = 4, RB = 64;
+  const int64_t gChunks = (G + GC - 1) / GC, rChunks = (rows + RB - 1) / RB;
+  auto chunk = [&](int64_t c) {
+    const int64_t r0 = (c / gChunks) * RB, r1 = std::min(rows, r0 + RB);
+    const int64_t ga = (c % gChunks) * GC, gb = std::min(G, ga + GC);
+    float res[NR * IL];
+    for (int64_t g = ga; g < gb; g++) {
+      const int64_t o0 = g * IL, valid = std::min<int64_t>(IL, outd - o0);
+      for (int64_t r = r0; r < r1; r += NR) {
+        const int n = int(std::min<int64_t>(NR, r1 - r));
+        const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR];
+        for (int t = 0; t < n; t++) {
+          xqs[t] = q.data() + (r + t) * in;
+          xds[t] = d.data() + (r + t) * nb;
+          xss[t] = sums.empty() ? nullptr : sums.data() + (r + t) * nb;
+        }
+        group_rows(ctx, m, g, n, xqs, xds, xss, res);
+        for (int t = 0; t < n; t++)
+          for (int64_t l = 0; l < valid; l++) out[(r + t) * outd + o0 + l] = res[t * IL + l] + (bias ? bias[o0 + l] : 0.0f);
+      }
+    }
+  };
+  if (int64_t(m.bytes) * rows < (int64_t(1) << 18)) { for (int64_t c = 0; c < gChunks * rChunks; c++) chunk(c); return; }
+  ctx.pool.parallel_for(gChunks * rChunks, chunk);
+}
+
+void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
+  if (is_quant(m.format)) matmul_quant(ctx, m, x, rows, bias, out);
+  else matmul_float(ctx, m, x, rows, bias, out);
 }
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
@@ -924,7 +870,7 @@ void store_row(const Context& ctx, int32_t fmt, const float* r, int64_t in, uint
 // gathered to float32 and stored in `fmt`, spread over the pool.
 Matrix* load_matrix(Context& ctx, int32_t srcFmt, const void* src, int64_t in, int64_t outd, bool inOut, int32_t fmt) {
   auto* m = new Matrix{fmt, in, outd, row_bytes_of(fmt, in), nullptr, 0};
-  m->bytes = size_t(m->row_bytes) * size_t(outd);
+  m->bytes = matrix_bytes(fmt, m->row_bytes, outd);
   m->data = alloc_weights(m->bytes);
   if (!m->data) { delete m; return nullptr; }
   const float* f16t = ctx.f16_table.data();
@@ -936,14 +882,21 @@ Matrix* load_matrix(Context& ctx, int32_t srcFmt, const void* src, int64_t in, i
     });
     return m;
   }
-  const int64_t G = 32;
+  const int64_t G = 32;  // a multiple of IL: quantized chunks are whole groups
   ctx.pool.parallel_for((outd + G - 1) / G, [&](int64_t g) {
     std::vector<float> tile(in * G);
     const int64_t o0 = g * G, no = std::min(outd, o0 + G) - o0;
     if (srcFmt == F32) gather_rows<F32>(src, in, outd, inOut, o0, no, tile.data(), f16t);
     else if (srcFmt == BF16) gather_rows<BF16>(src, in, outd, inOut, o0, no, tile.data(), f16t);
     else gather_rows<F16>(src, in, outd, inOut, o0, no, tile.data(), f16t);
-    for (int64_t k = 0; k < no; k++) store_row(ctx, fmt, tile.data() + k * in, in, m->data + (o0 + k) * m->row_bytes);
+    if (!is_quant(fmt)) {
+      for (int64_t k = 0; k < no; k++) store_row(ctx, fmt, tile.data() + k * in, in, m->data + (o0 + k) * m->row_bytes);
+      return;
+    }
+    std::vector<uint8_t> plain(size_t(no * m->row_bytes));
+    for (int64_t k = 0; k < no; k++) store_row(ctx, fmt, tile.data() + k * in, in, plain.data() + k * m->row_bytes);
+    for (int64_t k = 0; k < no; k += IL)
+      pack_group(fmt, plain.data() + k * m->row_bytes, std::min<int64_t>(IL, no - k), in / QK, m->data + (o0 + k) * m->row_bytes);
   });
   return m;
 }
@@ -1040,14 +993,17 @@ napi_value LoadMatrix(napi_env env, napi_callback_info info) {
   if ((fmt == Q8_0 || fmt == Q4_0) && in % QK != 0) return throw_err(env, "loadMatrix: quantized rows need in % 32 == 0");
   Matrix* m = nullptr;
   if (srcFmt == fmt && (fmt == Q8_0 || fmt == Q4_0)) {
-    // Already quantized [out][in] blocks (GGUF): copy.
+    // Already quantized [out][in] blocks (GGUF): interleaved into groups of 8 rows.
     if (inOut) return throw_err(env, "loadMatrix: quantized weights must be [out][in]");
     const int64_t rb = row_bytes_of(int32_t(fmt), in);
     if (len != size_t(rb * outd)) return throw_err(env, "loadMatrix: quantized data has the wrong length");
-    m = new Matrix{int32_t(fmt), in, outd, rb, nullptr, size_t(rb * outd)};
+    m = new Matrix{int32_t(fmt), in, outd, rb, nullptr, matrix_bytes(int32_t(fmt), rb, outd)};
     m->data = alloc_weights(m->bytes);
     if (!m->data) { delete m; return throw_err(env, "loadMatrix: out of memory"); }
-    std::memcpy(m->data, src, m->bytes);
+    const auto* bytes = static_cast<const uint8_t*>(src);
+    ctx->pool.parallel_for(groups_of(outd), [&](int64_t g) {
+      pack_group(m->format, bytes + g * IL * rb, std::min<int64_t>(IL, outd - g * IL), in / QK, m->data + g * IL * rb);
+    });
   } else {
     if (srcFmt < F32 || srcFmt > F16) return throw_err(env, "loadMatrix: source must be f32/bf16/f16");
     const bool typeOk = srcFmt == F32 ? tt == napi_float32_array : tt == napi_uint16_array;
@@ -1196,13 +1152,14 @@ napi_value StreamTriad(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// matrixInfo(m) → { bytes, format, inDim, outDim }
+// matrixBytes(m) → the weights' size in bytes
 napi_value MatrixBytes(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   auto* m = unwrap<Matrix>(env, argv[0]);
   if (!m) return throw_err(env, "matrixBytes: bad arguments");
-  napi_value v; CHECK(napi_create_double(env, double(m->bytes), &v));
+  // The weights' bytes (row_bytes · out_dim), not the zero rows that pad the last interleaved group.
+  napi_value v; CHECK(napi_create_double(env, double(m->row_bytes) * double(m->out_dim), &v));
   return v;
 }
 
