@@ -41,13 +41,14 @@ function median(f: () => void, n: number): number {
 for (const threads of threadList) {
   const be = NativeBackend.create({ threads });
   const triad = be.streamTriad();
-  console.log(`threads ${threads} (${be.kernels}): STREAM triad ${triad.toFixed(1)} GB/s`);
+  const read = be.streamRead(128 * 2 ** 20, 5);
+  console.log(`threads ${threads} (${be.kernels}): STREAM triad ${triad.toFixed(1)} GB/s, read-only stream ${read.toFixed(1)} GB/s`);
   for (const f of formats) {
     const m = be.loadMatrix({ dtype: 'F32', shape: [dim, dim], data: src }, 'out_in', f);
     be.matmul(x, 1, m, null, out);
     const med = median(() => be.matmul(x, 1, m, null, out), reps);
     const gbs = m.byteSize / (med / 1000) / 1e9;
-    let line = `  ${f.padEnd(5)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad`;
+    let line = `  ${f.padEnd(5)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad, ${(gbs / read).toFixed(2)}× read`;
     if (gemmRows > 1) {
       const medR = median(() => be.matmul(xs, gemmRows, m, null, outs), Math.max(3, Math.ceil(reps / 4)));
       const gmacs = (gemmRows * dim * dim) / (medR / 1000) / 1e9;

@@ -483,35 +483,93 @@ AVX2_FN void group_quant_avx2(const Matrix& m, int64_t g, const int8_t* const* x
   else group_q8_0_avx2<NR>(base, m.in_dim / QK, xq, xd, res);
 }
 
-AVX2_FN float dot_f32_avx2(const float* a, const float* b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
+AVX2_FN inline __m256 load8f(const float* p) { return _mm256_loadu_ps(p); }
+AVX2_FN inline __m256 load8f(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+AVX2_FN inline float to_f32(float v) { return v; }
+AVX2_FN inline float to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
+// q · k for a cache row (float32 or f16 bits); two accumulators so the FMA latency does not bind.
+template <typename KV>
+AVX2_FN float dot_kv_avx2(const float* a, const KV* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  float s = hsum8(acc);
-  for (; i < n; i++) s += a[i] * b[i];
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8f(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8f(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8f(b + i), acc0);
+  float s = hsum8(_mm256_add_ps(acc0, acc1));
+  for (; i < n; i++) s += a[i] * to_f32(b[i]);
   return s;
 }
-AVX2_FN void axpy_f32_avx2(float* y, float a, const float* x, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += a * x[i];
+
+// out[j] = q · k_j for n cache rows of stride `width`: 4 keys at a time, their sums reduced together.
+template <typename KV>
+AVX2_FN void scores_avx2(const float* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* out) {
+  const int64_t hd8 = hd / 8 * 8;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const KV* k0 = k + j * width;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + d);
+      a0 = _mm256_fmadd_ps(qv, load8f(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qv, load8f(k0 + width + d), a1);
+      a2 = _mm256_fmadd_ps(qv, load8f(k0 + 2 * width + d), a2);
+      a3 = _mm256_fmadd_ps(qv, load8f(k0 + 3 * width + d), a3);
+    }
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    for (int64_t d = hd8; d < hd; d++)
+      for (int r = 0; r < 4; r++) out[j + r] += q[d] * to_f32(k0[r * width + d]);
+  }
+  for (; j < n; j++) out[j] = dot_kv_avx2(q, k + j * width, hd);
 }
-AVX2_FN float dot_f16_avx2(const float* a, const uint16_t* b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc);
-  float s = hsum8(acc);
-  for (; i < n; i++) s += a[i] * _cvtsh_ss(b[i]);
-  return s;
+
+// out[d] = Σ_j p[j] · v_j[d] over n cache rows of stride `width` (zero weights skipped), 32 dims at a
+// time so the sums stay in registers while the rows stream past (each element sums in j order).
+template <typename KV>
+AVX2_FN void weighted_sum_avx2(const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out) {
+  int64_t d = 0;
+  for (; d + 32 <= hd; d += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j++) {
+      if (p[j] == 0.0f) continue;
+      const __m256 s = _mm256_set1_ps(p[j]);
+      const KV* r = v + j * width + d;
+      a0 = _mm256_fmadd_ps(s, load8f(r), a0);
+      a1 = _mm256_fmadd_ps(s, load8f(r + 8), a1);
+      a2 = _mm256_fmadd_ps(s, load8f(r + 16), a2);
+      a3 = _mm256_fmadd_ps(s, load8f(r + 24), a3);
+    }
+    _mm256_storeu_ps(out + d, a0); _mm256_storeu_ps(out + d + 8, a1);
+    _mm256_storeu_ps(out + d + 16, a2); _mm256_storeu_ps(out + d + 24, a3);
+  }
+  for (; d + 8 <= hd; d += 8) {
+    __m256 a0 = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j++)
+      if (p[j] != 0.0f) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load8f(v + j * width + d), a0);
+    _mm256_storeu_ps(out + d, a0);
+  }
+  for (; d < hd; d++) {
+    float a = 0;
+    for (int64_t j = 0; j < n; j++)
+      if (p[j] != 0.0f) a = std::fma(p[j], to_f32(v[j * width + d]), a);
+    out[d] = a;
+  }
 }
-AVX2_FN void axpy_f16_avx2(float* y, float a, const uint16_t* x, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
+AVX2_FN uint64_t read_sum_avx2(const uint64_t* a, int64_t n, int64_t* done) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+  for (; i + 8 <= n; i += 8) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + i) + 1024, _MM_HINT_T0);
+    s0 = _mm256_add_epi64(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)));
+    s1 = _mm256_add_epi64(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 4)));
+  }
+  *done = i;
+  alignas(32) uint64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), _mm256_add_epi64(s0, s1));
+  return t[0] + t[1] + t[2] + t[3];
 }
 AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
   int64_t i = 0;
@@ -521,40 +579,36 @@ AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
 }
 #endif
 
-float dot_f32(bool simd, const float* a, const float* b, int64_t n);
-void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n);
-
 // Key/value rows in the cache: float32 or f16 bits.
-float dot_kv(const Context& ctx, const float* a, const float* b, int64_t n) { return dot_f32(ctx.simd, a, b, n); }
-float dot_kv(const Context& ctx, const float* a, const uint16_t* b, int64_t n) {
-#ifdef FUGAKU_X86
-  if (ctx.simd) return dot_f16_avx2(a, b, n);
-#endif
-  float s = 0;
-  for (int64_t i = 0; i < n; i++) s += a[i] * ctx.f16_table[b[i]];
-  return s;
-}
-void axpy_kv(const Context& ctx, float* y, float a, const float* x, int64_t n) { axpy_f32(ctx.simd, y, a, x, n); }
-void axpy_kv(const Context& ctx, float* y, float a, const uint16_t* x, int64_t n) {
-#ifdef FUGAKU_X86
-  if (ctx.simd) { axpy_f16_avx2(y, a, x, n); return; }
-#endif
-  for (int64_t i = 0; i < n; i++) y[i] += a * ctx.f16_table[x[i]];
-}
+inline float kv_value(const Context&, float v) { return v; }
+inline float kv_value(const Context& ctx, uint16_t h) { return ctx.f16_table[h]; }
 
-float dot_f32(bool simd, const float* a, const float* b, int64_t n) {
+template <typename KV>
+float dot_kv(const Context& ctx, const float* a, const KV* b, int64_t n) {
 #ifdef FUGAKU_X86
-  if (simd) return dot_f32_avx2(a, b, n);
+  if (ctx.simd) return dot_kv_avx2(a, b, n);
 #endif
   float s = 0;
-  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+  for (int64_t i = 0; i < n; i++) s += a[i] * kv_value(ctx, b[i]);
   return s;
 }
-void axpy_f32(bool simd, float* y, float a, const float* x, int64_t n) {
+template <typename KV>
+void scores_kv(const Context& ctx, const float* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* out) {
 #ifdef FUGAKU_X86
-  if (simd) { axpy_f32_avx2(y, a, x, n); return; }
+  if (ctx.simd) { scores_avx2(q, k, width, n, hd, out); return; }
 #endif
-  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+  for (int64_t j = 0; j < n; j++) out[j] = dot_kv(ctx, q, k + j * width, hd);
+}
+template <typename KV>
+void weighted_sum_kv(const Context& ctx, const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) { weighted_sum_avx2(p, n, v, width, hd, out); return; }
+#endif
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t j = 0; j < n; j++) {
+    if (p[j] == 0.0f) continue;
+    for (int64_t d = 0; d < hd; d++) out[d] += p[j] * kv_value(ctx, v[j * width + d]);
+  }
 }
 
 // ---------------------------------------------------------------- matmul driver
@@ -628,7 +682,7 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
   else ctx.pool.parallel_for(rows, qrow);
-  const int64_t G = groups_of(outd), GC = 4, RB = 64;
+  const int64_t G = groups_of(outd), GC = 8, RB = 64;
   const int64_t gChunks = (G + GC - 1) / GC, rChunks = (rows + RB - 1) / RB;
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / gChunks) * RB, r1 = std::min(rows, r0 + RB);
@@ -666,35 +720,27 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
   const int64_t width = nHead * headDim;
   auto one = [&](int64_t w) {
     std::vector<float> scores(past + t);
-    std::vector<float> acc(headDim);
-    {
-      const int64_t h = w % nHead, i = w / nHead;
-      const int64_t last = past + i;
-      const float* qh = q + i * width + h * headDim;
-      float max = -INFINITY;
-      for (int64_t j = 0; j <= last; j++) {
-        if (keyMask && keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
-        float s = dot_kv(ctx, qh, kc + j * width + h * headDim, headDim) * scale;
-        scores[j] = s;
-        max = std::max(max, s);
-      }
-      float* oh = out + i * width + h * headDim;
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      if (max != -INFINITY) {
-        double sum = 0;
-        for (int64_t j = 0; j <= last; j++) {
-          float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
-          scores[j] = e;
-          sum += e;
-        }
-        const float inv = float(1.0 / sum);
-        for (int64_t j = 0; j <= last; j++) {
-          if (scores[j] == 0.0f) continue;
-          axpy_kv(ctx, acc.data(), scores[j] * inv, vc + j * width + h * headDim, headDim);
-        }
-      }
-      std::memcpy(oh, acc.data(), headDim * 4);
+    const int64_t h = w % nHead, i = w / nHead;
+    const int64_t last = past + i;
+    const float* qh = q + i * width + h * headDim;
+    scores_kv(ctx, qh, kc + h * headDim, width, last + 1, headDim, scores.data());
+    float max = -INFINITY;
+    for (int64_t j = 0; j <= last; j++) {
+      if (keyMask && keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
+      scores[j] *= scale;
+      max = std::max(max, scores[j]);
     }
+    float* oh = out + i * width + h * headDim;
+    if (max == -INFINITY) { std::fill(oh, oh + headDim, 0.0f); return; }
+    double sum = 0;
+    for (int64_t j = 0; j <= last; j++) {
+      float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
+      scores[j] = e;
+      sum += e;
+    }
+    const float inv = float(1.0 / sum);
+    for (int64_t j = 0; j <= last; j++) scores[j] *= inv;
+    weighted_sum_kv(ctx, scores.data(), last + 1, vc + h * headDim, width, headDim, oh);
   };
   if ((past + t) * t * width < 16384) { for (int64_t w = 0; w < nHead * t; w++) one(w); return; }
   ctx.pool.parallel_for(nHead * t, one);
@@ -1152,6 +1198,50 @@ napi_value StreamTriad(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// Σ of n words, read as fast as the kernels read weights (32-byte loads and the same prefetching).
+uint64_t read_sum(bool simd, const uint64_t* a, int64_t n) {
+  int64_t i = 0;
+  uint64_t s = 0;
+#ifdef FUGAKU_X86
+  if (simd) s = read_sum_avx2(a, n, &i);
+#endif
+  for (; i < n; i++) s += a[i];
+  return s;
+}
+
+// streamRead(ctx, n, reps) → best GB/s of reading n floats' bytes (an integer sum over them, nothing
+// written) with the pool's threads: the ceiling for a GEMV, which only reads its weights. On the
+// VMs this was built on it is below the triad figure (whose write stream adds memory parallelism).
+napi_value StreamRead(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = unwrap<Context>(env, argv[0]);
+  int64_t n, reps;
+  if (argc < 3 || !ctx || !get_i64(env, argv[1], &n) || !get_i64(env, argv[2], &reps) || n < 1024 || reps < 1) return throw_err(env, "streamRead(ctx, n, reps)");
+  const int64_t words = n / 2;  // n floats as 64-bit words
+  auto* a = reinterpret_cast<uint64_t*>(alloc_weights(size_t(words) * 8));
+  if (!a) return throw_err(env, "streamRead: out of memory");
+  ctx->pool.run([&](int ith, int nth) {
+    int64_t lo, hi; split(words, ith, nth, lo, hi);
+    for (int64_t i = lo; i < hi; i++) a[i] = uint64_t(i);
+  });
+  std::vector<uint64_t> sums(ctx->pool.size());
+  double best = 0;
+  for (int64_t r = 0; r < reps; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    ctx->pool.run([&](int ith, int nth) {
+      int64_t lo, hi; split(words, ith, nth, lo, hi);
+      sums[ith] = read_sum(ctx->simd, a + lo, hi - lo);
+    });
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 8.0 * double(words) / sec / 1e9);
+  }
+  volatile uint64_t sink = sums[0]; (void)sink;
+  std::free(a);
+  napi_value v; CHECK(napi_create_double(env, best, &v));
+  return v;
+}
+
 // matrixBytes(m) → the weights' size in bytes
 napi_value MatrixBytes(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
@@ -1167,7 +1257,7 @@ napi_value Init(napi_env env, napi_value exports) {
   struct { const char* name; napi_callback fn; } fns[] = {
       {"cpuFeatures", CpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
       {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
-      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"toF16", ToF16},
+      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"streamRead", StreamRead}, {"toF16", ToF16},
   };
   for (auto& f : fns) {
     napi_value v;

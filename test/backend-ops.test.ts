@@ -13,6 +13,7 @@ import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/b
 import { Rng } from '../src/generation/rng.js';
 import { convertStorage, f32ToF16 } from '../src/tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
+import { quantizeMatrix } from '../src/tensor/quant.js';
 import { FugakuError } from '../src/errors.js';
 
 const addon = loadNativeAddon();
@@ -47,6 +48,14 @@ function kernelSets(): SimdChoice[] {
   const f = addon.addon.cpuFeatures();
   return f.x86 && f.avx2 && f.fma && f.f16c ? ['avx2', 'portable'] : ['portable'];
 }
+
+test('the bandwidth probes return plausible figures and reject bad sizes', () => {
+  const nat = NativeBackend.create({ threads: 2 });
+  for (const gbs of [nat.streamTriad(2 ** 20, 2), nat.streamRead(2 ** 20, 2)]) {
+    assert.ok(Number.isFinite(gbs) && gbs > 0.1 && gbs < 10000, `${gbs} GB/s`);
+  }
+  assert.throws(() => nat.streamRead(10, 1), /streamRead/);
+});
 
 test('asking for AVX2 kernels on a CPU without them is a typed error', () => {
   assert.ok(addon.ok);
@@ -115,6 +124,32 @@ for (const simd of kernelSets()) {
         // Conversion and quantization are bit-exact with the TypeScript specification.
         assert.deepEqual(b, a, `${format}: rows differ`);
         assert.throws(() => nat.embedding(nat.loadMatrix(w, 'out_in', format), [50], b), (e: FugakuError) => e.code === 'TOKEN_ID_OUT_OF_RANGE');
+      }
+    });
+
+    test(`native ${simd} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
+      // The native backend interleaves blocks of 8 output rows at load; out dims around multiples of 8
+      // exercise the zero rows that pad the last group.
+      const rng = new Rng(21);
+      for (const type of ['Q8_0', 'Q4_0'] as const) {
+        for (const [inDim, outDim, rows] of [[64, 1, 1], [96, 7, 3], [32, 8, 4], [160, 9, 5], [64, 17, 9]] as const) {
+          const w: WeightTensor = { dtype: type, shape: [outDim, inDim], data: quantizeMatrix(type, randn(rng, inDim * outDim, 0.3), inDim, outDim, false) };
+          const mr = ref.loadMatrix(w, 'out_in', type);
+          const mn = nat.loadMatrix(w, 'out_in', type);
+          assert.equal(mn.byteSize, w.data.byteLength, 'byteSize is the weights\' bytes, not the padding');
+          const x = randn(rng, rows * inDim);
+          const a = new Float32Array(rows * outDim);
+          const b = new Float32Array(rows * outDim);
+          ref.matmul(x, rows, mr, null, a);
+          nat.matmul(x, rows, mn, null, b);
+          assert.ok(relErr(b, a) < 2e-3, `${type} [${inDim}→${outDim}] rows ${rows}: rel err ${relErr(b, a)}`);
+          const ids = Array.from({ length: outDim }, (_, i) => outDim - 1 - i);
+          const ea = new Float32Array(outDim * inDim);
+          const eb = new Float32Array(outDim * inDim);
+          ref.embedding(mr, ids, ea);
+          nat.embedding(mn, ids, eb);
+          assert.deepEqual(eb, ea, `${type} [${inDim}→${outDim}]: dequantized rows differ`);
+        }
       }
     });
 

@@ -25,6 +25,7 @@ export interface NativeAddon {
   attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
   matrixBytes(m: NativeMatrix): number;
   streamTriad(ctx: NativeContext, n: number, reps: number): number;
+  streamRead(ctx: NativeContext, n: number, reps: number): number;
 }
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

@@ -139,6 +139,11 @@ export class NativeBackend implements Backend {
     return this.addon.streamTriad(this.ctx, floats, reps);
   }
 
+  /** Read-only memory bandwidth (GB/s): the ceiling of a GEMV, which only reads its weights. */
+  streamRead(floats = 64 * 2 ** 20, reps = 5): number {
+    return this.addon.streamRead(this.ctx, floats, reps);
+  }
+
   storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void {
     if (dst instanceof Float32Array) dst.set(src.subarray(srcOff, srcOff + n), dstOff);
     else this.addon.toF16(src.subarray(srcOff, srcOff + n), dst.subarray(dstOff, dstOff + n));
