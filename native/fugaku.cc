@@ -80,7 +80,7 @@ inline float roundf_away(float x) { return std::round(x); }
 // A persistent pool with dynamic work sharing: a job is a number of independent chunks that every
 // thread (the caller included) takes from one atomic counter. If a worker is not scheduled (a busy
 // machine), the others simply take its chunks, so more threads never make a step wait for a thread
-// the OS has parked. Workers spin briefly for the next job (decode issues one every few µs), then
+// the OS has parked. Workers spin up to 1 ms for the next job (decode issues one every few µs), then
 // sleep on a condition variable.
 class Pool {
  public:
@@ -138,9 +138,12 @@ class Pool {
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      // Spin for up to kSpin after the last job: a decode step issues its next job within tens of µs
+      // (the JS between two ops), and waking a sleeping thread costs more than that on a VM.
       int spins = 0;
+      const auto since = std::chrono::steady_clock::now();
       while (gen_.load() == seen) {
-        if (++spins < 20000) {
+        if ((++spins & 255) != 0 || std::chrono::steady_clock::now() - since < kSpin) {
 #ifdef FUGAKU_X86
           _mm_pause();
 #endif
@@ -159,6 +162,7 @@ class Pool {
       refs_.fetch_sub(1);
     }
   }
+  static constexpr std::chrono::microseconds kSpin{1000};
   int n_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
