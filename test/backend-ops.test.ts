@@ -127,6 +127,31 @@ for (const simd of kernelSets()) {
       }
     });
 
+    test(`native ${simd} ×${threads}: Q4_0/Q8_0 quantization corner cases are bit-exact with the spec`, () => {
+      // Rows of one block each: all zeros; ± the same largest magnitude (the first one sets the sign);
+      // negative zero; multiples of max/8 so that x·id + 8.5 lands on integers; tiny and huge values.
+      const rows: number[][] = [
+        new Array(32).fill(0),
+        Array.from({ length: 32 }, (_, j) => (j === 5 ? -3 : j === 9 ? 3 : (j % 5) * 0.1)),
+        Array.from({ length: 32 }, (_, j) => (j === 0 ? 3 : j === 31 ? -3 : -0.2 * (j % 3))),
+        Array.from({ length: 32 }, (_, j) => (j === 3 ? -0 : 0)),
+        Array.from({ length: 32 }, (_, j) => ((j % 16) - 8) * 0.75),
+        Array.from({ length: 32 }, (_, j) => ((j % 17) - 8) * -1.25 + (j === 7 ? 0.0625 : 0)),
+        Array.from({ length: 32 }, (_, j) => (j % 2 ? 1e-30 : -3e-31) * (j + 1)),
+        Array.from({ length: 32 }, (_, j) => (j % 3 ? 6e4 : -6.5e4) / (j + 1)),
+      ];
+      const data = new Float32Array(rows.flat());
+      const w: WeightTensor = { dtype: 'F32', shape: [rows.length, 32], data };
+      const ids = rows.map((_, i) => i);
+      for (const format of ['Q4_0', 'Q8_0'] as const) {
+        const a = new Float32Array(ids.length * 32);
+        const b = new Float32Array(ids.length * 32);
+        ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, a);
+        nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, b);
+        assert.deepEqual(b, a, `${format}: dequantized rows differ`);
+      }
+    });
+
     test(`native ${simd} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
       // The native backend interleaves blocks of 8 output rows at load; out dims around multiples of 8
       // exercise the zero rows that pad the last group.
