@@ -507,6 +507,15 @@ AVX2_FN float dot_kv_avx2(const float* a, const KV* b, int64_t n) {
   return s;
 }
 
+// y[0..n) += a · x[0..n) for a cache row (float32 or f16 bits).
+template <typename KV>
+AVX2_FN void axpy_kv_avx2(float* y, float a, const KV* x, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load8f(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] = std::fma(a, to_f32(x[i]), y[i]);
+}
+
 // out[j] = q · k_j for n cache rows of stride `width`: 4 keys at a time, their sums reduced together.
 template <typename KV>
 AVX2_FN void scores_avx2(const float* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* out) {
@@ -602,6 +611,13 @@ void scores_kv(const Context& ctx, const float* q, const KV* k, int64_t width, i
   if (ctx.simd) { scores_avx2(q, k, width, n, hd, out); return; }
 #endif
   for (int64_t j = 0; j < n; j++) out[j] = dot_kv(ctx, q, k + j * width, hd);
+}
+template <typename KV>
+void axpy_kv(const Context& ctx, float* y, float a, const KV* x, int64_t n) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) { axpy_kv_avx2(y, a, x, n); return; }
+#endif
+  for (int64_t i = 0; i < n; i++) y[i] += a * kv_value(ctx, x[i]);
 }
 template <typename KV>
 void weighted_sum_kv(const Context& ctx, const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out) {
@@ -718,10 +734,65 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
 }
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
+// One query over a long cache (decode), position-major: the cache is [position][head][dim], so one
+// head's rows are `width` apart and reading them head by head strides through memory. Here each
+// pass reads whole rows in order instead: (1) scores of every head for chunks of KB keys, (2) a
+// softmax per head, (3) each chunk's weighted sum of value rows into its own partial output,
+// (4) the partials added in chunk order (the result does not depend on the thread count).
+template <typename KV>
+void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, int64_t n, int64_t nHead,
+                      int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
+  constexpr int64_t KB = 64;
+  const int64_t width = nHead * headDim, chunks = (n + KB - 1) / KB;
+  std::vector<float> p(size_t(nHead * n));  // [head][key]
+  ctx.pool.parallel_for(chunks, [&](int64_t c) {
+    for (int64_t j = c * KB; j < std::min(n, (c + 1) * KB); j++) {
+      const bool masked = keyMask && keyMask[j] == 0;
+      for (int64_t h = 0; h < nHead; h++)
+        p[h * n + j] = masked ? -INFINITY : dot_kv(ctx, q + h * headDim, kc + j * width + h * headDim, headDim) * scale;
+    }
+  });
+  ctx.pool.parallel_for(nHead, [&](int64_t h) {
+    float* s = p.data() + h * n;
+    float max = -INFINITY;
+    for (int64_t j = 0; j < n; j++) max = std::max(max, s[j]);
+    if (max == -INFINITY) { std::fill(s, s + n, 0.0f); return; }  // every key masked: output 0
+    double sum = 0;
+    for (int64_t j = 0; j < n; j++) {
+      const float e = s[j] == -INFINITY ? 0.0f : std::exp(s[j] - max);
+      s[j] = e;
+      sum += e;
+    }
+    const float inv = float(1.0 / sum);
+    for (int64_t j = 0; j < n; j++) s[j] *= inv;
+  });
+  std::vector<float> partial(size_t(chunks * width), 0.0f);
+  ctx.pool.parallel_for(chunks, [&](int64_t c) {
+    float* acc = partial.data() + c * width;
+    for (int64_t j = c * KB; j < std::min(n, (c + 1) * KB); j++)
+      for (int64_t h = 0; h < nHead; h++) {
+        const float w = p[h * n + j];
+        if (w != 0.0f) axpy_kv(ctx, acc + h * headDim, w, vc + j * width + h * headDim, headDim);
+      }
+  });
+  const int64_t DB = 256;
+  ctx.pool.parallel_for((width + DB - 1) / DB, [&](int64_t b) {
+    const int64_t d0 = b * DB, d1 = std::min(width, d0 + DB);
+    std::copy(partial.data() + d0, partial.data() + d1, out + d0);
+    for (int64_t c = 1; c < chunks; c++)
+      for (int64_t d = d0; d < d1; d++) out[d] += partial[c * width + d];
+  });
+}
+
 template <typename KV>
 void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* vc, int64_t past, int64_t nHead,
                int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
   const int64_t width = nHead * headDim;
+  // A single query over a cache that no longer fits the caches: stream the rows in order.
+  if (t == 1 && (past + 1) * width * int64_t(sizeof(KV)) >= (int64_t(1) << 20)) {
+    attention_decode(ctx, q, kc, vc, past + 1, nHead, headDim, scale, keyMask, out);
+    return;
+  }
   auto one = [&](int64_t w) {
     std::vector<float> scores(past + t);
     const int64_t h = w % nHead, i = w / nHead;

@@ -180,7 +180,9 @@ for (const simd of kernelSets()) {
 
     test(`native ${simd} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
       const rng = new Rng(9);
-      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [1, 8, 0, 1, false]] as const) {
+      // The last two take the native decode path for caches of ≥ 1 MiB (rows streamed in order, per-chunk
+      // partial sums): several 64-key chunks, a partial last chunk, masked keys.
+      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [1, 8, 0, 1, false], [4, 144, 500, 1, true], [5, 96, 600, 1, false]] as const) {
         const width = nHead * headDim;
         const cap = past + t + 3;
         const q = randn(rng, t * width);
@@ -220,6 +222,24 @@ for (const simd of kernelSets()) {
       ref.attention({ ...args, out: o1 });
       nat.attention({ ...args, out: o2 });
       assert.ok(relErr(o2, o1) < 1e-5, `f16 attention ${relErr(o2, o1)}`);
+      // A long f16 cache (the decode path), with a masked prefix.
+      {
+        const [nHead, headDim, past] = [4, 144, 1000];
+        const width = nHead * headDim;
+        const q = randn(rng, width);
+        const k16 = new Uint16Array((past + 1) * width);
+        const v16 = new Uint16Array((past + 1) * width);
+        nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
+        nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
+        const keyMask = new Uint8Array(past + 1).fill(1);
+        keyMask.fill(0, 0, 70);
+        const args = { q, t: 1, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask };
+        const r1 = new Float32Array(width);
+        const r2 = new Float32Array(width);
+        ref.attention({ ...args, out: r1 });
+        nat.attention({ ...args, out: r2 });
+        assert.ok(relErr(r2, r1) < 1e-5, `long f16 attention ${relErr(r2, r1)}`);
+      }
     });
 
     test(`native ${simd} ×${threads}: layerNorm and every activation equal the reference`, () => {
