@@ -10,7 +10,8 @@
  *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
  *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
  *
- * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --json (one JSON line).
+ * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
+ * (ours; llama.cpp's own default is f16), --json (one JSON line).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -31,6 +32,8 @@ const reps = Number(opt('--reps', '3'));
 const P = Number(opt('--prompt-tokens', '128'));
 const G = Number(opt('--new-tokens', '64'));
 const work = opt('--work', '/tmp/fugaku-bench');
+// Our KV cache element type (llama.cpp's default cache is f16; ours defaults to f32 for HF parity).
+const kvDtype = opt('--kv-cache-dtype', 'f32');
 const asJSON = args.includes('--json');
 
 function run(cmd, argv, env = {}) {
@@ -57,7 +60,7 @@ for (const t of threadList) {
   log(`STREAM triad, ${t} thread(s): ${triad[t].toFixed(1)} GB/s; read-only stream: ${readBw[t].toFixed(1)} GB/s`);
 }
 
-const report = { prompt_tokens: P, new_tokens: G, reps, triad_gb_s: triad, read_gb_s: readBw, cases: [] };
+const report = { prompt_tokens: P, new_tokens: G, reps, kv_cache_dtype: kvDtype, triad_gb_s: triad, read_gb_s: readBw, cases: [] };
 for (const preset of presets) {
   const ckpt = path.join(work, preset);
   if (!existsSync(path.join(ckpt, 'config.json'))) {
@@ -77,7 +80,7 @@ for (const preset of presets) {
       const ours = [];
       const peer = [];
       for (let r = 0; r < reps; r++) {
-        ours.push(lastJSON(run('node', ['bin/fugaku.js', 'bench', '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G), '--json'])));
+        ours.push(lastJSON(run('node', ['bin/fugaku.js', 'bench', '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G), '--kv-cache-dtype', kvDtype, '--json'])));
         peer.push(lastJSON(run('node', [path.join(here, 'llama-bench.mjs'), '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G)], { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' })));
       }
       const c = {
