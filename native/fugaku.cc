@@ -1286,14 +1286,33 @@ napi_value ToF16(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The bandwidth probes' arguments (ctx, n, reps); false after throwing if they are bad.
+bool probe_args(napi_env env, napi_callback_info info, const char* usage, Context** ctx, int64_t* n, int64_t* reps) {
+  size_t argc = 3; napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 3 || !(*ctx = unwrap<Context>(env, argv[0])) ||
+      !get_i64(env, argv[1], n) || !get_i64(env, argv[2], reps) || *n < 1024 || *reps < 1) {
+    throw_err(env, usage);
+    return false;
+  }
+  return true;
+}
+// Best GB/s over `reps` runs of body(ith, nth) on the pool, `bytes` counted per run.
+double best_rate(Context& ctx, int64_t reps, double bytes, const std::function<void(int, int)>& body) {
+  double best = 0;
+  for (int64_t r = 0; r < reps; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    ctx.pool.run(body);
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, bytes / sec / 1e9);
+  }
+  return best;
+}
+
 // streamTriad(ctx, n, reps) → best GB/s of a[i] = b[i] + s·c[i] over n floats (STREAM's counting:
 // 3 arrays × 4 bytes per element), using the pool's threads. The bandwidth bound for decode.
 napi_value StreamTriad(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  auto* ctx = unwrap<Context>(env, argv[0]);
-  int64_t n, reps;
-  if (argc < 3 || !ctx || !get_i64(env, argv[1], &n) || !get_i64(env, argv[2], &reps) || n < 1024 || reps < 1) return throw_err(env, "streamTriad(ctx, n, reps)");
+  Context* ctx; int64_t n, reps;
+  if (!probe_args(env, info, "streamTriad(ctx, n, reps)", &ctx, &n, &reps)) return nullptr;
   // The same huge-page memory the weights get.
   float* a = reinterpret_cast<float*>(alloc_weights(size_t(n) * 4));
   float* b = reinterpret_cast<float*>(alloc_weights(size_t(n) * 4));
@@ -1303,17 +1322,11 @@ napi_value StreamTriad(napi_env env, napi_callback_info info) {
     int64_t lo, hi; split(n, ith, nth, lo, hi);
     for (int64_t i = lo; i < hi; i++) { a[i] = 0; b[i] = 1; c[i] = 2; }
   });
-  double best = 0;
-  for (int64_t r = 0; r < reps; r++) {
-    auto t0 = std::chrono::steady_clock::now();
-    ctx->pool.run([&](int ith, int nth) {
-      int64_t lo, hi; split(n, ith, nth, lo, hi);
-      const float s = 3.0f;
-      for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
-    });
-    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, 3.0 * 4.0 * double(n) / sec / 1e9);
-  }
+  const double best = best_rate(*ctx, reps, 3.0 * 4.0 * double(n), [&](int ith, int nth) {
+    int64_t lo, hi; split(n, ith, nth, lo, hi);
+    const float s = 3.0f;
+    for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
+  });
   volatile float sink = a[n / 2]; (void)sink;
   std::free(a); std::free(b); std::free(c);
   napi_value v; CHECK(napi_create_double(env, best, &v));
@@ -1335,11 +1348,8 @@ uint64_t read_sum(bool simd, const uint64_t* a, int64_t n) {
 // written) with the pool's threads: the ceiling for a GEMV, which only reads its weights. On the
 // VMs this was built on it is below the triad figure (whose write stream adds memory parallelism).
 napi_value StreamRead(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  auto* ctx = unwrap<Context>(env, argv[0]);
-  int64_t n, reps;
-  if (argc < 3 || !ctx || !get_i64(env, argv[1], &n) || !get_i64(env, argv[2], &reps) || n < 1024 || reps < 1) return throw_err(env, "streamRead(ctx, n, reps)");
+  Context* ctx; int64_t n, reps;
+  if (!probe_args(env, info, "streamRead(ctx, n, reps)", &ctx, &n, &reps)) return nullptr;
   const int64_t words = n / 2;  // n floats as 64-bit words
   auto* a = reinterpret_cast<uint64_t*>(alloc_weights(size_t(words) * 8));
   if (!a) return throw_err(env, "streamRead: out of memory");
@@ -1348,16 +1358,10 @@ napi_value StreamRead(napi_env env, napi_callback_info info) {
     for (int64_t i = lo; i < hi; i++) a[i] = uint64_t(i);
   });
   std::vector<uint64_t> sums(ctx->pool.size());
-  double best = 0;
-  for (int64_t r = 0; r < reps; r++) {
-    auto t0 = std::chrono::steady_clock::now();
-    ctx->pool.run([&](int ith, int nth) {
-      int64_t lo, hi; split(words, ith, nth, lo, hi);
-      sums[ith] = read_sum(ctx->simd, a + lo, hi - lo);
-    });
-    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, 8.0 * double(words) / sec / 1e9);
-  }
+  const double best = best_rate(*ctx, reps, 8.0 * double(words), [&](int ith, int nth) {
+    int64_t lo, hi; split(words, ith, nth, lo, hi);
+    sums[ith] = read_sum(ctx->simd, a + lo, hi - lo);
+  });
   volatile uint64_t sink = sums[0]; (void)sink;
   std::free(a);
   napi_value v; CHECK(napi_create_double(env, best, &v));
