@@ -389,6 +389,12 @@ AVX2_FN inline __m256 load8_as_f32(int32_t fmt, const uint8_t* row, int64_t i) {
   return _mm256_cvtph_ps(h);
 }
 
+AVX2_FN inline float scalar_weight(int32_t fmt, const uint8_t* row, int64_t j) {
+  return fmt == F32 ? reinterpret_cast<const float*>(row)[j]
+       : fmt == BF16 ? bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[j])
+                     : _cvtsh_ss(reinterpret_cast<const uint16_t*>(row)[j]);
+}
+
 template <int NR>
 AVX2_FN void dot_float_avx2(const Matrix& m, int64_t o, const float* const* xs, float* res) {
   const int64_t n = m.in_dim;
@@ -406,13 +412,38 @@ AVX2_FN void dot_float_avx2(const Matrix& m, int64_t o, const float* const* xs, 
   }
   for (int r = 0; r < NR; r++) {
     float s = hsum8(_mm256_add_ps(acc[r], acc2[r]));
-    for (int64_t j = i; j < n; j++) {
-      float w = fmt == F32 ? reinterpret_cast<const float*>(row)[j]
-              : fmt == BF16 ? bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[j])
-                            : _cvtsh_ss(reinterpret_cast<const uint16_t*>(row)[j]);
-      s += w * xs[r][j];
-    }
+    for (int64_t j = i; j < n; j++) s += scalar_weight(fmt, row, j) * xs[r][j];
     res[r] = s;
+  }
+}
+
+// Prefill tile for float weights: 2 weight rows × NR activation rows, one accumulator each, so every
+// loaded (and converted) weight vector feeds NR FMAs and every activation vector 2.
+template <int NR>
+AVX2_FN void dot2_float_avx2(const Matrix& m, int64_t o, const float* const* xs, float* res0, float* res1) {
+  const int64_t n = m.in_dim;
+  const uint8_t* row0 = m.data + o * m.row_bytes;
+  const uint8_t* row1 = row0 + m.row_bytes;
+  const int32_t fmt = m.format;
+  __m256 a0[NR], a1[NR];
+  for (int r = 0; r < NR; r++) { a0[r] = _mm256_setzero_ps(); a1[r] = _mm256_setzero_ps(); }
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 w0 = load8_as_f32(fmt, row0, i), w1 = load8_as_f32(fmt, row1, i);
+    for (int r = 0; r < NR; r++) {
+      const __m256 x = _mm256_loadu_ps(xs[r] + i);
+      a0[r] = _mm256_fmadd_ps(w0, x, a0[r]);
+      a1[r] = _mm256_fmadd_ps(w1, x, a1[r]);
+    }
+  }
+  for (int r = 0; r < NR; r++) {
+    float s0 = hsum8(a0[r]), s1 = hsum8(a1[r]);
+    for (int64_t j = i; j < n; j++) {
+      s0 += scalar_weight(fmt, row0, j) * xs[r][j];
+      s1 += scalar_weight(fmt, row1, j) * xs[r][j];
+    }
+    res0[r] = s0;
+    res1[r] = s1;
   }
 }
 
@@ -651,6 +682,29 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
     const int64_t oa = (c % oChunks) * CH, ob = std::min(outd, oa + CH);
     for (int64_t o = oa; o < ob; o++) {
       int64_t r = r0;
+#ifdef FUGAKU_X86
+      if (ctx.simd && o + 1 < ob && r1 - r0 >= NR) {
+        // Two output rows at once for the full groups of NR activation rows (prefill); the rest of
+        // the rows one by one for both.
+        for (; r + NR <= r1; r += NR) {
+          const float* xs[NR]; float res0[NR], res1[NR];
+          for (int k = 0; k < NR; k++) xs[k] = x + (r + k) * in;
+          dot2_float_avx2<NR>(m, o, xs, res0, res1);
+          for (int k = 0; k < NR; k++) {
+            out[(r + k) * outd + o] = res0[k] + (bias ? bias[o] : 0.0f);
+            out[(r + k) * outd + o + 1] = res1[k] + (bias ? bias[o + 1] : 0.0f);
+          }
+        }
+        for (int64_t oo = o; oo <= o + 1; oo++)
+          for (int64_t rr = r; rr < r1; rr++) {
+            const float* xs[1] = {x + rr * in}; float res[1];
+            dot_rows_float<1>(ctx, m, oo, xs, res);
+            out[rr * outd + oo] = res[0] + (bias ? bias[oo] : 0.0f);
+          }
+        o++;
+        continue;
+      }
+#endif
       for (; r + NR <= r1; r += NR) {
         const float* xs[NR]; float res[NR];
         for (int k = 0; k < NR; k++) xs[k] = x + (r + k) * in;
