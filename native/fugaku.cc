@@ -343,31 +343,45 @@ void dot_float_portable(const Matrix& m, int64_t o, const float* const* xs, floa
   for (int r = 0; r < NR; r++) res[r] = float(acc[r]);
 }
 
-// res[r] = row (IL·g + r) · x for one activation row (quantized to xq, xd), the interleaved layout.
-void group_dot_portable(const Matrix& m, int64_t g, const int8_t* xq, const float* xd, const float* f16t, float* res) {
+// res[t·8 + r] = row (IL·g + r) · x_t for n ≤ 4 activation rows (quantized to xq, xd). Each block of
+// the group is unpacked to 8 rows of 32 contiguous int8 weights, then every activation row takes plain
+// 32-long integer dot products, which compilers vectorize (SSE2, NEON); unpacking is shared by n rows.
+template <int n>
+void group_dot_portable(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const float* f16t, float* res) {
   const int64_t bb = block_bytes(m.format), nb = m.in_dim / QK;
   const uint8_t* base = m.data + g * IL * m.row_bytes;
-  float acc[IL] = {0};
+  float acc[n][IL] = {};
+  int8_t w[IL][QK];
+  float dw[IL];
   for (int64_t k = 0; k < nb; k++) {
     const uint8_t* p = base + k * IL * bb;
-    const int8_t* x = xq + k * QK;
     for (int r = 0; r < IL; r++) {
-      int32_t s = 0;
+      uint16_t dh; std::memcpy(&dh, p + 2 * r, 2);
+      dw[r] = f16t[dh];
+    }
+    for (int r = 0; r < IL; r++) {
       if (m.format == Q8_0) {
-        for (int c = 0; c < 8; c++)
-          for (int j = 0; j < 4; j++) s += int32_t(int8_t(p[16 + 32 * c + 4 * r + j])) * x[4 * c + j];
+        for (int c = 0; c < 8; c++) std::memcpy(&w[r][4 * c], p + 16 + 32 * c + 4 * r, 4);
       } else {
         for (int c = 0; c < 4; c++)
           for (int j = 0; j < 4; j++) {
             const uint8_t b = p[16 + 32 * c + 4 * r + j];
-            s += ((b & 15) - 8) * x[4 * c + j] + ((b >> 4) - 8) * x[16 + 4 * c + j];
+            w[r][4 * c + j] = int8_t((b & 15) - 8);
+            w[r][16 + 4 * c + j] = int8_t((b >> 4) - 8);
           }
       }
-      uint16_t dh; std::memcpy(&dh, p + 2 * r, 2);
-      acc[r] += float(s) * f16t[dh] * xd[k];
+    }
+    for (int t = 0; t < n; t++) {
+      const int8_t* x = xq[t] + k * QK;
+      for (int r = 0; r < IL; r++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK; j++) s += int32_t(w[r][j]) * x[j];
+        acc[t][r] += float(s) * dw[r] * xd[t][k];
+      }
     }
   }
-  for (int r = 0; r < IL; r++) res[r] = acc[r];
+  for (int t = 0; t < n; t++)
+    for (int r = 0; r < IL; r++) res[t * IL + r] = acc[t][r];
 }
 
 #ifdef FUGAKU_X86
@@ -735,7 +749,13 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
     }
   }
 #endif
-  for (int t = 0; t < n; t++) group_dot_portable(m, g, xq[t], xd[t], ctx.f16_table.data(), res + 8 * t);
+  const float* f16t = ctx.f16_table.data();
+  switch (n) {
+    case 1: group_dot_portable<1>(m, g, xq, xd, f16t, res); return;
+    case 2: group_dot_portable<2>(m, g, xq, xd, f16t, res); return;
+    case 3: group_dot_portable<3>(m, g, xq, xd, f16t, res); return;
+    default: group_dot_portable<4>(m, g, xq, xd, f16t, res); return;
+  }
 }
 
 // Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
