@@ -308,14 +308,19 @@ void dequantize_row(const Matrix& m, int64_t o, float* out, const float* f16t) {
 }
 
 // Activations quantized for the integer dot: per 32-block int8 values and a float32 scale.
-struct QActs { std::vector<int8_t> q; std::vector<float> d; };
-void quantize_acts(const float* x, int64_t n, int8_t* q, float* d) {
+// With `sums`, also each block's Σ of its int8 values (Q4_0's kernels subtract 8·Σx).
+void quantize_acts(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
   for (int64_t b = 0; b < n / QK; b++) {
     float amax = 0;
     for (int j = 0; j < QK; j++) amax = std::max(amax, std::fabs(x[b * QK + j]));
     float s = amax / 127.0f, id = s != 0 ? 1.0f / s : 0.0f;
     d[b] = s;
-    for (int j = 0; j < QK; j++) q[b * QK + j] = int8_t(roundf_away(x[b * QK + j] * id));
+    int32_t t = 0;
+    for (int j = 0; j < QK; j++) {
+      q[b * QK + j] = int8_t(roundf_away(x[b * QK + j] * id));
+      t += q[b * QK + j];
+    }
+    if (sums) sums[b] = t;
   }
 }
 
@@ -694,6 +699,14 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / oChunks) * RB, r1 = std::min(rows, r0 + RB);
     const int64_t oa = (c % oChunks) * CH, ob = std::min(outd, oa + CH);
+    // Activation rows r.. of output o one at a time (what is left after the NR-row tiles).
+    auto rest = [&](int64_t o, int64_t r) {
+      for (; r < r1; r++) {
+        const float* xs[1] = {x + r * in}; float res[1];
+        dot_rows_float<1>(ctx, m, o, xs, res);
+        out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
+      }
+    };
     for (int64_t o = oa; o < ob; o++) {
       int64_t r = r0;
 #ifdef FUGAKU_X86
@@ -709,12 +722,8 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
             out[(r + k) * outd + o + 1] = res1[k] + (bias ? bias[o + 1] : 0.0f);
           }
         }
-        for (int64_t oo = o; oo <= o + 1; oo++)
-          for (int64_t rr = r; rr < r1; rr++) {
-            const float* xs[1] = {x + rr * in}; float res[1];
-            dot_rows_float<1>(ctx, m, oo, xs, res);
-            out[rr * outd + oo] = res[0] + (bias ? bias[oo] : 0.0f);
-          }
+        rest(o, r);
+        rest(o + 1, r);
         o++;
         continue;
       }
@@ -725,11 +734,7 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
         dot_rows_float<NR>(ctx, m, o, xs, res);
         for (int k = 0; k < NR; k++) out[(r + k) * outd + o] = res[k] + (bias ? bias[o] : 0.0f);
       }
-      for (; r < r1; r++) {
-        const float* xs[1] = {x + r * in}; float res[1];
-        dot_rows_float<1>(ctx, m, o, xs, res);
-        out[r * outd + o] = res[0] + (bias ? bias[o] : 0.0f);
-      }
+      rest(o, r);
     }
   };
   // Small products are not worth waking the other threads for.
@@ -766,13 +771,7 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   std::vector<float> d(rows * nb);
   std::vector<int32_t> sums(m.format == Q4_0 ? rows * nb : 0);  // Σ of each activation block (Q4_0's offset of 8)
   auto qrow = [&](int64_t r) {
-    quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb);
-    if (m.format != Q4_0) return;
-    for (int64_t k = 0; k < nb; k++) {
-      int32_t t = 0;
-      for (int j = 0; j < QK; j++) t += q[r * in + k * QK + j];
-      sums[r * nb + k] = t;
-    }
+    quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, sums.empty() ? nullptr : sums.data() + r * nb);
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
   else ctx.pool.parallel_for(rows, qrow);
