@@ -4,21 +4,24 @@
  * weight bytes per second as a ratio of the STREAM triad bandwidth measured in the same run.
  *
  * With `--rows R` (R > 1) it times the matrix-matrix product that prefill uses (R activation rows) and
- * prints multiply-adds per second next to the one-row figure.
+ * prints multiply-adds per second next to the one-row figure. With `--simd avx2,avx512` it runs each
+ * kernel set on the same matrices and prints each one's ratio to the first.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/gemv.js [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows 64]
+ *   npx tsc -p tsconfig.json && node dist/bench/gemv.js [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows 64] [--simd avx2,avx512]
  */
 import { parseArgs } from 'node:util';
-import { NativeBackend } from '../src/backend/native.js';
+import { NativeBackend, type SimdChoice } from '../src/backend/native.js';
 import type { MatrixFormat } from '../src/backend/backend.js';
 import { physicalCores } from '../src/backend/cpu.js';
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' } } });
+const { values } = parseArgs({ options: { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' }, simd: { type: 'string' } } });
 const threadList = (values.threads ?? [...new Set([1, physicalCores()])].join(',')).split(',').map(Number);
 const formats = (values.formats ?? 'Q8_0,Q4_0,BF16,F16').split(',') as MatrixFormat[];
 const dim = Number(values.dim ?? 8192);
 const reps = Number(values.reps ?? 20);
 const gemmRows = Number(values.rows ?? 0);
+// Kernel sets to compare in the same run (the first is the baseline of the printed ratios).
+const simdList = (values.simd ?? 'auto').split(',') as SimdChoice[];
 
 const src = new Float32Array(dim * dim);
 for (let i = 0; i < src.length; i++) src[i] = Math.sin(i * 0.618) * 0.05;
@@ -39,21 +42,27 @@ function median(f: () => void, n: number): number {
 }
 
 for (const threads of threadList) {
-  const be = NativeBackend.create({ threads });
-  const triad = be.streamTriad();
-  const read = be.streamRead(128 * 2 ** 20, 5);
-  console.log(`threads ${threads} (${be.kernels}): STREAM triad ${triad.toFixed(1)} GB/s, read-only stream ${read.toFixed(1)} GB/s`);
+  const backends = simdList.map((simd) => NativeBackend.create({ threads, simd }));
+  const triad = backends[0].streamTriad();
+  const read = backends[0].streamRead(128 * 2 ** 20, 5);
+  console.log(`threads ${threads}: STREAM triad ${triad.toFixed(1)} GB/s, read-only stream ${read.toFixed(1)} GB/s`);
   for (const f of formats) {
-    const m = be.loadMatrix({ dtype: 'F32', shape: [dim, dim], data: src }, 'out_in', f);
-    be.matmul(x, 1, m, null, out);
-    const med = median(() => be.matmul(x, 1, m, null, out), reps);
-    const gbs = m.byteSize / (med / 1000) / 1e9;
-    let line = `  ${f.padEnd(5)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad, ${(gbs / read).toFixed(2)}× read`;
-    if (gemmRows > 1) {
-      const medR = median(() => be.matmul(xs, gemmRows, m, null, outs), Math.max(3, Math.ceil(reps / 4)));
-      const gmacs = (gemmRows * dim * dim) / (medR / 1000) / 1e9;
-      line += `  | ${gemmRows} rows ${medR.toFixed(1)} ms  ${gmacs.toFixed(1)} GMAC/s`;
+    let first: { gbs: number; gmacs: number } | null = null;
+    for (const be of backends) {
+      const m = be.loadMatrix({ dtype: 'F32', shape: [dim, dim], data: src }, 'out_in', f);
+      be.matmul(x, 1, m, null, out);
+      const med = median(() => be.matmul(x, 1, m, null, out), reps);
+      const gbs = m.byteSize / (med / 1000) / 1e9;
+      let line = `  ${f.padEnd(5)} ${be.kernels.padEnd(8)} ${(m.byteSize / 2 ** 20).toFixed(0).padStart(4)} MiB  median ${med.toFixed(2)} ms  ${gbs.toFixed(1)} GB/s  = ${(gbs / triad).toFixed(2)}× triad, ${(gbs / read).toFixed(2)}× read`;
+      let gmacs = 0;
+      if (gemmRows > 1) {
+        const medR = median(() => be.matmul(xs, gemmRows, m, null, outs), Math.max(3, Math.ceil(reps / 4)));
+        gmacs = (gemmRows * dim * dim) / (medR / 1000) / 1e9;
+        line += `  | ${gemmRows} rows ${medR.toFixed(1)} ms  ${gmacs.toFixed(1)} GMAC/s`;
+      }
+      if (first) line += `  [vs ${backends[0].kernels}: GEMV ${(gbs / first.gbs).toFixed(2)}×${gemmRows > 1 ? `, GEMM ${(gmacs / first.gmacs).toFixed(2)}×` : ''}]`;
+      else first = { gbs, gmacs };
+      console.log(line);
     }
-    console.log(line);
   }
 }

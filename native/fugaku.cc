@@ -5,8 +5,10 @@
 // Everything else (the model, scheduling, sampling) stays in TypeScript. The TypeScript reference
 // backend is the specification; test/backend-native.test.ts checks every op here against it.
 //
-// Kernels are chosen at run time: AVX2+FMA+F16C (compiled with target attributes, used only when
-// the CPU reports them) or portable C++ that any compiler vectorizes as it can.
+// Kernels are chosen at run time (Context::level): AVX-512 F/BW/VL/VNNI for the weight products
+// (native/avx512.h) with AVX2 for the rest, AVX2+FMA+F16C, or portable C++ that any compiler
+// vectorizes as it can. The SIMD kernels are compiled with target attributes and used only when the
+// CPU reports the features.
 // Float weights are stored row-major [out][in]; quantized formats hold ggml's Q8_0/Q4_0 blocks (see
 // src/tensor/quant.ts) with the blocks of 8 output rows interleaved (see "interleaved quantized
 // layout" below), so GGUF tensors load with a cheap repack and no requantization.
@@ -179,11 +181,15 @@ inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
   b = std::min<int64_t>(n, a + per);
 }
 
+// Kernel levels: what createContext is asked for, after checking the CPU.
+enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2 };
+
 struct Context {
   Pool pool;
-  bool simd;  // AVX2+FMA+F16C kernels
+  bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512 level for everything but weight products)
+  bool avx512;  // AVX-512 F/BW/VL/VNNI weight products
   std::vector<float> f16_table;
-  Context(int threads, bool use_simd) : pool(threads), simd(use_simd), f16_table(65536) {
+  Context(int threads, int level) : pool(threads), simd(level >= AVX2), avx512(level >= AVX512), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
   }
 };
@@ -640,6 +646,8 @@ AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; i++) dst[i] = f32_to_f16(src[i]);
 }
+
+#include "avx512.h"
 #endif
 
 // Key/value rows in the cache: float32 or f16 bits.
@@ -687,6 +695,7 @@ constexpr int NR = 4;  // activation rows per weight read (prefill reads every w
 template <int R>
 void dot_rows_float(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, float* res) {
 #ifdef FUGAKU_X86
+  if (ctx.avx512) { avx512::dot_float<R>(m.format, m.data + o * m.row_bytes, m.in_dim, xs, res); return; }
   if (ctx.simd) { dot_float_avx2<R>(m, o, xs, res); return; }
 #endif
   dot_float_portable<R>(m, o, xs, res, ctx.f16_table.data());
@@ -716,7 +725,8 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
         for (; r + NR <= r1; r += NR) {
           const float* xs[NR]; float res0[NR], res1[NR];
           for (int k = 0; k < NR; k++) xs[k] = x + (r + k) * in;
-          dot2_float_avx2<NR>(m, o, xs, res0, res1);
+          if (ctx.avx512) avx512::dot2_float<NR>(m.format, m.data + o * m.row_bytes, m.data + (o + 1) * m.row_bytes, in, xs, res0, res1);
+          else dot2_float_avx2<NR>(m, o, xs, res0, res1);
           for (int k = 0; k < NR; k++) {
             out[(r + k) * outd + o] = res0[k] + (bias ? bias[o] : 0.0f);
             out[(r + k) * outd + o + 1] = res1[k] + (bias ? bias[o + 1] : 0.0f);
@@ -763,15 +773,45 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
   }
 }
 
+#ifdef FUGAKU_X86
+// Two groups (16 output rows) × n ≤ NR activation rows into res[t·16 + r] (AVX-512 level).
+void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const uint8_t* const* xu, const float* const* xd,
+               const int32_t* const* xsum, float* res) {
+  const uint8_t* a = m.data + g * IL * m.row_bytes;
+  const uint8_t* b = a + IL * m.row_bytes;
+  const int64_t nb = m.in_dim / QK;
+  if (m.format == Q4_0) {
+    switch (n) {
+      case 1: avx512::pair_q4_0<1>(a, b, nb, xq, xd, xsum, res); return;
+      case 2: avx512::pair_q4_0<2>(a, b, nb, xq, xd, xsum, res); return;
+      case 3: avx512::pair_q4_0<3>(a, b, nb, xq, xd, xsum, res); return;
+      default: avx512::pair_q4_0<4>(a, b, nb, xq, xd, xsum, res); return;
+    }
+  }
+  switch (n) {
+    case 1: avx512::pair_q8_0<1>(a, b, nb, xu, xd, res); return;
+    case 2: avx512::pair_q8_0<2>(a, b, nb, xu, xd, res); return;
+    case 3: avx512::pair_q8_0<3>(a, b, nb, xu, xd, res); return;
+    default: avx512::pair_q8_0<4>(a, b, nb, xu, xd, res); return;
+  }
+}
+#endif
+
 // Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
 // groups (8 output rows each) × RB activation rows run the integer kernels, NR rows per weight read.
+// At the AVX-512 level, groups go two at a time (16 rows per vector; a chunk's odd last group
+// takes the AVX2 kernel), and Q8_0 also needs the activations as unsigned bytes (x + 128).
 void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
   const int64_t in = m.in_dim, outd = m.out_dim, nb = in / QK;
+  const bool pairs = ctx.avx512;
   std::vector<int8_t> q(rows * in);
+  std::vector<uint8_t> qu(pairs && m.format == Q8_0 ? rows * in : 0);
   std::vector<float> d(rows * nb);
   std::vector<int32_t> sums(m.format == Q4_0 ? rows * nb : 0);  // Σ of each activation block (Q4_0's offset of 8)
   auto qrow = [&](int64_t r) {
     quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, sums.empty() ? nullptr : sums.data() + r * nb);
+    if (!qu.empty())
+      for (int64_t i = 0; i < in; i++) qu[r * in + i] = uint8_t(q[r * in + i]) ^ 0x80u;
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
   else ctx.pool.parallel_for(rows, qrow);
@@ -780,21 +820,29 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / gChunks) * RB, r1 = std::min(rows, r0 + RB);
     const int64_t ga = (c % gChunks) * GC, gb = std::min(G, ga + GC);
-    float res[NR * IL];
-    for (int64_t g = ga; g < gb; g++) {
-      const int64_t o0 = g * IL, valid = std::min<int64_t>(IL, outd - o0);
+    float res[NR * 2 * IL];
+    for (int64_t g = ga; g < gb;) {
+      const int64_t span = pairs && g + 1 < gb ? 2 : 1;  // groups in this step
+      const int64_t o0 = g * IL, valid = std::min<int64_t>(span * IL, outd - o0);
       for (int64_t r = r0; r < r1; r += NR) {
         const int n = int(std::min<int64_t>(NR, r1 - r));
-        const int8_t* xqs[NR]; const float* xds[NR]; const int32_t* xss[NR];
+        const int8_t* xqs[NR]; const uint8_t* xus[NR]; const float* xds[NR]; const int32_t* xss[NR];
         for (int t = 0; t < n; t++) {
           xqs[t] = q.data() + (r + t) * in;
+          xus[t] = qu.empty() ? nullptr : qu.data() + (r + t) * in;
           xds[t] = d.data() + (r + t) * nb;
           xss[t] = sums.empty() ? nullptr : sums.data() + (r + t) * nb;
         }
-        group_rows(ctx, m, g, n, xqs, xds, xss, res);
+#ifdef FUGAKU_X86
+        if (span == 2) pair_rows(m, g, n, xqs, xus, xds, xss, res);
+        else
+#endif
+          group_rows(ctx, m, g, n, xqs, xds, xss, res);
+        const int64_t stride = span * IL;
         for (int t = 0; t < n; t++)
-          for (int64_t l = 0; l < valid; l++) out[(r + t) * outd + o0 + l] = res[t * IL + l] + (bias ? bias[o0 + l] : 0.0f);
+          for (int64_t l = 0; l < valid; l++) out[(r + t) * outd + o0 + l] = res[t * stride + l] + (bias ? bias[o0 + l] : 0.0f);
       }
+      g += span;
     }
   };
   if (int64_t(m.bytes) * rows < (int64_t(1) << 18)) { for (int64_t c = 0; c < gChunks * rChunks; c++) chunk(c); return; }
@@ -1183,6 +1231,12 @@ bool cpu_has_avx2_kernels() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
+// libgcc's checks include the OS saving the 512-bit state (XCR0).
+bool cpu_has_avx512_kernels() {
+  __builtin_cpu_init();
+  return cpu_has_avx2_kernels() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
 #endif
 
 napi_value CpuFeatures(napi_env env, napi_callback_info) {
@@ -1194,7 +1248,10 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   set("fma", __builtin_cpu_supports("fma"));
   set("f16c", cpu_has_f16c());
   set("avx512f", __builtin_cpu_supports("avx512f"));
+  set("avx512bw", __builtin_cpu_supports("avx512bw"));
+  set("avx512vl", __builtin_cpu_supports("avx512vl"));
   set("avx512vnni", __builtin_cpu_supports("avx512vnni"));
+  set("avx512bf16", __builtin_cpu_supports("avx512bf16"));
   set("x86", true);
 #else
   set("x86", false);
@@ -1202,18 +1259,20 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   return o;
 }
 
-// createContext(threads, simd: boolean) → external
+// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512) → external
 napi_value CreateContext(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  int64_t threads; bool simd = false;
-  if (argc < 2 || !get_i64(env, argv[0], &threads) || napi_get_value_bool(env, argv[1], &simd) != napi_ok) return throw_err(env, "createContext(threads, simd)");
+  int64_t threads, level;
+  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AVX512)
+    return throw_err(env, "createContext(threads, level: 0 | 1 | 2)");
 #ifdef FUGAKU_X86
-  if (simd && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if (level >= AVX2 && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if (level >= AVX512 && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
 #else
-  if (simd) return throw_err(env, "SIMD kernels are x86-64 only");
+  if (level > PORTABLE) return throw_err(env, "SIMD kernels are x86-64 only");
 #endif
-  auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), simd);
+  auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), int(level));
   napi_value ext;
   CHECK(napi_create_external(env, ctx, [](napi_env, void* p, void*) { delete static_cast<Context*>(p); }, nullptr, &ext));
   return ext;

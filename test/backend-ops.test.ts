@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReferenceBackend } from '../src/backend/reference.js';
-import { NativeBackend, type SimdChoice } from '../src/backend/native.js';
+import { NativeBackend, availableKernels, type KernelSet } from '../src/backend/native.js';
 import { loadNativeAddon } from '../src/backend/native-addon.js';
 import { createBackend } from '../src/backend/select.js';
 import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/backend/backend.js';
@@ -43,10 +43,10 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return num / Math.max(den, 1e-30);
 }
 
-function kernelSets(): SimdChoice[] {
+/** Every kernel set this CPU runs (AVX-512 ones only where the CPU has AVX-512 VNNI). */
+function kernelSets(): KernelSet[] {
   if (!addon.ok) return [];
-  const f = addon.addon.cpuFeatures();
-  return f.x86 && f.avx2 && f.fma && f.f16c ? ['avx2', 'portable'] : ['portable'];
+  return availableKernels(addon.addon.cpuFeatures());
 }
 
 test('the bandwidth probes return plausible figures and reject bad sizes', () => {
@@ -57,15 +57,30 @@ test('the bandwidth probes return plausible figures and reject bad sizes', () =>
   assert.throws(() => nat.streamRead(10, 1), /streamRead/);
 });
 
-test('asking for AVX2 kernels on a CPU without them is a typed error', () => {
+test('each kernel set runs where the CPU has it, is a typed error where not, and auto picks the best', () => {
   assert.ok(addon.ok);
-  const f = addon.addon.cpuFeatures();
-  if (f.x86 && f.avx2 && f.fma && f.f16c) {
-    assert.equal(NativeBackend.create({ simd: 'avx2', threads: 1 }).kernels, 'avx2');
-  } else {
-    assert.throws(() => NativeBackend.create({ simd: 'avx2', threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE');
+  const have = kernelSets();
+  assert.equal(have[have.length - 1], 'portable');
+  for (const k of ['avx512', 'avx2', 'portable'] as const) {
+    if (have.includes(k)) assert.equal(NativeBackend.create({ simd: k, threads: 1 }).kernels, k);
+    else assert.throws(() => NativeBackend.create({ simd: k, threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE' && /need a CPU with/.test(e.message));
   }
+  assert.equal(NativeBackend.create({ threads: 1 }).kernels, have[0]);
+  // The addon itself refuses a level the CPU lacks (not only the TypeScript check).
+  if (!have.includes('avx512')) assert.throws(() => addon.addon.createContext(1, 2), /AVX-512/);
+  assert.throws(() => addon.addon.createContext(1, 7), /level/);
+  assert.throws(() => NativeBackend.create({ simd: 'sse9' as never, threads: 1 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
   assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
+});
+
+test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2', () => {
+  const avx2 = { x86: true, avx2: true, fma: true, f16c: true };
+  const full = { ...avx2, avx512f: true, avx512bw: true, avx512vl: true, avx512vnni: true };
+  assert.deepEqual(availableKernels(full), ['avx512', 'avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...full, avx512vnni: false }), ['avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...full, avx2: false }), ['portable']);
+  assert.deepEqual(availableKernels(avx2), ['avx2', 'portable']);
+  assert.deepEqual(availableKernels({ x86: false }), ['portable']);
 });
 
 const FORMATS: MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];
@@ -76,7 +91,7 @@ for (const simd of kernelSets()) {
     const nat = NativeBackend.create({ simd, threads });
 
     test(`native ${simd} ×${threads}: matmul equals the reference for every format, layout and shape`, () => {
-      const rng = new Rng(simd === 'avx2' ? 11 : 12);
+      const rng = new Rng(simd === 'avx512' ? 13 : simd === 'avx2' ? 11 : 12);
       let cases = 0;
       for (const format of FORMATS) {
         const quant = format === 'Q8_0' || format === 'Q4_0';

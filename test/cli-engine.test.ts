@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { modelDirs, runFugaku } from './helpers.js';
 import { withTempDir } from './build-safetensors.js';
+import { loadNativeAddon } from '../src/backend/native-addon.js';
+import { availableKernels } from '../src/backend/native.js';
 
 const dir = modelDirs['tiny-ja-demo'];
 const PROMPT = '以下は、タスクを説明する指示です。要求を適切に満たす応答を書きなさい。\n\n### 指示:\n富士山について教えて\n\n### 応答:\n';
@@ -42,6 +44,7 @@ test('fugaku bench --json reports prefill/decode tok/s, load time, peak RSS, dty
   assert.equal(j.dtype, 'Q4_0');
   assert.equal(j.threads, 1);
   assert.equal(j.backend, 'native');
+  assert.equal(j.kernels, kernelSets[0], 'auto picks the best kernel set of this CPU');
   assert.equal(j.runs.decode_tok_s.length, 2);
   const tooLong = await runFugaku(['bench', '--model', dir, '--prompt-tokens', '500', '--new-tokens', '50']);
   assert.equal(tooLong.code, 1);
@@ -61,4 +64,29 @@ test('--kv-cache-dtype f16 and --backend reference run end to end', async () => 
   assert.equal(b.code, 0, b.stderr);
   assert.equal(JSON.parse(a.stdout).output_ids.length, 8);
   assert.equal(JSON.parse(b.stdout).output_ids.length, 8);
+});
+
+const addon = loadNativeAddon();
+const kernelSets = addon.ok ? availableKernels(addon.addon.cpuFeatures()) : [];
+
+test('--simd: every kernel set this CPU runs generates the same greedy tokens; a set it lacks is a clear error', async () => {
+  assert.ok(kernelSets.length >= 1, 'the native addon loads');
+  for (const dtype of ['q8_0', 'q4_0', 'bf16']) {
+    const outs: number[][] = [];
+    for (const simd of kernelSets) {
+      const r = await runFugaku(['generate', '--model', dir, '--prompt', PROMPT, '--max-new-tokens', '16', '--json', '--dtype', dtype, '--simd', simd, '--threads', '2']);
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(JSON.parse(r.stdout).output_ids);
+    }
+    for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[0], `${dtype}: ${kernelSets[i]} vs ${kernelSets[0]}`);
+    assert.equal(outs[0].length, 16);
+  }
+  for (const simd of ['avx512', 'avx2'].filter((k) => !kernelSets.includes(k as never))) {
+    const r = await runFugaku(['generate', '--model', dir, '--prompt', 'a', '--simd', simd]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`error\\[BACKEND_UNAVAILABLE\\].*${simd} kernels need a CPU with`));
+  }
+  const bad = await runFugaku(['generate', '--model', dir, '--prompt', 'a', '--simd', 'sse2']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--simd/);
 });

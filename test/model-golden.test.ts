@@ -8,17 +8,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGPT2 } from '../src/model/load.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
-import { NativeBackend } from '../src/backend/native.js';
+import { NativeBackend, availableKernels } from '../src/backend/native.js';
+import { loadNativeAddon } from '../src/backend/native-addon.js';
+import type { Backend } from '../src/backend/backend.js';
 import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
 import { loadModelGolden, maxAbsDiff, modelDirs, type TinyModelName } from './helpers.js';
 
 const TOL = 1e-4;
 
-const BACKENDS = [
+const addon = loadNativeAddon();
+// The reference backend and every native kernel set this CPU runs (AVX-512 where the CPU has it).
+const BACKENDS: [string, () => Backend][] = [
   ['reference', () => new ReferenceBackend()],
-  ['native avx2', () => NativeBackend.create({ simd: 'auto' })],
-  ['native portable', () => NativeBackend.create({ simd: 'portable' })],
-] as const;
+  ...(addon.ok ? availableKernels(addon.addon.cpuFeatures()) : []).map((k): [string, () => Backend] => [`native ${k}`, () => NativeBackend.create({ simd: k })]),
+];
+
+test('the native kernel sets are among the backends checked here', () => {
+  assert.ok(BACKENDS.some(([n]) => n === 'native portable'), 'the native addon loads');
+});
 
 for (const [beName, makeBackend] of BACKENDS)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {

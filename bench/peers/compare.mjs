@@ -11,7 +11,8 @@
  *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
  *
  * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
- * (ours; llama.cpp's own default is f16), --json (one JSON line).
+ * (ours; llama.cpp's own default is f16), --simd avx512,avx2 (our kernel sets, each run and reported
+ * against the same llama runs; default auto), --json (one JSON line).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -35,6 +36,7 @@ const work = opt('--work', '/tmp/fugaku-bench');
 // Our KV cache element type (llama.cpp's default cache is f16; ours defaults to f32 for HF parity).
 const kvDtype = opt('--kv-cache-dtype', 'f32');
 const asJSON = args.includes('--json');
+const simdList = opt('--simd', 'auto').split(',');
 
 function run(cmd, argv, env = {}) {
   const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
@@ -60,7 +62,7 @@ for (const t of threadList) {
   log(`STREAM triad, ${t} thread(s): ${triad[t].toFixed(1)} GB/s; read-only stream: ${readBw[t].toFixed(1)} GB/s`);
 }
 
-const report = { prompt_tokens: P, new_tokens: G, reps, kv_cache_dtype: kvDtype, triad_gb_s: triad, read_gb_s: readBw, cases: [] };
+const report = { prompt_tokens: P, new_tokens: G, reps, kv_cache_dtype: kvDtype, simd: simdList, triad_gb_s: triad, read_gb_s: readBw, cases: [] };
 for (const preset of presets) {
   const ckpt = path.join(work, preset);
   if (!existsSync(path.join(ckpt, 'config.json'))) {
@@ -77,39 +79,43 @@ for (const preset of presets) {
     // the position table contributes one row, so the file size is a close upper estimate.
     const bytesPerToken = statSync(gguf).size;
     for (const threads of threadList) {
-      const ours = [];
+      const ours = Object.fromEntries(simdList.map((k) => [k, []]));
       const peer = [];
       for (let r = 0; r < reps; r++) {
-        ours.push(lastJSON(run('node', ['bin/fugaku.js', 'bench', '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G), '--kv-cache-dtype', kvDtype, '--json'])));
+        for (const simd of simdList) {
+          ours[simd].push(lastJSON(run('node', ['bin/fugaku.js', 'bench', '--model', gguf, '--threads', String(threads), '--simd', simd, '--prompt-tokens', String(P), '--new-tokens', String(G), '--kv-cache-dtype', kvDtype, '--json'])));
+        }
         peer.push(lastJSON(run('node', [path.join(here, 'llama-bench.mjs'), '--model', gguf, '--threads', String(threads), '--prompt-tokens', String(P), '--new-tokens', String(G)], { NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' })));
       }
-      const c = {
-        preset, dtype, threads, gguf_bytes: bytesPerToken,
-        ours: { decode: stats(ours.map((o) => o.decode_tok_s)), prefill: stats(ours.map((o) => o.prefill_tok_s)), load_s: stats(ours.map((o) => o.load_s)), peak_rss_mb: stats(ours.map((o) => o.peak_rss_mb)) },
-        llama: { decode: stats(peer.map((o) => o.decode_tok_s)), prefill: stats(peer.map((o) => o.prefill_tok_s)), load_s: stats(peer.map((o) => o.load_s)), peak_rss_mb: stats(peer.map((o) => o.peak_rss_mb)) },
-      };
-      c.decode_ratio = c.ours.decode.median / c.llama.decode.median;
-      c.prefill_ratio = c.ours.prefill.median / c.llama.prefill.median;
-      c.bound_tok_s = (triad[threads] * 1e9) / bytesPerToken;
-      c.ours_of_bound = c.ours.decode.median / c.bound_tok_s;
-      c.llama_of_bound = c.llama.decode.median / c.bound_tok_s;
-      c.read_bound_tok_s = (readBw[threads] * 1e9) / bytesPerToken;
-      c.ours_of_read_bound = c.ours.decode.median / c.read_bound_tok_s;
-      c.llama_of_read_bound = c.llama.decode.median / c.read_bound_tok_s;
-      report.cases.push(c);
-      const f = (s) => `${s.median.toFixed(2)} [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
-      log(`${preset} ${dtype} ×${threads}: decode ours ${f(c.ours.decode)} vs llama ${f(c.llama.decode)} tok/s → ${c.decode_ratio.toFixed(2)}×; ` +
-        `prefill ours ${f(c.ours.prefill)} vs llama ${f(c.llama.prefill)} → ${c.prefill_ratio.toFixed(2)}×; ` +
-        `bound ${c.bound_tok_s.toFixed(2)} tok/s (ours ${(c.ours_of_bound * 100).toFixed(0)}%, llama ${(c.llama_of_bound * 100).toFixed(0)}%); ` +
-        `read bound ${c.read_bound_tok_s.toFixed(2)} (ours ${(c.ours_of_read_bound * 100).toFixed(0)}%, llama ${(c.llama_of_read_bound * 100).toFixed(0)}%); ` +
-        `load ours ${c.ours.load_s.median}s / llama ${c.llama.load_s.median}s; RSS ours ${c.ours.peak_rss_mb.median} / llama ${c.llama.peak_rss_mb.median} MB`);
+      const summary = (runs) => ({ decode: stats(runs.map((o) => o.decode_tok_s)), prefill: stats(runs.map((o) => o.prefill_tok_s)), load_s: stats(runs.map((o) => o.load_s)), peak_rss_mb: stats(runs.map((o) => o.peak_rss_mb)) });
+      const llama = summary(peer);
+      for (const simd of simdList) {
+        const c = { preset, dtype, threads, simd, kernels: ours[simd][0].kernels, gguf_bytes: bytesPerToken, ours: summary(ours[simd]), llama };
+        c.decode_ratio = c.ours.decode.median / c.llama.decode.median;
+        c.prefill_ratio = c.ours.prefill.median / c.llama.prefill.median;
+        c.bound_tok_s = (triad[threads] * 1e9) / bytesPerToken;
+        c.ours_of_bound = c.ours.decode.median / c.bound_tok_s;
+        c.llama_of_bound = c.llama.decode.median / c.bound_tok_s;
+        c.read_bound_tok_s = (readBw[threads] * 1e9) / bytesPerToken;
+        c.ours_of_read_bound = c.ours.decode.median / c.read_bound_tok_s;
+        c.llama_of_read_bound = c.llama.decode.median / c.read_bound_tok_s;
+        report.cases.push(c);
+        const f = (s) => `${s.median.toFixed(2)} [${s.min.toFixed(2)}–${s.max.toFixed(2)}]`;
+        log(`${preset} ${dtype} ×${threads} (ours ${c.kernels}): decode ours ${f(c.ours.decode)} vs llama ${f(c.llama.decode)} tok/s → ${c.decode_ratio.toFixed(2)}×; ` +
+          `prefill ours ${f(c.ours.prefill)} vs llama ${f(c.llama.prefill)} → ${c.prefill_ratio.toFixed(2)}×; ` +
+          `bound ${c.bound_tok_s.toFixed(2)} tok/s (ours ${(c.ours_of_bound * 100).toFixed(0)}%, llama ${(c.llama_of_bound * 100).toFixed(0)}%); ` +
+          `read bound ${c.read_bound_tok_s.toFixed(2)} (ours ${(c.ours_of_read_bound * 100).toFixed(0)}%, llama ${(c.llama_of_read_bound * 100).toFixed(0)}%); ` +
+          `load ours ${c.ours.load_s.median}s / llama ${c.llama.load_s.median}s; RSS ours ${c.ours.peak_rss_mb.median} / llama ${c.llama.peak_rss_mb.median} MB`);
+      }
     }
     // Against the peer's best thread count.
-    const mine = report.cases.filter((c) => c.preset === preset && c.dtype === dtype);
+    const mine = report.cases.filter((c) => c.preset === preset && c.dtype === dtype && !c.summary);
     const bestPeer = Math.max(...mine.map((c) => c.llama.decode.median));
-    const bestOurs = Math.max(...mine.map((c) => c.ours.decode.median));
-    report.cases.push({ preset, dtype, summary: true, best_ours_decode: bestOurs, best_llama_decode: bestPeer, ratio_vs_llama_best: bestOurs / bestPeer });
-    log(`${preset} ${dtype}: best ours ${bestOurs.toFixed(2)} vs llama's best ${bestPeer.toFixed(2)} tok/s → ${(bestOurs / bestPeer).toFixed(2)}×`);
+    for (const simd of simdList) {
+      const bestOurs = Math.max(...mine.filter((c) => c.simd === simd).map((c) => c.ours.decode.median));
+      report.cases.push({ preset, dtype, simd, summary: true, best_ours_decode: bestOurs, best_llama_decode: bestPeer, ratio_vs_llama_best: bestOurs / bestPeer });
+      log(`${preset} ${dtype} (ours ${simd}): best ours ${bestOurs.toFixed(2)} vs llama's best ${bestPeer.toFixed(2)} tok/s → ${(bestOurs / bestPeer).toFixed(2)}×`);
+    }
   }
 }
 if (asJSON) console.log(JSON.stringify(report));

@@ -27,12 +27,28 @@ const NATIVE_ACTIVATION: Partial<Record<ActivationName, number>> = {
   swish: 5,
 };
 
-export type SimdChoice = 'auto' | 'avx2' | 'portable';
+export type SimdChoice = 'auto' | 'avx512' | 'avx2' | 'portable';
+export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'avx512', 'avx2', 'portable'];
+/** The kernel sets of the addon, best first. */
+export type KernelSet = 'avx512' | 'avx2' | 'portable';
+const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2 };
+
+type CpuFeatures = ReturnType<NativeAddon['cpuFeatures']>;
+/** The kernel sets this CPU can run, best first (the addon checks the same features again). */
+export function availableKernels(f: CpuFeatures): KernelSet[] {
+  const avx2 = f.x86 && !!f.avx2 && !!f.fma && !!f.f16c;
+  const avx512 = avx2 && !!f.avx512f && !!f.avx512bw && !!f.avx512vl && !!f.avx512vnni;
+  return [...(avx512 ? ['avx512' as const] : []), ...(avx2 ? ['avx2' as const] : []), 'portable'];
+}
+const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
+  avx512: 'AVX-512 F, BW, VL and VNNI (with AVX2, FMA, F16C)',
+  avx2: 'AVX2, FMA and F16C',
+};
 
 export interface NativeBackendOptions {
   /** Threads of the pool (default: physical cores). */
   threads?: number;
-  /** Kernel set: 'auto' picks AVX2/FMA/F16C when the CPU has them, else portable C++. */
+  /** Kernel set: 'auto' picks the best the CPU has (AVX-512 VNNI, else AVX2/FMA/F16C, else portable C++). */
   simd?: SimdChoice;
   /** A loaded addon (default: build/Release/fugaku.node). */
   addon?: NativeAddon;
@@ -45,19 +61,21 @@ interface NativeMatrixHandle extends Matrix {
 export class NativeBackend implements Backend {
   readonly name = 'native';
   readonly threads: number;
-  /** 'avx2' or 'portable': the kernels in use. */
-  readonly kernels: 'avx2' | 'portable';
+  /** The kernels in use: 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avx2' or 'portable'. */
+  readonly kernels: KernelSet;
   private readonly ctx: NativeContext;
 
   private constructor(private readonly addon: NativeAddon, threads: number, simd: SimdChoice) {
-    const f = addon.cpuFeatures();
-    const hasAvx2 = f.x86 && !!f.avx2 && !!f.fma && !!f.f16c;
-    if (simd === 'avx2' && !hasAvx2) {
-      throw new FugakuError('BACKEND_UNAVAILABLE', 'the AVX2 kernels need a CPU with AVX2, FMA and F16C', "use simd: 'auto' or 'portable'");
+    const have = availableKernels(addon.cpuFeatures());
+    if (!SIMD_CHOICES.includes(simd)) {
+      throw new FugakuError('INVALID_ARGUMENT', `unknown kernel set ${JSON.stringify(simd)}`, `use one of ${SIMD_CHOICES.join(', ')}`);
     }
-    this.kernels = simd === 'portable' || !hasAvx2 ? 'portable' : 'avx2';
+    if (simd !== 'auto' && !have.includes(simd)) {
+      throw new FugakuError('BACKEND_UNAVAILABLE', `the ${simd} kernels need a CPU with ${NEEDS[simd as Exclude<KernelSet, 'portable'>]}`, `this CPU runs ${have.join(', ')}; use 'auto' to pick the best`);
+    }
+    this.kernels = simd === 'auto' ? have[0] : simd;
     this.threads = threads;
-    this.ctx = addon.createContext(threads, this.kernels === 'avx2');
+    this.ctx = addon.createContext(threads, LEVEL[this.kernels]);
   }
 
   /** Creates the backend, or throws BACKEND_UNAVAILABLE saying why the addon cannot be used. */

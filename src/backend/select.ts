@@ -4,7 +4,9 @@
  */
 import { FugakuError, isFugakuError } from '../errors.js';
 import type { Backend } from './backend.js';
-import { NativeBackend, type SimdChoice } from './native.js';
+import { NativeBackend, SIMD_CHOICES, type SimdChoice } from './native.js';
+
+export { SIMD_CHOICES, type SimdChoice };
 import { ReferenceBackend } from './reference.js';
 
 export type BackendName = 'auto' | 'native' | 'reference';
@@ -14,6 +16,7 @@ export interface BackendChoice {
   backend?: BackendName;
   /** Threads for the native backend (default: physical cores). */
   threads?: number;
+  /** Kernel set of the native backend (default 'auto': the best the CPU has). */
   simd?: SimdChoice;
   /** Told once when 'auto' falls back to the reference backend (default: process.emitWarning). */
   warn?: (message: string) => void;
@@ -28,7 +31,9 @@ export function createBackend(choice: BackendChoice = {}): Backend {
   try {
     return NativeBackend.create({ threads: choice.threads, simd: choice.simd });
   } catch (e) {
-    if (name === 'native' || !isFugakuError(e) || e.code !== 'BACKEND_UNAVAILABLE') throw e;
+    // An explicit kernel set the CPU lacks is the caller's error, not a reason to run 100× slower.
+    const explicitKernels = choice.simd !== undefined && choice.simd !== 'auto';
+    if (name === 'native' || explicitKernels || !isFugakuError(e) || e.code !== 'BACKEND_UNAVAILABLE') throw e;
     const warn = choice.warn ?? ((m: string) => process.emitWarning(m, { code: 'FUGAKU_NATIVE_UNAVAILABLE' }));
     warn(`${e.message}; using the reference backend (correct but much slower). ${e.hint ?? ''}`.trim());
     return new ReferenceBackend();

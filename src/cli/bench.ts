@@ -17,6 +17,8 @@ export interface BenchResult {
   dtype: string;
   threads: number | null;
   backend: string;
+  /** The native backend's kernel set ('avx512', 'avx2', 'portable'); null for the reference backend. */
+  kernels: string | null;
   prompt_tokens: number;
   new_tokens: number;
   runs: { prefill_tok_s: number[]; decode_tok_s: number[] };
@@ -59,10 +61,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--new-tokens <G>', 'greedy tokens timed after the first generated one', intArg('--new-tokens', 1), 64)
     .option('--runs <n>', 'repeat prefill+decode this many times after one load (medians reported)', intArg('--runs', 1, 100), 1)
     .addOption(new Option('--json', 'print one JSON object').default(false));
-  addModelLoadOptions(cmd).action(async (o: { model: string; promptTokens: number; newTokens: number; runs: number; json: boolean; dtype: string; backend: string; threads?: number; kvCacheDtype: string }) => {
+  addModelLoadOptions(cmd).action(async (o: { model: string; promptTokens: number; newTokens: number; runs: number; json: boolean; dtype: string; backend: string; threads?: number; simd?: string; kvCacheDtype: string }) => {
     const now = () => performance.now();
     const t0 = now();
-    const lm = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype, progress: !o.json });
+    const lm = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype, progress: !o.json });
     const loadS = (now() - t0) / 1000;
     const model = lm.model;
     const need = o.promptTokens + o.newTokens + 1;
@@ -78,7 +80,7 @@ export function registerBenchCommand(program: Command): void {
       decode.push(o.newTokens / t.decodeS);
     }
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    const be = model.backend as { name: string; threads?: number };
+    const be = model.backend as { name: string; threads?: number; kernels?: string };
     const res: BenchResult = {
       prefill_tok_s: round(median(prefill)),
       decode_tok_s: round(median(decode)),
@@ -87,6 +89,7 @@ export function registerBenchCommand(program: Command): void {
       dtype: model.weights.blocks[0]?.mlpFc.format ?? model.weights.wte.format,
       threads: be.threads ?? null,
       backend: be.name,
+      kernels: be.kernels ?? null,
       prompt_tokens: o.promptTokens,
       new_tokens: o.newTokens,
       runs: { prefill_tok_s: prefill.map(round), decode_tok_s: decode.map(round) },
@@ -94,7 +97,7 @@ export function registerBenchCommand(program: Command): void {
     if (o.json) process.stdout.write(JSON.stringify(res) + '\n');
     else {
       process.stdout.write(
-        `backend ${res.backend} (${res.threads ?? 1} threads), weights ${res.dtype}\n` +
+        `backend ${res.backend}${res.kernels ? ` ${res.kernels}` : ''} (${res.threads ?? 1} threads), weights ${res.dtype}\n` +
           `load      ${res.load_s} s, peak RSS ${res.peak_rss_mb} MB\n` +
           `prefill   ${res.prefill_tok_s} tok/s (${o.promptTokens}-token prompt)\n` +
           `decode    ${res.decode_tok_s} tok/s (${o.newTokens} greedy tokens)\n`,

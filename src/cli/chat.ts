@@ -37,6 +37,7 @@ export interface ChatOptions {
   seed?: number;
   backend?: string;
   threads?: number;
+  simd?: string;
   kvCacheDtype?: string;
   dtype: string;
 }
@@ -124,7 +125,7 @@ export class StopStringFilter {
 /** The chat loop (exported for tests and embedding; the CLI calls it with the process streams). */
 export async function runChat(o: ChatOptions, io: ChatIO): Promise<void> {
   const tok = await AutoTokenizer.fromPretrained(o.model);
-  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype, progress: io.interactive });
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype, progress: io.interactive });
   if (tok.vocabSize > model.config.vocabSize) {
     throw new FugakuError('CONFIG_INVALID', `the tokenizer has ${tok.vocabSize} tokens but the model only ${model.config.vocabSize} embedding rows`, 'the tokenizer and the weights do not belong together');
   }

@@ -48,11 +48,12 @@ interface LoadFlags {
   dtype: string;
   backend?: string;
   threads?: number;
+  simd?: string;
 }
 
 async function loadTokenizerAndModel(dir: string, o: LoadFlags): Promise<{ tok: PreTrainedTokenizer; model: GPT2LMHeadModel }> {
   const tok = await AutoTokenizer.fromPretrained(dir);
-  const opts: CliModelOptions = { dtype: o.dtype, backend: o.backend, threads: o.threads };
+  const opts: CliModelOptions = { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd };
   const model = await loadModel(dir, opts);
   checkTokenizerFitsModel(tok, model);
   return { tok, model };

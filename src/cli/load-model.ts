@@ -4,7 +4,7 @@
  */
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../generation/causal-lm.js';
 import type { WeightFormat } from '../model/load.js';
-import type { BackendName } from '../backend/select.js';
+import type { BackendName, SimdChoice } from '../backend/select.js';
 import type { KVCacheDType } from '../model/kv-cache.js';
 import { createTtyProgress, createNoopProgress } from '../io/progress.js';
 
@@ -15,6 +15,8 @@ export interface CliModelOptions {
   backend?: string;
   /** --threads */
   threads?: number;
+  /** --simd */
+  simd?: string;
   /** --kv-cache-dtype */
   kvCacheDtype?: string;
   /** Show a progress bar on stderr (default true). */
@@ -27,6 +29,7 @@ export async function loadModel(dir: string, opts: string | CliModelOptions = {}
     dtype: (o.dtype ?? 'auto') as WeightFormat,
     backend: (o.backend ?? 'auto') as BackendName,
     threads: o.threads,
+    simd: (o.simd ?? 'auto') as SimdChoice,
     kvCacheDtype: (o.kvCacheDtype ?? 'f32') as KVCacheDType,
     progress: o.progress === false ? createNoopProgress() : createTtyProgress(process.stderr),
     warn: (m) => process.stderr.write(`warning: ${m}\n`),

@@ -1,7 +1,7 @@
 /** Parsers for CLI option values: each rejects bad input with a message commander prints on one line. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WEIGHT_FORMATS } from '../model/load.js';
-import { BACKEND_NAMES } from '../backend/select.js';
+import { BACKEND_NAMES, SIMD_CHOICES } from '../backend/select.js';
 import { KV_CACHE_DTYPES } from '../model/kv-cache.js';
 import { defaultModelDir } from '../paths.js';
 
@@ -14,12 +14,15 @@ export const backendOption = (): Option =>
 export const threadsOption = (): Option =>
   new Option('--threads <n>', 'threads of the native backend (default: physical cores)').argParser(intArg('--threads', 1, 256));
 
+export const simdOption = (): Option =>
+  new Option('--simd <set>', 'kernels of the native backend: auto (the best this CPU has), avx512, avx2, portable').choices(SIMD_CHOICES as string[]).default('auto');
+
 export const kvCacheDtypeOption = (): Option =>
   new Option('--kv-cache-dtype <type>', 'element type of the KV cache: f32, or f16 (half the memory)').choices(KV_CACHE_DTYPES as string[]).default('f32');
 
-/** --dtype, --backend, --threads and --kv-cache-dtype: how a command loads its model (see load-model.ts). */
+/** --dtype, --backend, --threads, --simd and --kv-cache-dtype: how a command loads its model (see load-model.ts). */
 export function addModelLoadOptions(cmd: Command): Command {
-  return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption()).addOption(kvCacheDtypeOption());
+  return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption()).addOption(simdOption()).addOption(kvCacheDtypeOption());
 }
 
 export function intArg(name: string, min = -Infinity, max = Infinity) {

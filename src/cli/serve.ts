@@ -22,6 +22,7 @@ export interface ServeOptions {
   dtype: string;
   backend?: string;
   threads?: number;
+  simd?: string;
   kvCacheDtype?: string;
   alias?: string[];
   maxBodyBytes: number;
@@ -74,7 +75,7 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
     throw new FugakuError('INVALID_ARGUMENT', 'the API key is empty', 'pass a non-empty --api-key (or unset FUGAKU_API_KEY)');
   }
   const tokenizer = await AutoTokenizer.fromPretrained(o.model);
-  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, kvCacheDtype: o.kvCacheDtype });
+  const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype });
   const { app, engine, modelNames } = createServer({
     model,
     tokenizer,

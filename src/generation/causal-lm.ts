@@ -4,7 +4,7 @@
  */
 import { FugakuError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
-import { createBackend, type BackendName } from '../backend/select.js';
+import { createBackend, type BackendName, type SimdChoice } from '../backend/select.js';
 import type { ProgressReporter } from '../io/progress.js';
 import { loadGPT2, type WeightFormat, WEIGHT_FORMATS } from '../model/load.js';
 import type { GPT2Model } from '../model/gpt2.js';
@@ -24,6 +24,8 @@ export interface FromPretrainedOptions {
   kvCacheDtype?: KVCacheDType;
   /** Threads of the native backend (default: physical cores). */
   threads?: number;
+  /** Kernel set of the native backend: 'auto' (default: the best the CPU has), 'avx512', 'avx2' or 'portable'. */
+  simd?: SimdChoice;
   /** Called once if 'auto' falls back to the reference backend (default: process.emitWarning). */
   warn?: (message: string) => void;
   /** Shows loading progress (e.g. createTtyProgress()). */
@@ -49,7 +51,7 @@ export class GPT2LMHeadModel {
     if (opts.dtype !== undefined && !WEIGHT_FORMATS.includes(opts.dtype)) {
       throw new FugakuError('INVALID_ARGUMENT', `dtype ${JSON.stringify(opts.dtype)} is not supported`, `use one of ${WEIGHT_FORMATS.join(', ')}`);
     }
-    const backend = typeof opts.backend === 'object' ? opts.backend : createBackend({ backend: opts.backend, threads: opts.threads, warn: opts.warn });
+    const backend = typeof opts.backend === 'object' ? opts.backend : createBackend({ backend: opts.backend, threads: opts.threads, simd: opts.simd, warn: opts.warn });
     const loaded = await loadGPT2(dir, { backend, dtype: opts.dtype, progress: opts.progress, kvCacheDtype: opts.kvCacheDtype });
     return new GPT2LMHeadModel(loaded.model, loaded.generationConfig, loaded.dir);
   }
