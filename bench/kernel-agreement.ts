@@ -28,9 +28,15 @@ const dtypes = (values.dtypes ?? 'bf16,q8_0,q4_0').split(',') as WeightFormat[];
 const threads = values.threads ? Number(values.threads) : undefined;
 const P = Number(values['prompt-tokens'] ?? 64);
 const G = Number(values['new-tokens'] ?? 16);
-// The sets differ only in float summation order (the quantized kernels' integer dots are exact), so
-// logits agree to a few float32 ulps of the largest one, compounded over the layers.
-const TOL = 1e-4;
+// The sets differ only in float summation order. With float weights that moves logits by a few
+// float32 ulps. With quantized weights the activations are quantized too (x·127/amax rounded to an
+// integer, per 32-block), which is not continuous: an ulp of difference upstream can move one value
+// across a rounding boundary, changing that product by a whole quantization step, and such steps
+// compound over the layers (seen on random-weight checkpoints: ~1e-2 of the largest logit between
+// the AVX2 and portable sets, whose own op-level results agree to 1e-6). Greedy tokens can then
+// differ where two logits are that close; that is reported, not failed.
+const isQuant = (d: string) => d.startsWith('q');
+const tolerance = (d: string) => (isQuant(d) ? 5e-2 : 1e-4);
 
 let failed = false;
 for (const dtype of dtypes) {
@@ -53,9 +59,9 @@ for (const dtype of dtypes) {
       scale = Math.max(scale, Math.abs(base.logits[i]));
     }
     const same = tokens.length === base.tokens.length && tokens.every((t, i) => t === base!.tokens[i]);
-    const ok = diff / scale < TOL;
+    const ok = diff / scale < tolerance(dtype);
     if (!ok) failed = true;
-    console.log(`${dtype} ${kernels}: max |Δlogit| ${diff.toExponential(2)} (${(diff / scale).toExponential(2)} of max |logit|) ${ok ? 'ok' : 'TOO LARGE'}; greedy tokens ${same ? 'identical' : `differ (${tokens.join(',')} vs ${base.tokens.join(',')})`}`);
+    console.log(`${dtype} ${kernels}: max |Δlogit| ${diff.toExponential(2)} (${(diff / scale).toExponential(2)} of max |logit|, limit ${tolerance(dtype)}) ${ok ? 'ok' : 'TOO LARGE'}; greedy tokens ${same ? 'identical' : `differ (${tokens.join(',')} vs ${base.tokens.join(',')})`}`);
   }
 }
 process.exit(failed ? 1 : 0);
