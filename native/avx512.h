@@ -83,11 +83,12 @@ FUGAKU_AVX512_FN void pair_q4_0(const uint8_t* a, const uint8_t* b, int64_t nb, 
 }
 
 // Two interleaved Q8_0 groups × NR activation rows. vpdpbusd wants one unsigned operand: the
-// activations come as xu = x + 128 (x's bytes XOR 0x80), so Σ xu·w = Σ x·w + 128·Σw, and 128·Σw is
-// the same vpdpbusd with 0x80 in every byte (shared by the NR rows), subtracted once per block.
+// weights' bytes XOR 0x80 are w + 128 as unsigned bytes (one XOR per 64 bytes, shared by the NR
+// rows), so Σ (w + 128)·x = Σ w·x + 128·Σx, and 128·Σx per activation block (xsum, computed while
+// quantizing the activations) is subtracted once per block, as Q4_0's 8·Σx is.
 template <int NR>
-FUGAKU_AVX512_FN void pair_q8_0(const uint8_t* a, const uint8_t* b, int64_t nb, const uint8_t* const* xu,
-                                const float* const* xd, float* res) {
+FUGAKU_AVX512_FN void pair_q8_0(const uint8_t* a, const uint8_t* b, int64_t nb, const int8_t* const* xq,
+                                const float* const* xd, const int32_t* const* xsum, float* res) {
   constexpr int64_t BB = kIL * 34;
   const __m512i k80 = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NR];
@@ -97,24 +98,20 @@ FUGAKU_AVX512_FN void pair_q8_0(const uint8_t* a, const uint8_t* b, int64_t nb, 
     const uint8_t* pb = b + k * BB;
     const __m512 dw = scales_pair(pa, pb);
     __m512i s0[NR], s1[NR];
-    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
     for (int t = 0; t < NR; t++) { s0[t] = _mm512_setzero_si512(); s1[t] = _mm512_setzero_si512(); }
     for (int c = 0; c < 8; c += 2) {
       _mm_prefetch(reinterpret_cast<const char*>(pa + 3 * BB + 32 * c), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(pb + 3 * BB + 32 * c), _MM_HINT_T0);
-      const __m512i w0 = load_pair(pa + 16 + 32 * c, pb + 16 + 32 * c);
-      const __m512i w1 = load_pair(pa + 48 + 32 * c, pb + 48 + 32 * c);
-      c0 = _mm512_dpbusd_epi32(c0, k80, w0);
-      c1 = _mm512_dpbusd_epi32(c1, k80, w1);
+      const __m512i w0 = _mm512_xor_si512(load_pair(pa + 16 + 32 * c, pb + 16 + 32 * c), k80);
+      const __m512i w1 = _mm512_xor_si512(load_pair(pa + 48 + 32 * c, pb + 48 + 32 * c), k80);
       for (int t = 0; t < NR; t++) {
-        const uint8_t* x = xu[t] + k * kQK;
-        s0[t] = _mm512_dpbusd_epi32(s0[t], bcast4(x + 4 * c), w0);
-        s1[t] = _mm512_dpbusd_epi32(s1[t], bcast4(x + 4 * c + 4), w1);
+        const int8_t* x = xq[t] + k * kQK;
+        s0[t] = _mm512_dpbusd_epi32(s0[t], w0, bcast4(x + 4 * c));
+        s1[t] = _mm512_dpbusd_epi32(s1[t], w1, bcast4(x + 4 * c + 4));
       }
     }
-    const __m512i corr = _mm512_add_epi32(c0, c1);
     for (int t = 0; t < NR; t++) {
-      const __m512i i32 = _mm512_sub_epi32(_mm512_add_epi32(s0[t], s1[t]), corr);
+      const __m512i i32 = _mm512_sub_epi32(_mm512_add_epi32(s0[t], s1[t]), _mm512_set1_epi32(xsum[t][k] * 128));
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[t][k])), _mm512_cvtepi32_ps(i32), acc[t]);
     }
   }

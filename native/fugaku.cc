@@ -691,6 +691,7 @@ void weighted_sum_kv(const Context& ctx, const float* p, int64_t n, const KV* v,
 
 // ---------------------------------------------------------------- matmul driver
 constexpr int NR = 4;  // activation rows per weight read (prefill reads every weight once per NR tokens)
+constexpr int NR2 = 8;  // the same for the AVX-512 pair kernels (32 vector registers hold 8 rows' sums)
 
 template <int R>
 void dot_rows_float(Context& ctx, const Matrix& m, int64_t o, const float* const* xs, float* res) {
@@ -774,44 +775,42 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
 }
 
 #ifdef FUGAKU_X86
-// Two groups (16 output rows) × n ≤ NR activation rows into res[t·16 + r] (AVX-512 level).
-void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const uint8_t* const* xu, const float* const* xd,
-               const int32_t* const* xsum, float* res) {
+// Two groups (16 output rows) × n ≤ NR2 activation rows into res[t·16 + r] (AVX-512 level).
+template <int N>
+void pair_rows_n(const Matrix& m, const uint8_t* a, const uint8_t* b, const int8_t* const* xq, const float* const* xd,
+                 const int32_t* const* xsum, float* res) {
+  if (m.format == Q4_0) avx512::pair_q4_0<N>(a, b, m.in_dim / QK, xq, xd, xsum, res);
+  else avx512::pair_q8_0<N>(a, b, m.in_dim / QK, xq, xd, xsum, res);
+}
+void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
   const uint8_t* a = m.data + g * IL * m.row_bytes;
   const uint8_t* b = a + IL * m.row_bytes;
-  const int64_t nb = m.in_dim / QK;
-  if (m.format == Q4_0) {
-    switch (n) {
-      case 1: avx512::pair_q4_0<1>(a, b, nb, xq, xd, xsum, res); return;
-      case 2: avx512::pair_q4_0<2>(a, b, nb, xq, xd, xsum, res); return;
-      case 3: avx512::pair_q4_0<3>(a, b, nb, xq, xd, xsum, res); return;
-      default: avx512::pair_q4_0<4>(a, b, nb, xq, xd, xsum, res); return;
-    }
-  }
   switch (n) {
-    case 1: avx512::pair_q8_0<1>(a, b, nb, xu, xd, res); return;
-    case 2: avx512::pair_q8_0<2>(a, b, nb, xu, xd, res); return;
-    case 3: avx512::pair_q8_0<3>(a, b, nb, xu, xd, res); return;
-    default: avx512::pair_q8_0<4>(a, b, nb, xu, xd, res); return;
+    case 1: pair_rows_n<1>(m, a, b, xq, xd, xsum, res); return;
+    case 2: pair_rows_n<2>(m, a, b, xq, xd, xsum, res); return;
+    case 3: pair_rows_n<3>(m, a, b, xq, xd, xsum, res); return;
+    case 4: pair_rows_n<4>(m, a, b, xq, xd, xsum, res); return;
+    case 5: pair_rows_n<5>(m, a, b, xq, xd, xsum, res); return;
+    case 6: pair_rows_n<6>(m, a, b, xq, xd, xsum, res); return;
+    case 7: pair_rows_n<7>(m, a, b, xq, xd, xsum, res); return;
+    default: pair_rows_n<8>(m, a, b, xq, xd, xsum, res); return;
   }
 }
 #endif
 
 // Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
-// groups (8 output rows each) × RB activation rows run the integer kernels, NR rows per weight read.
+// groups (8 output rows each) × RB activation rows run the integer kernels, NR (NR2) rows per weight read.
 // At the AVX-512 level, groups go two at a time (16 rows per vector; a chunk's odd last group
-// takes the AVX2 kernel), and Q8_0 also needs the activations as unsigned bytes (x + 128).
+// takes the AVX2 kernel), and Q8_0 needs the activation block sums too.
 void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
   const int64_t in = m.in_dim, outd = m.out_dim, nb = in / QK;
   const bool pairs = ctx.avx512;
   std::vector<int8_t> q(rows * in);
-  std::vector<uint8_t> qu(pairs && m.format == Q8_0 ? rows * in : 0);
   std::vector<float> d(rows * nb);
-  std::vector<int32_t> sums(m.format == Q4_0 ? rows * nb : 0);  // Σ of each activation block (Q4_0's offset of 8)
+  // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 level, Q8_0's of 128).
+  std::vector<int32_t> sums(m.format == Q4_0 || pairs ? rows * nb : 0);
   auto qrow = [&](int64_t r) {
     quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, sums.empty() ? nullptr : sums.data() + r * nb);
-    if (!qu.empty())
-      for (int64_t i = 0; i < in; i++) qu[r * in + i] = uint8_t(q[r * in + i]) ^ 0x80u;
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
   else ctx.pool.parallel_for(rows, qrow);
@@ -820,21 +819,21 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / gChunks) * RB, r1 = std::min(rows, r0 + RB);
     const int64_t ga = (c % gChunks) * GC, gb = std::min(G, ga + GC);
-    float res[NR * 2 * IL];
+    float res[NR2 * 2 * IL];
     for (int64_t g = ga; g < gb;) {
       const int64_t span = pairs && g + 1 < gb ? 2 : 1;  // groups in this step
       const int64_t o0 = g * IL, valid = std::min<int64_t>(span * IL, outd - o0);
-      for (int64_t r = r0; r < r1; r += NR) {
-        const int n = int(std::min<int64_t>(NR, r1 - r));
-        const int8_t* xqs[NR]; const uint8_t* xus[NR]; const float* xds[NR]; const int32_t* xss[NR];
+      const int64_t step = span == 2 ? NR2 : NR;
+      for (int64_t r = r0; r < r1; r += step) {
+        const int n = int(std::min<int64_t>(step, r1 - r));
+        const int8_t* xqs[NR2]; const float* xds[NR2]; const int32_t* xss[NR2];
         for (int t = 0; t < n; t++) {
           xqs[t] = q.data() + (r + t) * in;
-          xus[t] = qu.empty() ? nullptr : qu.data() + (r + t) * in;
           xds[t] = d.data() + (r + t) * nb;
           xss[t] = sums.empty() ? nullptr : sums.data() + (r + t) * nb;
         }
 #ifdef FUGAKU_X86
-        if (span == 2) pair_rows(m, g, n, xqs, xus, xds, xss, res);
+        if (span == 2) pair_rows(m, g, n, xqs, xds, xss, res);
         else
 #endif
           group_rows(ctx, m, g, n, xqs, xds, xss, res);

@@ -145,21 +145,18 @@ void check_q8(int64_t nb) {
   }
   const Pair p = interleave(rows, nb, 34, 8);
   std::vector<std::vector<int8_t>> xq(NR, std::vector<int8_t>(size_t(nb * 32)));
-  std::vector<std::vector<uint8_t>> xu(NR, std::vector<uint8_t>(size_t(nb * 32)));
   std::vector<std::vector<float>> xd(NR, std::vector<float>(size_t(nb)));
-  const uint8_t* xup[NR]; const float* xdp[NR];
+  std::vector<std::vector<int32_t>> xs(NR, std::vector<int32_t>(size_t(nb)));
+  const int8_t* xqp[NR]; const float* xdp[NR]; const int32_t* xsp[NR];
   for (int t = 0; t < NR; t++) {
     for (int64_t k = 0; k < nb; k++) {
       xd[t][k] = scale(rng);
-      for (int j = 0; j < 32; j++) {
-        xq[t][k * 32 + j] = int8_t(act(rng));
-        xu[t][k * 32 + j] = uint8_t(xq[t][k * 32 + j] + 128);
-      }
+      for (int j = 0; j < 32; j++) { xq[t][k * 32 + j] = int8_t(act(rng)); xs[t][k] += xq[t][k * 32 + j]; }
     }
-    xup[t] = xu[t].data(); xdp[t] = xd[t].data();
+    xqp[t] = xq[t].data(); xdp[t] = xd[t].data(); xsp[t] = xs[t].data();
   }
   std::vector<float> got(16 * NR);
-  avx512::pair_q8_0<NR>(p.a.data(), p.b.data(), nb, xup, xdp, got.data());
+  avx512::pair_q8_0<NR>(p.a.data(), p.b.data(), nb, xqp, xdp, xsp, got.data());
   std::vector<double> want(16 * NR, 0.0);
   for (int t = 0; t < NR; t++)
     for (int row = 0; row < 16; row++)
@@ -236,6 +233,8 @@ int main() {
   check_all<2>();
   check_all<3>();
   check_all<4>();
+  check_all<5>();
+  check_all<8>();
   std::printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
