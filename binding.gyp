@@ -5,7 +5,7 @@
       "sources": ["native/fugaku.cc"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions", "-Wall", "-Wno-unused-function"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fexceptions", "-Wall", "-Wno-unused-function"],
       "ldflags": ["-pthread"]
     }
   ]

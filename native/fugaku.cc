@@ -798,6 +798,10 @@ void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const
 }
 #endif
 
+#ifdef FUGAKU_X86
+void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
+#endif
+
 // Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
 // groups (8 output rows each) × RB activation rows run the integer kernels, NR (NR2) rows per weight read.
 // At the AVX-512 level, groups go two at a time (16 rows per vector; a chunk's odd last group
@@ -810,7 +814,11 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 level, Q8_0's of 128).
   std::vector<int32_t> sums(m.format == Q4_0 || pairs ? rows * nb : 0);
   auto qrow = [&](int64_t r) {
-    quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, sums.empty() ? nullptr : sums.data() + r * nb);
+    int32_t* s = sums.empty() ? nullptr : sums.data() + r * nb;
+#ifdef FUGAKU_X86
+    if (ctx.simd) { quantize_acts_avx2(x + r * in, in, q.data() + r * in, d.data() + r * nb, s); return; }
+#endif
+    quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, s);
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
   else ctx.pool.parallel_for(rows, qrow);
@@ -941,17 +949,83 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
   ctx.pool.parallel_for(nHead * t, one);
 }
 
-void layer_norm(const float* x, int64_t rows, int64_t dim, const float* g, const float* b, float eps, float* out) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * dim;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < dim; i++) mean += xr[i];
-    mean /= double(dim);
-    for (int64_t i = 0; i < dim; i++) { double d = xr[i] - mean; var += d * d; }
-    const float inv = float(1.0 / std::sqrt(var / double(dim) + eps));
-    const float m = float(mean);
-    for (int64_t i = 0; i < dim; i++) out[r * dim + i] = (xr[i] - m) * inv * g[i] + b[i];
+// One row: mean and variance summed in double (as the reference), output in float.
+void layer_norm_row(const float* xr, int64_t dim, const float* g, const float* b, float eps, float* out) {
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < dim; i++) mean += xr[i];
+  mean /= double(dim);
+  for (int64_t i = 0; i < dim; i++) { double d = xr[i] - mean; var += d * d; }
+  const float inv = float(1.0 / std::sqrt(var / double(dim) + eps));
+  const float m = float(mean);
+  for (int64_t i = 0; i < dim; i++) out[i] = (xr[i] - m) * inv * g[i] + b[i];
+}
+
+#ifdef FUGAKU_X86
+AVX2_FN inline double hsum4d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+AVX2_FN void layer_norm_row_avx2(const float* xr, int64_t dim, const float* g, const float* b, float eps, float* out) {
+  const int64_t n8 = dim / 8 * 8;
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  for (int64_t i = 0; i < n8; i += 8) {
+    const __m256 v = _mm256_loadu_ps(xr + i);
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
   }
+  double mean = hsum4d(_mm256_add_pd(s0, s1));
+  for (int64_t i = n8; i < dim; i++) mean += xr[i];
+  mean /= double(dim);
+  const __m256d md = _mm256_set1_pd(mean);
+  s0 = _mm256_setzero_pd(); s1 = _mm256_setzero_pd();
+  for (int64_t i = 0; i < n8; i += 8) {
+    const __m256 v = _mm256_loadu_ps(xr + i);
+    const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), md);
+    const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), md);
+    s0 = _mm256_fmadd_pd(d0, d0, s0);
+    s1 = _mm256_fmadd_pd(d1, d1, s1);
+  }
+  double var = hsum4d(_mm256_add_pd(s0, s1));
+  for (int64_t i = n8; i < dim; i++) { double d = xr[i] - mean; var += d * d; }
+  const float inv = float(1.0 / std::sqrt(var / double(dim) + eps));
+  const float m = float(mean);
+  const __m256 vm = _mm256_set1_ps(m), vi = _mm256_set1_ps(inv);
+  for (int64_t i = 0; i < n8; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), vm), vi), _mm256_loadu_ps(g + i), _mm256_loadu_ps(b + i)));
+  for (int64_t i = n8; i < dim; i++) out[i] = (xr[i] - m) * inv * g[i] + b[i];
+}
+// a[i] += b[i]
+AVX2_FN void add_avx2(float* a, const float* b, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(a + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  for (; i < n; i++) a[i] += b[i];
+}
+#endif
+
+// Rows are independent: spread over the pool when there are enough of them to pay for it.
+void layer_norm(Context& ctx, const float* x, int64_t rows, int64_t dim, const float* g, const float* b, float eps, float* out) {
+  auto row = [&](int64_t r) {
+#ifdef FUGAKU_X86
+    if (ctx.simd) { layer_norm_row_avx2(x + r * dim, dim, g, b, eps, out + r * dim); return; }
+#endif
+    layer_norm_row(x + r * dim, dim, g, b, eps, out + r * dim);
+  };
+  if (rows * dim < 65536) { for (int64_t r = 0; r < rows; r++) row(r); return; }
+  ctx.pool.parallel_for(rows, row);
+}
+
+void add_in_place(Context& ctx, float* a, const float* b, int64_t n) {
+  const int64_t CH = 65536;
+  auto part = [&](int64_t c) {
+    const int64_t lo = c * CH, hi = std::min(n, lo + CH);
+#ifdef FUGAKU_X86
+    if (ctx.simd) { add_avx2(a + lo, b + lo, hi - lo); return; }
+#endif
+    for (int64_t i = lo; i < hi; i++) a[i] += b[i];
+  };
+  const int64_t chunks = (n + CH - 1) / CH;
+  if (chunks <= 1) { if (n > 0) part(0); return; }
+  ctx.pool.parallel_for(chunks, part);
 }
 
 enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
@@ -1088,6 +1162,39 @@ AVX2_FN void quantize_q8_0_avx2(const float* x, BlockQ8* y, int64_t n) {
     i0 = _mm256_packs_epi16(i0, i2);
     i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), i0);
+  }
+}
+// quantize_acts with the same results: s = amax/127, q = roundf(x·(1/s)), and each block's Σq.
+AVX2_FN void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
+  const __m256 signMask = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256 v[4];
+    for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + b * QK + j * 8);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, v[0]), _mm256_andnot_ps(signMask, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(signMask, v[2]), _mm256_andnot_ps(signMask, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float sc = amax / 127.0f, id = sc != 0 ? 1.0f / sc : 0.0f;
+    d[b] = sc;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[0], vid)));
+    __m256i i1 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[1], vid)));
+    __m256i i2 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[2], vid)));
+    __m256i i3 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[3], vid)));
+    if (sums) {
+      const __m256i t = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+      sums[b] = _mm_cvtsi128_si32(h);
+    }
+    i0 = _mm256_packs_epi32(i0, i1);
+    i2 = _mm256_packs_epi32(i2, i3);
+    i0 = _mm256_packs_epi16(i0, i2);
+    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * QK), i0);
   }
 }
 #endif
@@ -1351,16 +1458,29 @@ napi_value Embedding(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// layerNorm(x, rows, dim, gamma, beta, eps, out)
+// layerNorm(ctx, x, rows, dim, gamma, beta, eps, out)
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
-  size_t argc = 7; napi_value argv[7];
+  size_t argc = 8; napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = argc >= 8 ? unwrap<Context>(env, argv[0]) : nullptr;
   float *x, *g, *b, *out; size_t nx, ng, nb, no; int64_t rows, dim; double eps;
-  if (argc < 7 || !get_f32(env, argv[0], &x, &nx) || !get_i64(env, argv[1], &rows) || !get_i64(env, argv[2], &dim) ||
-      !get_f32(env, argv[3], &g, &ng) || !get_f32(env, argv[4], &b, &nb) || !get_f64(env, argv[5], &eps) || !get_f32(env, argv[6], &out, &no))
+  if (!ctx || !get_f32(env, argv[1], &x, &nx) || !get_i64(env, argv[2], &rows) || !get_i64(env, argv[3], &dim) ||
+      !get_f32(env, argv[4], &g, &ng) || !get_f32(env, argv[5], &b, &nb) || !get_f64(env, argv[6], &eps) || !get_f32(env, argv[7], &out, &no))
     return throw_err(env, "layerNorm: bad arguments");
-  if (nx < size_t(rows * dim) || no < size_t(rows * dim) || ng < size_t(dim) || nb < size_t(dim)) return throw_err(env, "layerNorm: array too short");
-  layer_norm(x, rows, dim, g, b, float(eps), out);
+  if (rows < 0 || dim < 1 || nx < size_t(rows * dim) || no < size_t(rows * dim) || ng < size_t(dim) || nb < size_t(dim)) return throw_err(env, "layerNorm: array too short");
+  layer_norm(*ctx, x, rows, dim, g, b, float(eps), out);
+  return nullptr;
+}
+
+// addInPlace(ctx, a, b, n): a[i] += b[i]
+napi_value AddInPlace(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = argc >= 4 ? unwrap<Context>(env, argv[0]) : nullptr;
+  float *a, *b; size_t na, nb; int64_t n;
+  if (!ctx || !get_f32(env, argv[1], &a, &na) || !get_f32(env, argv[2], &b, &nb) || !get_i64(env, argv[3], &n) || n < 0 || na < size_t(n) || nb < size_t(n))
+    return throw_err(env, "addInPlace: bad arguments");
+  add_in_place(*ctx, a, b, n);
   return nullptr;
 }
 
@@ -1401,19 +1521,31 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// toF16(src: Float32Array, dst: Uint16Array): round-to-nearest-even f16 of every value
-napi_value ToF16(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
+// storeRows(src, srcOff, srcStride, dst, dstOff, n, rows): row r's n values from src[srcOff + r·srcStride]
+// to dst[dstOff + r·n] (rows contiguous in dst), rounded to nearest-even f16 when dst is a Uint16Array.
+napi_value StoreRows(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  float* src; size_t n, nd; void* dst; napi_typedarray_type dt;
-  if (argc < 2 || !get_f32(env, argv[0], &src, &n) || !get_ta(env, argv[1], &dst, &nd, &dt) || dt != napi_uint16_array || nd < n)
-    return throw_err(env, "toF16(src: Float32Array, dst: Uint16Array)");
-  uint16_t* d = static_cast<uint16_t*>(dst);
+  float* src; size_t ns, nd; void* dst; napi_typedarray_type dt; int64_t so, ss, dof, n, rows;
+  if (argc < 7 || !get_f32(env, argv[0], &src, &ns) || !get_i64(env, argv[1], &so) || !get_i64(env, argv[2], &ss) ||
+      !get_ta(env, argv[3], &dst, &nd, &dt) || !get_i64(env, argv[4], &dof) || !get_i64(env, argv[5], &n) || !get_i64(env, argv[6], &rows) ||
+      (dt != napi_float32_array && dt != napi_uint16_array))
+    return throw_err(env, "storeRows(src: Float32Array, srcOff, srcStride, dst: Float32Array | Uint16Array, dstOff, n, rows)");
+  if (so < 0 || ss < 0 || dof < 0 || n < 0 || rows < 0) return throw_err(env, "storeRows: negative offset or size");
+  if (rows == 0 || n == 0) return nullptr;
+  if (size_t(so + (rows - 1) * ss + n) > ns || size_t(dof + rows * n) > nd) return throw_err(env, "storeRows: array too short");
 #ifdef FUGAKU_X86
   static const bool f16c = cpu_has_avx2_kernels();
-  if (f16c) { to_f16_avx2(src, d, int64_t(n)); return nullptr; }
 #endif
-  for (size_t i = 0; i < n; i++) d[i] = f32_to_f16(src[i]);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* s = src + so + r * ss;
+    if (dt == napi_float32_array) { std::memcpy(static_cast<float*>(dst) + dof + r * n, s, size_t(n) * 4); continue; }
+    uint16_t* d = static_cast<uint16_t*>(dst) + dof + r * n;
+#ifdef FUGAKU_X86
+    if (f16c) { to_f16_avx2(s, d, n); continue; }
+#endif
+    for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16(s[i]);
+  }
   return nullptr;
 }
 
@@ -1514,7 +1646,8 @@ napi_value Init(napi_env env, napi_value exports) {
   struct { const char* name; napi_callback fn; } fns[] = {
       {"cpuFeatures", CpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
       {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
-      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"streamRead", StreamRead}, {"toF16", ToF16},
+      {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"streamRead", StreamRead}, {"storeRows", StoreRows},
+      {"addInPlace", AddInPlace},
   };
   for (auto& f : fns) {
     napi_value v;

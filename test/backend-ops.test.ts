@@ -167,6 +167,67 @@ for (const simd of kernelSets()) {
       }
     });
 
+    test(`native ${simd} ×${threads}: activations are quantized as the spec rounds them (ties away from zero)`, () => {
+      // Identity weights (row o has a single 1 at column o, exact in Q8_0 and Q4_0), so output o is
+      // q_o·d_x·(its weight): one activation rounded the other way changes it by ≥ 1/127 of itself.
+      const n = 64;
+      const eye = new Float32Array(n * n);
+      for (let o = 0; o < n; o++) eye[o * n + o] = 1;
+      const rng = new Rng(17);
+      const rows = 5;
+      const x = new Float32Array(rows * n);
+      for (let r = 0; r < rows; r++) {
+        for (let b = 0; b < n / 32; b++) {
+          // Block amax 127 (scale exactly 1: ties at k + 0.5) or a random amax (x·id lands next to ties).
+          const amax = (r + b) % 2 === 0 ? 127 : 1 + rng.nextFloat() * 200;
+          const s = Math.fround(amax / 127);
+          for (let j = 0; j < 32; j++) {
+            const k = Math.floor(rng.nextFloat() * 126) - 63;
+            x[r * n + b * 32 + j] = j === 7 ? (r % 2 ? -amax : amax) : Math.fround((k + 0.5) * s);
+          }
+        }
+      }
+      for (const format of ['Q8_0', 'Q4_0'] as const) {
+        const w: WeightTensor = { dtype: 'F32', shape: [n, n], data: eye };
+        const a = new Float32Array(rows * n);
+        const b = new Float32Array(rows * n);
+        ref.matmul(x, rows, ref.loadMatrix(w, 'out_in', format), null, a);
+        nat.matmul(x, rows, nat.loadMatrix(w, 'out_in', format), null, b);
+        for (let i = 0; i < a.length; i++) {
+          assert.ok(Math.abs(b[i] - a[i]) <= 1e-6 * Math.abs(a[i]), `${format} output ${i}: ${b[i]} vs the spec's ${a[i]}`);
+        }
+        // One row alone (the decode path) quantizes the same way.
+        const one = new Float32Array(n);
+        nat.matmul(x.subarray(n, 2 * n), 1, nat.loadMatrix(w, 'out_in', format), null, one);
+        assert.deepEqual(one, b.subarray(n, 2 * n));
+      }
+    });
+
+    test(`native ${simd} ×${threads}: storeKV copies strided rows (f32, and f16 rounded like f32ToF16); addInPlace adds`, () => {
+      const rng = new Rng(23);
+      const E = 37;
+      const t = 6;
+      const src = randn(rng, t * 3 * E + 5, 2);
+      for (const mk of [(k: number) => new Float32Array(k), (k: number) => new Uint16Array(k)]) {
+        const a = mk(2 + t * E);
+        const b = mk(2 + t * E);
+        ref.storeKV(src, 5 + E, a, 2, E, t, 3 * E);
+        nat.storeKV(src, 5 + E, b, 2, E, t, 3 * E);
+        assert.deepEqual(b, a);
+        assert.equal(b[0], 0, 'nothing written before dstOff');
+      }
+      assert.throws(() => nat.storeKV(src, 0, new Float32Array(10), 0, E, t, 3 * E), /too short/);
+      for (const len of [7, 100_003, 300_000]) {
+        const x = randn(rng, len);
+        const y = randn(rng, len);
+        const a = x.slice();
+        const b = x.slice();
+        ref.addInPlace(a, y, len - 3);
+        nat.addInPlace(b, y, len - 3);
+        assert.deepEqual(b, a);
+      }
+    });
+
     test(`native ${simd} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
       // The native backend interleaves blocks of 8 output rows at load; out dims around multiples of 8
       // exercise the zero rows that pad the last group.
@@ -259,16 +320,18 @@ for (const simd of kernelSets()) {
 
     test(`native ${simd} ×${threads}: layerNorm and every activation equal the reference`, () => {
       const rng = new Rng(3);
-      const rows = 3;
-      const dim = 5184 / 16 + 1;
-      const x = randn(rng, rows * dim, 3);
-      const g = randn(rng, dim);
-      const bta = randn(rng, dim);
-      const a = new Float32Array(rows * dim);
-      const b = new Float32Array(rows * dim);
-      ref.layerNorm(x, rows, dim, g, bta, 1e-5, a);
-      nat.layerNorm(x, rows, dim, g, bta, 1e-5, b);
-      assert.ok(relErr(b, a) < 1e-5, `layerNorm ${relErr(b, a)}`);
+      // A few rows (one thread) and many (spread over the pool), an odd width and Fugaku's.
+      for (const [rows, dim] of [[3, 5184 / 16 + 1], [40, 5184]]) {
+        const x = randn(rng, rows * dim, 3);
+        for (let i = 0; i < dim; i++) x[i] += 50;  // a large mean: the variance needs the exact mean
+        const g = randn(rng, dim);
+        const bta = randn(rng, dim);
+        const a = new Float32Array(rows * dim);
+        const b = new Float32Array(rows * dim);
+        ref.layerNorm(x, rows, dim, g, bta, 1e-5, a);
+        nat.layerNorm(x, rows, dim, g, bta, 1e-5, b);
+        assert.ok(relErr(b, a) < 1e-5, `layerNorm [${rows}×${dim}] ${relErr(b, a)}`);
+      }
       for (const name of Object.keys(ACTIVATIONS) as ActivationName[]) {
         const v = randn(rng, 1001, 4);
         const ra = v.slice();

@@ -76,8 +76,11 @@ export interface Backend {
   activation(name: ActivationName, x: Float32Array, n: number): void;
   /** Causal multi-head attention of new queries over the cache (exact softmax). */
   attention(args: AttentionArgs): void;
-  /** dst[dstOff + i] = src[srcOff + i] for i < n, rounded to f16 when dst holds f16 bits (KV cache stores). */
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void;
+  /**
+   * dst[dstOff + r·n + i] = src[srcOff + r·srcStride + i] for i < n, r < rows (default 1 row; srcStride
+   * default n), rounded to f16 when dst holds f16 bits: KV cache stores, and splitting the fused QKV rows.
+   */
+  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows?: number, srcStride?: number): void;
   /** a[i] += b[i] for i < n (residual connections). */
   addInPlace(a: Float32Array, b: Float32Array, n: number): void;
 }

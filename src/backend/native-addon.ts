@@ -23,9 +23,11 @@ export interface NativeAddon {
   loadMatrix(ctx: NativeContext, srcFormat: number, src: Float32Array | Uint16Array | Uint8Array, inDim: number, outDim: number, inOut: boolean, format: number): NativeMatrix;
   matmul(ctx: NativeContext, m: NativeMatrix, x: Float32Array, rows: number, bias: Float32Array | null, out: Float32Array): void;
   embedding(ctx: NativeContext, m: NativeMatrix, ids: Int32Array, out: Float32Array): void;
-  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
+  layerNorm(ctx: NativeContext, x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
+  addInPlace(ctx: NativeContext, a: Float32Array, b: Float32Array, n: number): void;
   activation(ctx: NativeContext, kind: number, x: Float32Array, n: number): void;
-  toF16(src: Float32Array, dst: Uint16Array): void;
+  /** rows × n values from src (row r at srcOff + r·srcStride) to dst (rows contiguous from dstOff); f16 bits when dst is a Uint16Array. */
+  storeRows(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows: number): void;
   attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
   matrixBytes(m: NativeMatrix): number;
   streamTriad(ctx: NativeContext, n: number, reps: number): number;

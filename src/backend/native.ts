@@ -135,7 +135,7 @@ export class NativeBackend implements Backend {
 
   layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void {
     if (rows === 0) return;
-    this.addon.layerNorm(x, rows, dim, gamma, beta, eps, out);
+    this.addon.layerNorm(this.ctx, x, rows, dim, gamma, beta, eps, out);
   }
 
   activation(name: ActivationName, x: Float32Array, n: number): void {
@@ -162,12 +162,11 @@ export class NativeBackend implements Backend {
     return this.addon.streamRead(this.ctx, floats, reps);
   }
 
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void {
-    if (dst instanceof Float32Array) dst.set(src.subarray(srcOff, srcOff + n), dstOff);
-    else this.addon.toF16(src.subarray(srcOff, srcOff + n), dst.subarray(dstOff, dstOff + n));
+  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
+    this.addon.storeRows(src, srcOff, srcStride, dst, dstOff, n, rows);
   }
 
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {
-    for (let i = 0; i < n; i++) a[i] += b[i];
+    this.addon.addInPlace(this.ctx, a, b, n);
   }
 }

@@ -253,9 +253,13 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number): void {
-    if (dst instanceof Float32Array) dst.set(src.subarray(srcOff, srcOff + n), dstOff);
-    else for (let i = 0; i < n; i++) dst[dstOff + i] = f32ToF16(src[srcOff + i]);
+  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
+    for (let r = 0; r < rows; r++) {
+      const s = srcOff + r * srcStride;
+      const d = dstOff + r * n;
+      if (dst instanceof Float32Array) dst.set(src.subarray(s, s + n), d);
+      else for (let i = 0; i < n; i++) dst[d + i] = f32ToF16(src[s + i]);
+    }
   }
 
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {

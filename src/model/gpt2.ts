@@ -148,12 +148,11 @@ export class GPT2Model {
         const past = pasts[s];
         const kc = cache.keys[l];
         const vc = cache.values[l];
-        for (let i = 0; i < t; i++) {
-          const src = (offsets[s] + i) * 3 * E;
-          q.set(qkv.subarray(src, src + E), (offsets[s] + i) * E);
-          be.storeKV(qkv, src + E, kc, (past + i) * E, E);
-          be.storeKV(qkv, src + 2 * E, vc, (past + i) * E, E);
-        }
+        // Split the fused rows [q k v] of this step's t tokens: queries to q, keys and values to the cache.
+        const src = offsets[s] * 3 * E;
+        be.storeKV(qkv, src, q, offsets[s] * E, E, t, 3 * E);
+        be.storeKV(qkv, src + E, kc, past * E, E, t, 3 * E);
+        be.storeKV(qkv, src + 2 * E, vc, past * E, E, t, 3 * E);
         be.attention({
           q: q.subarray(offsets[s] * E, (offsets[s] + t) * E), t, kCache: kc, vCache: vc, past,
           nHead: cfg.nHead, headDim: cfg.headDim, scale,
