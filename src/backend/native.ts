@@ -44,7 +44,7 @@ export function availableKernels(f: CpuFeatures): KernelSet[] {
 const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
   avx512: 'AVX-512 F, BW, VL and VNNI (with AVX2, FMA, F16C)',
   avx2: 'AVX2, FMA and F16C',
-  neon: '64-bit Arm with the dot-product extension (ARMv8.2 DotProd)',
+  neon: 'the 64-bit Arm dot-product extension (ARMv8.2 DotProd)',
 };
 
 export interface NativeBackendOptions {
