@@ -641,6 +641,58 @@ AVX2_FN void weighted_sum_avx2(const float* p, int64_t n, const KV* v, int64_t w
     out[d] = a;
   }
 }
+// Prefill attention reads each key and value row once for QB = 4 queries of one head (instead of once
+// per query): out[i][j] = q_i · k_j for j < n (the four sums of a key reduced together), and
+// o_i[d] = Σ_j p_i[j] · v_j[d] with the four outputs of 16 dims kept in registers (sums in j order).
+constexpr int QB = 4;
+template <typename KV>
+AVX2_FN void scores_q4_avx2(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
+  const int64_t hd8 = hd / 8 * 8;
+  for (int64_t j = 0; j < n; j++) {
+    const KV* kr = k + j * width;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) {
+      const __m256 kv = load8f(kr + d);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + d), kv, a3);
+    }
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    alignas(16) float r[4];
+    _mm_store_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    for (int64_t d = hd8; d < hd; d++) {
+      const float kd = to_f32(kr[d]);
+      for (int i = 0; i < QB; i++) r[i] += q[i][d] * kd;
+    }
+    for (int i = 0; i < QB; i++) out[i][j] = r[i];
+  }
+}
+template <typename KV>
+AVX2_FN void weighted_sum_q4_avx2(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
+  int64_t d = 0;
+  for (; d + 16 <= hd; d += 16) {
+    __m256 a[QB][2];
+    for (int i = 0; i < QB; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j++) {
+      const KV* r = v + j * width + d;
+      const __m256 v0 = load8f(r), v1 = load8f(r + 8);
+      for (int i = 0; i < QB; i++) {
+        const __m256 s = _mm256_set1_ps(p[i][j]);
+        a[i][0] = _mm256_fmadd_ps(s, v0, a[i][0]);
+        a[i][1] = _mm256_fmadd_ps(s, v1, a[i][1]);
+      }
+    }
+    for (int i = 0; i < QB; i++) { _mm256_storeu_ps(out[i] + d, a[i][0]); _mm256_storeu_ps(out[i] + d + 8, a[i][1]); }
+  }
+  for (; d < hd; d++)
+    for (int i = 0; i < QB; i++) {
+      float acc = 0;
+      for (int64_t j = 0; j < n; j++) acc = std::fma(p[i][j], to_f32(v[j * width + d]), acc);
+      out[i][d] = acc;
+    }
+}
+
 AVX2_FN uint64_t read_sum_avx2(const uint64_t* a, int64_t n, int64_t* done) {
   __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
   int64_t i = 0;
@@ -939,6 +991,27 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
   });
 }
 
+// Scores of one query over keys 0..last (already q·k) → softmax weights in place: scaled, padding keys
+// (keyMask 0) and keys past `last` excluded; false if every key is masked (the output is then 0).
+bool softmax_row(float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; j++) {
+    if (j > last || (keyMask && keyMask[j] == 0)) { scores[j] = -INFINITY; continue; }
+    scores[j] *= scale;
+    max = std::max(max, scores[j]);
+  }
+  if (max == -INFINITY) return false;
+  double sum = 0;
+  for (int64_t j = 0; j < n; j++) {
+    const float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
+    scores[j] = e;
+    sum += e;
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t j = 0; j < n; j++) scores[j] *= inv;
+  return true;
+}
+
 template <typename KV>
 void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* vc, int64_t past, int64_t nHead,
                int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
@@ -948,28 +1021,44 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
     attention_decode(ctx, q, kc, vc, past + 1, nHead, headDim, scale, keyMask, out);
     return;
   }
+#ifdef FUGAKU_X86
+  // Prefill: tasks of QB consecutive queries of one head, each key and value row read once per task.
+  // Query i sees keys 0..past+i, so the block computes scores up to its last query's keys and masks
+  // the (at most QB − 1) keys each earlier query does not see.
+  if (ctx.simd && t >= QB) {
+    const int64_t blocks = (t + QB - 1) / QB;
+    auto block = [&](int64_t w) {
+      const int64_t h = w % nHead, i0 = (w / nHead) * QB, nq = std::min<int64_t>(QB, t - i0);
+      const int64_t n = past + i0 + nq;  // keys the block's last query sees
+      std::vector<float> scores(size_t(QB * n));
+      std::vector<float> tail(size_t(QB * headDim));  // outputs of the padding queries of a short block
+      const float* qs[QB]; float* ss[QB]; float* os[QB];
+      for (int i = 0; i < QB; i++) {
+        const int64_t qi = i0 + std::min<int64_t>(i, nq - 1);
+        qs[i] = q + qi * width + h * headDim;
+        ss[i] = scores.data() + i * n;
+        os[i] = i < nq ? out + (i0 + i) * width + h * headDim : tail.data() + i * headDim;
+      }
+      scores_q4_avx2(qs, kc + h * headDim, width, n, headDim, ss);
+      bool any[QB];
+      for (int i = 0; i < QB; i++) any[i] = softmax_row(ss[i], past + i0 + std::min<int64_t>(i, nq - 1), n, scale, keyMask);
+      weighted_sum_q4_avx2(ss, n, vc + h * headDim, width, headDim, os);
+      for (int i = 0; i < nq; i++)
+        if (!any[i]) std::fill(os[i], os[i] + headDim, 0.0f);  // every key masked: output 0
+    };
+    if ((past + t) * t * width < 16384) { for (int64_t w = 0; w < nHead * blocks; w++) block(w); return; }
+    ctx.pool.parallel_for(nHead * blocks, block);
+    return;
+  }
+#endif
   auto one = [&](int64_t w) {
     std::vector<float> scores(past + t);
     const int64_t h = w % nHead, i = w / nHead;
     const int64_t last = past + i;
     const float* qh = q + i * width + h * headDim;
     scores_kv(ctx, qh, kc + h * headDim, width, last + 1, headDim, scores.data());
-    float max = -INFINITY;
-    for (int64_t j = 0; j <= last; j++) {
-      if (keyMask && keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
-      scores[j] *= scale;
-      max = std::max(max, scores[j]);
-    }
     float* oh = out + i * width + h * headDim;
-    if (max == -INFINITY) { std::fill(oh, oh + headDim, 0.0f); return; }
-    double sum = 0;
-    for (int64_t j = 0; j <= last; j++) {
-      float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
-      scores[j] = e;
-      sum += e;
-    }
-    const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j <= last; j++) scores[j] *= inv;
+    if (!softmax_row(scores.data(), last, last + 1, scale, keyMask)) { std::fill(oh, oh + headDim, 0.0f); return; }
     weighted_sum_kv(ctx, scores.data(), last + 1, vc + h * headDim, width, headDim, oh);
   };
   if ((past + t) * t * width < 16384) { for (int64_t w = 0; w < nHead * t; w++) one(w); return; }

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReferenceBackend } from '../src/backend/reference.js';
 import { NativeBackend, availableKernels, type KernelSet } from '../src/backend/native.js';
-import { loadNativeAddon } from '../src/backend/native-addon.js';
+import * as path from 'node:path';
+import { addonPath, loadNativeAddon } from '../src/backend/native-addon.js';
 import { createBackend } from '../src/backend/select.js';
 import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/backend/backend.js';
 import { Rng } from '../src/generation/rng.js';
@@ -22,6 +23,10 @@ test('the native addon is built and loads (npm install builds it with node-gyp)'
   assert.ok(addon.ok, `native addon missing: ${addon.ok ? '' : addon.reason}`);
   const be = createBackend({ backend: 'auto' });
   assert.equal(be.name, 'native');
+  // FUGAKU_NATIVE_ADDON may name it relative to the working directory.
+  const rel = path.relative(process.cwd(), addonPath({}));
+  assert.equal(addonPath({ FUGAKU_NATIVE_ADDON: rel }), path.resolve(rel));
+  assert.ok(loadNativeAddon(rel).ok);
 });
 
 function randn(rng: Rng, n: number, scale = 1): Float32Array {
@@ -259,9 +264,11 @@ for (const simd of kernelSets()) {
 
     test(`native ${simd} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
       const rng = new Rng(9);
-      // The last two take the native decode path for caches of ≥ 1 MiB (rows streamed in order, per-chunk
-      // partial sums): several 64-key chunks, a partial last chunk, masked keys.
-      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [1, 8, 0, 1, false], [4, 144, 500, 1, true], [5, 96, 600, 1, false]] as const) {
+      // t ≥ 4 takes the blocked prefill path (4 queries of a head per task; short last blocks, an odd
+      // head_dim, a first query whose only key is masked so its output is 0); the last two the decode
+      // path for caches of ≥ 1 MiB (rows streamed in order, per-chunk partial sums): several 64-key
+      // chunks, a partial last chunk, masked keys.
+      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [3, 37, 5, 6, true], [2, 144, 0, 7, true], [6, 64, 40, 64, false], [1, 8, 0, 1, false], [4, 144, 500, 1, true], [5, 96, 600, 1, false]] as const) {
         const width = nHead * headDim;
         const cap = past + t + 3;
         const q = randn(rng, t * width);
@@ -288,19 +295,21 @@ for (const simd of kernelSets()) {
       nat.storeKV(src, 3, b, 5, n - 3);
       assert.deepEqual(b, a);
       for (let i = 0; i < n - 3; i++) assert.equal(a[5 + i], f32ToF16(src[3 + i]));
-      const [nHead, headDim, past, t] = [3, 144, 11, 2];
-      const width = nHead * headDim;
-      const q = randn(rng, t * width);
-      const k16 = new Uint16Array((past + t) * width);
-      const v16 = new Uint16Array((past + t) * width);
-      nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
-      nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
-      const args = { q, t, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask: null };
-      const o1 = new Float32Array(t * width);
-      const o2 = new Float32Array(t * width);
-      ref.attention({ ...args, out: o1 });
-      nat.attention({ ...args, out: o2 });
-      assert.ok(relErr(o2, o1) < 1e-5, `f16 attention ${relErr(o2, o1)}`);
+      // One query block and one per-query step (t = 2), over f16 rows.
+      for (const [nHead, headDim, past, t] of [[3, 144, 11, 2], [3, 144, 11, 9]]) {
+        const width = nHead * headDim;
+        const q = randn(rng, t * width);
+        const k16 = new Uint16Array((past + t) * width);
+        const v16 = new Uint16Array((past + t) * width);
+        nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
+        nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
+        const args = { q, t, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask: null };
+        const o1 = new Float32Array(t * width);
+        const o2 = new Float32Array(t * width);
+        ref.attention({ ...args, out: o1 });
+        nat.attention({ ...args, out: o2 });
+        assert.ok(relErr(o2, o1) < 1e-5, `f16 attention t ${t}: ${relErr(o2, o1)}`);
+      }
       // A long f16 cache (the decode path), with a masked prefix.
       {
         const [nHead, headDim, past] = [4, 144, 1000];

@@ -37,9 +37,9 @@ export interface NativeAddon {
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
-/** Where the addon is looked for: FUGAKU_NATIVE_ADDON (if set), then build/Release under the package. */
+/** Where the addon is looked for: FUGAKU_NATIVE_ADDON (if set; relative to the working directory), then build/Release under the package. */
 export function addonPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FUGAKU_NATIVE_ADDON ?? path.join(packageRoot, 'build', 'Release', 'fugaku.node');
+  return env.FUGAKU_NATIVE_ADDON ? path.resolve(env.FUGAKU_NATIVE_ADDON) : path.join(packageRoot, 'build', 'Release', 'fugaku.node');
 }
 
 export function loadNativeAddon(file: string = addonPath()): AddonLoad {
@@ -51,7 +51,9 @@ export function loadNativeAddon(file: string = addonPath()): AddonLoad {
   }
   try {
     const require = createRequire(import.meta.url);
-    return { ok: true, addon: require(file) as NativeAddon, path: file };
+    // An absolute path: require() would take a relative one for a package name.
+    const abs = path.resolve(file);
+    return { ok: true, addon: require(abs) as NativeAddon, path: abs };
   } catch (e) {
     return { ok: false, reason: `${file} could not be loaded: ${(e as Error).message.split('\n')[0]}` };
   }
