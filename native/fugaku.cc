@@ -641,26 +641,29 @@ AVX2_FN void weighted_sum_avx2(const float* p, int64_t n, const KV* v, int64_t w
     out[d] = a;
   }
 }
-// Prefill attention reads each key and value row once for QB = 4 queries of one head (instead of once
-// per query): out[i][j] = q_i · k_j for j < n (the four sums of a key reduced together), and
-// o_i[d] = Σ_j p_i[j] · v_j[d] with the four outputs of 16 dims kept in registers (sums in j order).
-constexpr int QB = 4;
+// Prefill attention reads each key and value row once for QB = 8 queries of one head (instead of once
+// per query): out[i][j] = q_i · k_j for j < n (a key's 8 sums reduced together), and
+// o_i[d] = Σ_j p_i[j] · v_j[d], 8 dims of the 8 outputs in registers at a time (sums in j order).
+constexpr int QB = 8;
+// The 8 sums of a0..a7 (each 8 lanes) as one vector: lane i = Σ a_i.
+AVX2_FN inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
+  const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));  // per 128-bit half: Σa0..Σa3
+  const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+  return _mm256_add_ps(_mm256_permute2f128_ps(h0, h1, 0x20), _mm256_permute2f128_ps(h0, h1, 0x31));
+}
 template <typename KV>
-AVX2_FN void scores_q4_avx2(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
+AVX2_FN void scores_qb_avx2(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
   const int64_t hd8 = hd / 8 * 8;
   for (int64_t j = 0; j < n; j++) {
     const KV* kr = k + j * width;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 a[QB];
+    for (int i = 0; i < QB; i++) a[i] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8) {
       const __m256 kv = load8f(kr + d);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kv, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kv, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kv, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + d), kv, a3);
+      for (int i = 0; i < QB; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q[i] + d), kv, a[i]);
     }
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    alignas(16) float r[4];
-    _mm_store_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    alignas(32) float r[QB];
+    _mm256_store_ps(r, hsum8x8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
     for (int64_t d = hd8; d < hd; d++) {
       const float kd = to_f32(kr[d]);
       for (int i = 0; i < QB; i++) r[i] += q[i][d] * kd;
@@ -669,21 +672,16 @@ AVX2_FN void scores_q4_avx2(const float* const* q, const KV* k, int64_t width, i
   }
 }
 template <typename KV>
-AVX2_FN void weighted_sum_q4_avx2(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
+AVX2_FN void weighted_sum_qb_avx2(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
   int64_t d = 0;
-  for (; d + 16 <= hd; d += 16) {
-    __m256 a[QB][2];
-    for (int i = 0; i < QB; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
+  for (; d + 8 <= hd; d += 8) {
+    __m256 a[QB];
+    for (int i = 0; i < QB; i++) a[i] = _mm256_setzero_ps();
     for (int64_t j = 0; j < n; j++) {
-      const KV* r = v + j * width + d;
-      const __m256 v0 = load8f(r), v1 = load8f(r + 8);
-      for (int i = 0; i < QB; i++) {
-        const __m256 s = _mm256_set1_ps(p[i][j]);
-        a[i][0] = _mm256_fmadd_ps(s, v0, a[i][0]);
-        a[i][1] = _mm256_fmadd_ps(s, v1, a[i][1]);
-      }
+      const __m256 vv = load8f(v + j * width + d);
+      for (int i = 0; i < QB; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[i] + j), vv, a[i]);
     }
-    for (int i = 0; i < QB; i++) { _mm256_storeu_ps(out[i] + d, a[i][0]); _mm256_storeu_ps(out[i] + d + 8, a[i][1]); }
+    for (int i = 0; i < QB; i++) _mm256_storeu_ps(out[i] + d, a[i]);
   }
   for (; d < hd; d++)
     for (int i = 0; i < QB; i++) {
@@ -1025,7 +1023,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
   // Prefill: tasks of QB consecutive queries of one head, each key and value row read once per task.
   // Query i sees keys 0..past+i, so the block computes scores up to its last query's keys and masks
   // the (at most QB − 1) keys each earlier query does not see.
-  if (ctx.simd && t >= QB) {
+  if (ctx.simd && t >= 4) {
     const int64_t blocks = (t + QB - 1) / QB;
     auto block = [&](int64_t w) {
       const int64_t h = w % nHead, i0 = (w / nHead) * QB, nq = std::min<int64_t>(QB, t - i0);
@@ -1039,10 +1037,10 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
         ss[i] = scores.data() + i * n;
         os[i] = i < nq ? out + (i0 + i) * width + h * headDim : tail.data() + i * headDim;
       }
-      scores_q4_avx2(qs, kc + h * headDim, width, n, headDim, ss);
+      scores_qb_avx2(qs, kc + h * headDim, width, n, headDim, ss);
       bool any[QB];
       for (int i = 0; i < QB; i++) any[i] = softmax_row(ss[i], past + i0 + std::min<int64_t>(i, nq - 1), n, scale, keyMask);
-      weighted_sum_q4_avx2(ss, n, vc + h * headDim, width, headDim, os);
+      weighted_sum_qb_avx2(ss, n, vc + h * headDim, width, headDim, os);
       for (int i = 0; i < nq; i++)
         if (!any[i]) std::fill(os[i], os[i] + headDim, 0.0f);  // every key masked: output 0
     };

@@ -264,11 +264,11 @@ for (const simd of kernelSets()) {
 
     test(`native ${simd} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
       const rng = new Rng(9);
-      // t ≥ 4 takes the blocked prefill path (4 queries of a head per task; short last blocks, an odd
+      // t ≥ 4 takes the blocked prefill path (8 queries of a head per task; short last blocks, an odd
       // head_dim, a first query whose only key is masked so its output is 0); the last two the decode
       // path for caches of ≥ 1 MiB (rows streamed in order, per-chunk partial sums): several 64-key
       // chunks, a partial last chunk, masked keys.
-      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [3, 37, 5, 6, true], [2, 144, 0, 7, true], [6, 64, 40, 64, false], [1, 8, 0, 1, false], [4, 144, 500, 1, true], [5, 96, 600, 1, false]] as const) {
+      for (const [nHead, headDim, past, t, masked] of [[2, 144, 0, 5, false], [3, 144, 17, 1, false], [3, 144, 9, 4, true], [4, 37, 30, 3, true], [3, 37, 5, 6, true], [2, 144, 0, 11, true], [3, 37, 2, 19, true], [6, 64, 40, 64, false], [1, 8, 0, 1, false], [4, 144, 500, 1, true], [5, 96, 600, 1, false]] as const) {
         const width = nHead * headDim;
         const cap = past + t + 3;
         const q = randn(rng, t * width);
