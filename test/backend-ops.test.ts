@@ -24,7 +24,7 @@ test('the native addon is built and loads (npm install builds it with node-gyp)'
   const be = createBackend({ backend: 'auto' });
   assert.equal(be.name, 'native');
   // FUGAKU_NATIVE_ADDON may name it relative to the working directory.
-  const rel = path.relative(process.cwd(), addonPath({}));
+  const rel = path.relative(process.cwd(), addonPath());
   assert.equal(addonPath({ FUGAKU_NATIVE_ADDON: rel }), path.resolve(rel));
   assert.ok(loadNativeAddon(rel).ok);
 });
