@@ -939,6 +939,32 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
 }
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
+// s[j] → exp(s[j] − max) / Σ_j exp(s[j] − max) in place, −∞ (masked) → 0; the sum in double.
+void exp_normalize(float* s, int64_t n, float max) {
+  double sum = 0;
+  for (int64_t j = 0; j < n; j++) {
+    const float e = s[j] == -INFINITY ? 0.0f : std::exp(s[j] - max);
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t j = 0; j < n; j++) s[j] *= inv;
+}
+
+// Scores of one query over keys 0..last (already q·k) → softmax weights in place: scaled, padding keys
+// (keyMask 0) and keys past `last` excluded; false if every key is masked (the output is then 0).
+bool softmax_row(float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; j++) {
+    if (j > last || (keyMask && keyMask[j] == 0)) { scores[j] = -INFINITY; continue; }
+    scores[j] *= scale;
+    max = std::max(max, scores[j]);
+  }
+  if (max == -INFINITY) return false;
+  exp_normalize(scores, n, max);
+  return true;
+}
+
 // One query over a long cache (decode), position-major: the cache is [position][head][dim], so one
 // head's rows are `width` apart and reading them head by head strides through memory. Here each
 // pass reads whole rows in order instead: (1) scores of every head for chunks of KB keys, (2) a
@@ -962,14 +988,7 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
     float max = -INFINITY;
     for (int64_t j = 0; j < n; j++) max = std::max(max, s[j]);
     if (max == -INFINITY) { std::fill(s, s + n, 0.0f); return; }  // every key masked: output 0
-    double sum = 0;
-    for (int64_t j = 0; j < n; j++) {
-      const float e = s[j] == -INFINITY ? 0.0f : std::exp(s[j] - max);
-      s[j] = e;
-      sum += e;
-    }
-    const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j < n; j++) s[j] *= inv;
+    exp_normalize(s, n, max);
   });
   std::vector<float> partial(size_t(chunks * width), 0.0f);
   ctx.pool.parallel_for(chunks, [&](int64_t c) {
@@ -987,27 +1006,6 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
     for (int64_t c = 1; c < chunks; c++)
       for (int64_t d = d0; d < d1; d++) out[d] += partial[c * width + d];
   });
-}
-
-// Scores of one query over keys 0..last (already q·k) → softmax weights in place: scaled, padding keys
-// (keyMask 0) and keys past `last` excluded; false if every key is masked (the output is then 0).
-bool softmax_row(float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
-  float max = -INFINITY;
-  for (int64_t j = 0; j < n; j++) {
-    if (j > last || (keyMask && keyMask[j] == 0)) { scores[j] = -INFINITY; continue; }
-    scores[j] *= scale;
-    max = std::max(max, scores[j]);
-  }
-  if (max == -INFINITY) return false;
-  double sum = 0;
-  for (int64_t j = 0; j < n; j++) {
-    const float e = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - max);
-    scores[j] = e;
-    sum += e;
-  }
-  const float inv = float(1.0 / sum);
-  for (int64_t j = 0; j < n; j++) scores[j] *= inv;
-  return true;
 }
 
 template <typename KV>
