@@ -817,6 +817,15 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   ctx.pool.parallel_for(oChunks * rChunks, chunk);
 }
 
+#ifdef FUGAKU_ARM64
+template <int N>
+void group_neon(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, float* res) {
+  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  if (m.format == Q4_0) neon::group_q4_0<N>(base, m.in_dim / QK, xq, xd, res);
+  else neon::group_q8_0<N>(base, m.in_dim / QK, xq, xd, res);
+}
+#endif
+
 // One group of 8 output rows × n ≤ NR activation rows into res[t·8 + r].
 void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
 #ifdef FUGAKU_X86
@@ -831,14 +840,11 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
 #endif
 #ifdef FUGAKU_ARM64
   if (ctx.neon) {
-    const uint8_t* base = m.data + g * IL * m.row_bytes;
-    const int64_t nb = m.in_dim / QK;
-    const bool q4 = m.format == Q4_0;
     switch (n) {
-      case 1: q4 ? neon::group_q4_0<1>(base, nb, xq, xd, res) : neon::group_q8_0<1>(base, nb, xq, xd, res); return;
-      case 2: q4 ? neon::group_q4_0<2>(base, nb, xq, xd, res) : neon::group_q8_0<2>(base, nb, xq, xd, res); return;
-      case 3: q4 ? neon::group_q4_0<3>(base, nb, xq, xd, res) : neon::group_q8_0<3>(base, nb, xq, xd, res); return;
-      default: q4 ? neon::group_q4_0<4>(base, nb, xq, xd, res) : neon::group_q8_0<4>(base, nb, xq, xd, res); return;
+      case 1: group_neon<1>(m, g, xq, xd, res); return;
+      case 2: group_neon<2>(m, g, xq, xd, res); return;
+      case 3: group_neon<3>(m, g, xq, xd, res); return;
+      default: group_neon<4>(m, g, xq, xd, res); return;
     }
   }
 #endif
@@ -1027,7 +1033,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
       const int64_t h = w % nHead, i0 = (w / nHead) * QB, nq = std::min<int64_t>(QB, t - i0);
       const int64_t n = past + i0 + nq;  // keys the block's last query sees
       std::vector<float> scores(size_t(QB * n));
-      std::vector<float> tail(size_t(QB * headDim));  // outputs of the padding queries of a short block
+      std::vector<float> tail(nq < QB ? size_t(QB * headDim) : 0);  // outputs of a short block's padding queries
       const float* qs[QB]; float* ss[QB]; float* os[QB];
       for (int i = 0; i < QB; i++) {
         const int64_t qi = i0 + std::min<int64_t>(i, nq - 1);

@@ -5,9 +5,9 @@
 import { FugakuError, isFugakuError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { NativeBackend, SIMD_CHOICES, type SimdChoice } from './native.js';
+import { ReferenceBackend } from './reference.js';
 
 export { SIMD_CHOICES, type SimdChoice };
-import { ReferenceBackend } from './reference.js';
 
 export type BackendName = 'auto' | 'native' | 'reference';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'native', 'reference'];

@@ -24,7 +24,7 @@ export interface FromPretrainedOptions {
   kvCacheDtype?: KVCacheDType;
   /** Threads of the native backend (default: physical cores). */
   threads?: number;
-  /** Kernel set of the native backend: 'auto' (default: the best the CPU has), 'avx512', 'avx2' or 'portable'. */
+  /** Kernel set of the native backend: 'auto' (default: the best the CPU has), 'avx512', 'avx2', 'neon' or 'portable'. */
   simd?: SimdChoice;
   /** Called once if 'auto' falls back to the reference backend (default: process.emitWarning). */
   warn?: (message: string) => void;
