@@ -43,8 +43,9 @@ FUGAKU_AVX512_FN inline __m512 scales_pair(const uint8_t* a, const uint8_t* b) {
 
 // Two interleaved Q4_0 groups (a: rows 0..7, b: rows 8..15) × NR activation rows:
 // res[t·16 + r] = Σ_k d_w·d_x·(Σ q·x − 8·Σx). Nibbles q ∈ [0, 15] are the unsigned operand of
-// vpdpbusd, activation bytes (broadcast, 4 at a time) the signed one; low and high nibbles go to
-// separate int32 sums so that each chain of dependent vpdpbusd is 4 long.
+// vpdpbusd, activation bytes (broadcast, 4 at a time) the signed one. One int32 sum per activation
+// row: with NR = 8 the sums, accumulators and unpacked quants stay within the 32 registers (a second
+// sum per row spilled to the stack), and the NR independent chains of vpdpbusd keep it busy.
 template <int NR>
 FUGAKU_AVX512_FN void pair_q4_0(const uint8_t* a, const uint8_t* b, int64_t nb, const int8_t* const* xq,
                                 const float* const* xd, const int32_t* const* xsum, float* res) {
@@ -61,21 +62,21 @@ FUGAKU_AVX512_FN void pair_q4_0(const uint8_t* a, const uint8_t* b, int64_t nb, 
     _mm_prefetch(reinterpret_cast<const char*>(pb + 6 * BB), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(pb + 6 * BB + 64), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(pb + 6 * BB + 128), _MM_HINT_T0);
-    const __m512 dw = scales_pair(pa, pb);
-    __m512i slo[NR], shi[NR];
-    for (int t = 0; t < NR; t++) { slo[t] = _mm512_setzero_si512(); shi[t] = _mm512_setzero_si512(); }
+    __m512i s[NR];
+    for (int t = 0; t < NR; t++) s[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
       const __m512i q = load_pair(pa + 16 + 32 * c, pb + 16 + 32 * c);
       const __m512i lo = _mm512_and_si512(q, mask);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);
       for (int t = 0; t < NR; t++) {
         const int8_t* x = xq[t] + k * kQK;
-        slo[t] = _mm512_dpbusd_epi32(slo[t], lo, bcast4(x + 4 * c));
-        shi[t] = _mm512_dpbusd_epi32(shi[t], hi, bcast4(x + 16 + 4 * c));
+        s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast4(x + 4 * c));
+        s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast4(x + 16 + 4 * c));
       }
     }
+    const __m512 dw = scales_pair(pa, pb);
     for (int t = 0; t < NR; t++) {
-      const __m512i i32 = _mm512_sub_epi32(_mm512_add_epi32(slo[t], shi[t]), _mm512_set1_epi32(xsum[t][k] * 8));
+      const __m512i i32 = _mm512_sub_epi32(s[t], _mm512_slli_epi32(_mm512_set1_epi32(xsum[t][k]), 3));
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[t][k])), _mm512_cvtepi32_ps(i32), acc[t]);
     }
   }
@@ -96,9 +97,8 @@ FUGAKU_AVX512_FN void pair_q8_0(const uint8_t* a, const uint8_t* b, int64_t nb, 
   for (int64_t k = 0; k < nb; k++) {
     const uint8_t* pa = a + k * BB;
     const uint8_t* pb = b + k * BB;
-    const __m512 dw = scales_pair(pa, pb);
-    __m512i s0[NR], s1[NR];
-    for (int t = 0; t < NR; t++) { s0[t] = _mm512_setzero_si512(); s1[t] = _mm512_setzero_si512(); }
+    __m512i s[NR];
+    for (int t = 0; t < NR; t++) s[t] = _mm512_setzero_si512();
     for (int c = 0; c < 8; c += 2) {
       _mm_prefetch(reinterpret_cast<const char*>(pa + 3 * BB + 32 * c), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(pb + 3 * BB + 32 * c), _MM_HINT_T0);
@@ -106,12 +106,13 @@ FUGAKU_AVX512_FN void pair_q8_0(const uint8_t* a, const uint8_t* b, int64_t nb, 
       const __m512i w1 = _mm512_xor_si512(load_pair(pa + 48 + 32 * c, pb + 48 + 32 * c), k80);
       for (int t = 0; t < NR; t++) {
         const int8_t* x = xq[t] + k * kQK;
-        s0[t] = _mm512_dpbusd_epi32(s0[t], w0, bcast4(x + 4 * c));
-        s1[t] = _mm512_dpbusd_epi32(s1[t], w1, bcast4(x + 4 * c + 4));
+        s[t] = _mm512_dpbusd_epi32(s[t], w0, bcast4(x + 4 * c));
+        s[t] = _mm512_dpbusd_epi32(s[t], w1, bcast4(x + 4 * c + 4));
       }
     }
+    const __m512 dw = scales_pair(pa, pb);
     for (int t = 0; t < NR; t++) {
-      const __m512i i32 = _mm512_sub_epi32(_mm512_add_epi32(s0[t], s1[t]), _mm512_set1_epi32(xsum[t][k] * 128));
+      const __m512i i32 = _mm512_sub_epi32(s[t], _mm512_slli_epi32(_mm512_set1_epi32(xsum[t][k]), 7));
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[t][k])), _mm512_cvtepi32_ps(i32), acc[t]);
     }
   }

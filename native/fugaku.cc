@@ -503,21 +503,25 @@ AVX2_FN void group_q4_0_avx2(const uint8_t* base, int64_t nb, const int8_t* cons
     _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18 + 64), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(p + 8 * IL * 18 + 128), _MM_HINT_T0);
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    __m256i slo[NR], shi[NR];
-    for (int t = 0; t < NR; t++) { slo[t] = _mm256_setzero_si256(); shi[t] = _mm256_setzero_si256(); }
+    // One int16 sum per activation row (low and high nibbles together: at most 8 products of
+    // 2 · 15 · 127 per lane), so the NR sums, NR accumulators and the unpacked quants fit the 16
+    // registers (separate low/high sums spilled to the stack).
+    __m256i s[NR];
+    for (int t = 0; t < NR; t++) s[t] = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * c));
       const __m256i lo = _mm256_and_si256(q, mask), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
       for (int t = 0; t < NR; t++) {
         const int8_t* x = xq[t] + k * QK;
-        slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, bcast4(x + 4 * c)));
-        shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, bcast4(x + 16 + 4 * c)));
+        s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(lo, bcast4(x + 4 * c)));
+        s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(hi, bcast4(x + 16 + 4 * c)));
       }
     }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     for (int t = 0; t < NR; t++) {
-      const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(slo[t], shi[t]), ones), _mm256_set1_epi32(xsum[t][k] * 8));
-      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xd[t][k])), _mm256_cvtepi32_ps(i32), acc[t]);
+      const __m256i x8 = _mm256_slli_epi32(_mm256_castps_si256(_mm256_broadcast_ss(reinterpret_cast<const float*>(xsum[t] + k))), 3);
+      const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), x8);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(xd[t] + k)), _mm256_cvtepi32_ps(i32), acc[t]);
     }
   }
   for (int t = 0; t < NR; t++) _mm256_storeu_ps(res + 8 * t, acc[t]);
@@ -641,6 +645,74 @@ AVX2_FN void weighted_sum_avx2(const float* p, int64_t n, const KV* v, int64_t w
     out[d] = a;
   }
 }
+AVX2_FN inline double hsum4d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+// exp on 8 lanes (Cephes' expf: range reduction by ln 2 and a degree-5 polynomial; ~1 ulp on
+// [-87, 88], saturating outside): the tanh-form GELUs and sigmoids then cost a few ns per value
+// instead of a libm call.
+AVX2_FN inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+// Softmax's exp-and-normalize on 8 lanes: s[j] → exp(s[j] − max) (−∞, a masked key, → 0), the sum in
+// double as the scalar version, then scaled by 1/sum. exp256 is within ~1 ulp of std::exp (the op tests
+// compare with the reference's Math.exp); arguments below −87.3 saturate to ~1e-38 instead of a
+// denormal, which is below float resolution next to the max's exp(0) = 1.
+AVX2_FN void exp_normalize_avx2(float* s, int64_t n, float max) {
+  const __m256 vmax = _mm256_set1_ps(max), ninf = _mm256_set1_ps(-INFINITY);
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 v = _mm256_loadu_ps(s + j);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(v, vmax)), _mm256_cmp_ps(v, ninf, _CMP_NEQ_OQ));
+    _mm256_storeu_ps(s + j, e);
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  double sum = hsum4d(_mm256_add_pd(s0, s1));
+  for (; j < n; j++) {
+    const float e = s[j] == -INFINITY ? 0.0f : std::exp(s[j] - max);
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = float(1.0 / sum);
+  const __m256 vi = _mm256_set1_ps(inv);
+  j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), vi));
+  for (; j < n; j++) s[j] *= inv;
+}
+
+// s[0..n) *= scale in place; returns the max (−∞ for n = 0). Same products as the scalar loop.
+AVX2_FN float scale_max_avx2(float* s, int64_t n, float scale) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  __m256 vm = _mm256_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + j), vs);
+    _mm256_storeu_ps(s + j, v);
+    vm = _mm256_max_ps(vm, v);
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, vm);
+  float max = -INFINITY;
+  for (int i = 0; i < 8; i++) max = std::max(max, t[i]);
+  for (; j < n; j++) { s[j] *= scale; max = std::max(max, s[j]); }
+  return max;
+}
+
 // Prefill attention reads each key and value row once for QB = 8 queries of one head (instead of once
 // per query): out[i][j] = q_i · k_j for j < n (a key's 8 sums reduced together), and
 // o_i[d] = Σ_j p_i[j] · v_j[d], 8 dims of the 8 outputs in registers at a time (sums in j order).
@@ -654,8 +726,13 @@ AVX2_FN inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256
 template <typename KV>
 AVX2_FN void scores_qb_avx2(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
   const int64_t hd8 = hd / 8 * 8;
+  // Key rows are `width` apart (one head's slice of each position): prefetch a few rows ahead, the
+  // hardware's stream prefetchers do not follow that stride (the loads stalled here without it).
+  const int64_t lineStep = 64 / int64_t(sizeof(KV)), PD = 8;
   for (int64_t j = 0; j < n; j++) {
     const KV* kr = k + j * width;
+    if (j + PD < n)
+      for (int64_t d = 0; d < hd; d += lineStep) _mm_prefetch(reinterpret_cast<const char*>(kr + PD * width + d), _MM_HINT_T0);
     __m256 a[QB];
     for (int i = 0; i < QB; i++) a[i] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8) {
@@ -673,11 +750,13 @@ AVX2_FN void scores_qb_avx2(const float* const* q, const KV* k, int64_t width, i
 }
 template <typename KV>
 AVX2_FN void weighted_sum_qb_avx2(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
+  constexpr int64_t PD = 8;  // value rows prefetched ahead (their stride defeats the stream prefetchers)
   int64_t d = 0;
   for (; d + 8 <= hd; d += 8) {
     __m256 a[QB];
     for (int i = 0; i < QB; i++) a[i] = _mm256_setzero_ps();
     for (int64_t j = 0; j < n; j++) {
+      if (j + PD < n) _mm_prefetch(reinterpret_cast<const char*>(v + (j + PD) * width + d), _MM_HINT_T0);
       const __m256 vv = load8f(v + j * width + d);
       for (int i = 0; i < QB; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[i] + j), vv, a[i]);
     }
@@ -946,7 +1025,12 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
 
 // ---------------------------------------------------------------- attention (exact softmax, as the reference)
 // s[j] → exp(s[j] − max) / Σ_j exp(s[j] − max) in place, −∞ (masked) → 0; the sum in double.
-void exp_normalize(float* s, int64_t n, float max) {
+void exp_normalize(const Context& ctx, float* s, int64_t n, float max) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) { exp_normalize_avx2(s, n, max); return; }
+#else
+  (void)ctx;
+#endif
   double sum = 0;
   for (int64_t j = 0; j < n; j++) {
     const float e = s[j] == -INFINITY ? 0.0f : std::exp(s[j] - max);
@@ -959,15 +1043,25 @@ void exp_normalize(float* s, int64_t n, float max) {
 
 // Scores of one query over keys 0..last (already q·k) → softmax weights in place: scaled, padding keys
 // (keyMask 0) and keys past `last` excluded; false if every key is masked (the output is then 0).
-bool softmax_row(float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
+bool softmax_row(const Context& ctx, float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
   float max = -INFINITY;
+#ifdef FUGAKU_X86
+  if (ctx.simd && !keyMask) {  // no padding: scale keys 0..last on 8 lanes, −∞ after them
+    const int64_t m = std::min(n, last + 1);
+    max = scale_max_avx2(scores, m, scale);
+    std::fill(scores + m, scores + n, -INFINITY);
+    if (max == -INFINITY) return false;
+    exp_normalize(ctx, scores, n, max);
+    return true;
+  }
+#endif
   for (int64_t j = 0; j < n; j++) {
     if (j > last || (keyMask && keyMask[j] == 0)) { scores[j] = -INFINITY; continue; }
     scores[j] *= scale;
     max = std::max(max, scores[j]);
   }
   if (max == -INFINITY) return false;
-  exp_normalize(scores, n, max);
+  exp_normalize(ctx, scores, n, max);
   return true;
 }
 
@@ -994,7 +1088,7 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
     float max = -INFINITY;
     for (int64_t j = 0; j < n; j++) max = std::max(max, s[j]);
     if (max == -INFINITY) { std::fill(s, s + n, 0.0f); return; }  // every key masked: output 0
-    exp_normalize(s, n, max);
+    exp_normalize(ctx, s, n, max);
   });
   std::vector<float> partial(size_t(chunks * width), 0.0f);
   ctx.pool.parallel_for(chunks, [&](int64_t c) {
@@ -1030,7 +1124,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
   if (ctx.simd && t >= 4) {
     const int64_t blocks = (t + QB - 1) / QB;
     auto block = [&](int64_t w) {
-      const int64_t h = w % nHead, i0 = (w / nHead) * QB, nq = std::min<int64_t>(QB, t - i0);
+      const int64_t h = w / blocks, i0 = (w % blocks) * QB, nq = std::min<int64_t>(QB, t - i0);
       const int64_t n = past + i0 + nq;  // keys the block's last query sees
       std::vector<float> scores(size_t(QB * n));
       std::vector<float> tail(nq < QB ? size_t(QB * headDim) : 0);  // outputs of a short block's padding queries
@@ -1043,7 +1137,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
       }
       scores_qb_avx2(qs, kc + h * headDim, width, n, headDim, ss);
       bool any[QB];
-      for (int i = 0; i < QB; i++) any[i] = softmax_row(ss[i], past + i0 + std::min<int64_t>(i, nq - 1), n, scale, keyMask);
+      for (int i = 0; i < QB; i++) any[i] = softmax_row(ctx, ss[i], past + i0 + std::min<int64_t>(i, nq - 1), n, scale, keyMask);
       weighted_sum_qb_avx2(ss, n, vc + h * headDim, width, headDim, os);
       for (int i = 0; i < nq; i++)
         if (!any[i]) std::fill(os[i], os[i] + headDim, 0.0f);  // every key masked: output 0
@@ -1060,7 +1154,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
     const float* qh = q + i * width + h * headDim;
     scores_kv(ctx, qh, kc + h * headDim, width, last + 1, headDim, scores.data());
     float* oh = out + i * width + h * headDim;
-    if (!softmax_row(scores.data(), last, last + 1, scale, keyMask)) { std::fill(oh, oh + headDim, 0.0f); return; }
+    if (!softmax_row(ctx, scores.data(), last, last + 1, scale, keyMask)) { std::fill(oh, oh + headDim, 0.0f); return; }
     weighted_sum_kv(ctx, scores.data(), last + 1, vc + h * headDim, width, headDim, oh);
   };
   if ((past + t) * t * width < 16384) { for (int64_t w = 0; w < nHead * t; w++) one(w); return; }
@@ -1079,10 +1173,6 @@ void layer_norm_row(const float* xr, int64_t dim, const float* g, const float* b
 }
 
 #ifdef FUGAKU_X86
-AVX2_FN inline double hsum4d(__m256d v) {
-  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-}
 AVX2_FN void layer_norm_row_avx2(const float* xr, int64_t dim, const float* g, const float* b, float eps, float* out) {
   const int64_t n8 = dim / 8 * 8;
   __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
@@ -1149,24 +1239,6 @@ void add_in_place(Context& ctx, float* a, const float* b, int64_t n) {
 enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
 
 #ifdef FUGAKU_X86
-// exp on 8 lanes (Cephes' expf: range reduction by ln 2 and a degree-5 polynomial; ~1 ulp on
-// [-87, 88], saturating outside): the tanh-form GELUs and sigmoids then cost a few ns per value
-// instead of a libm call.
-AVX2_FN inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
 // x · sigmoid(k·g(x)) forms: gelu_tanh(x) = x / (1 + exp(−2y)), y = √(2/π)(x + 0.044715x³) (gelu_fast is
 // the same function written as √(2/π)·x·(1 + 0.044715x²)); quick_gelu = x·σ(1.702x); silu = x·σ(x).
 AVX2_FN void activation_avx2(int32_t kind, float* x, int64_t a, int64_t b) {
