@@ -407,6 +407,7 @@ void group_dot_portable(const Matrix& m, int64_t g, const int8_t* const* xq, con
 
 #ifdef FUGAKU_ARM64
 #include "neon.h"
+#include "neon_float.h"
 #endif
 
 #ifdef FUGAKU_X86
@@ -802,6 +803,9 @@ float dot_kv(const Context& ctx, const float* a, const KV* b, int64_t n) {
 #ifdef FUGAKU_X86
   if (ctx.simd) return dot_kv_avx2(a, b, n);
 #endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) return neon::dot(a, b, n);
+#endif
   float s = 0;
   for (int64_t i = 0; i < n; i++) s += a[i] * kv_value(ctx, b[i]);
   return s;
@@ -818,6 +822,9 @@ void axpy_kv(const Context& ctx, float* y, float a, const KV* x, int64_t n) {
 #ifdef FUGAKU_X86
   if (ctx.simd) { axpy_kv_avx2(y, a, x, n); return; }
 #endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) { neon::axpy(y, a, x, n); return; }
+#endif
   for (int64_t i = 0; i < n; i++) y[i] += a * kv_value(ctx, x[i]);
 }
 template <typename KV>
@@ -828,6 +835,9 @@ void weighted_sum_kv(const Context& ctx, const float* p, int64_t n, const KV* v,
   std::fill(out, out + hd, 0.0f);
   for (int64_t j = 0; j < n; j++) {
     if (p[j] == 0.0f) continue;
+#ifdef FUGAKU_ARM64
+    if (ctx.neon) { neon::axpy(out, p[j], v + j * width, hd); continue; }
+#endif
     for (int64_t d = 0; d < hd; d++) out[d] += p[j] * kv_value(ctx, v[j * width + d]);
   }
 }
@@ -841,6 +851,9 @@ void dot_rows_float(Context& ctx, const Matrix& m, int64_t o, const float* const
 #ifdef FUGAKU_X86
   if (ctx.avx512) { avx512::dot_float<R>(m.format, m.data + o * m.row_bytes, m.in_dim, xs, res); return; }
   if (ctx.simd) { dot_float_avx2<R>(m, o, xs, res); return; }
+#endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) { neon::dot_float<R>(m.format, m.data + o * m.row_bytes, m.in_dim, xs, res); return; }
 #endif
   dot_float_portable<R>(m, o, xs, res, ctx.f16_table.data());
 }
@@ -980,6 +993,9 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
 #ifdef FUGAKU_X86
     if (ctx.simd) { quantize_acts_avx2(x + r * in, in, q.data() + r * in, d.data() + r * nb, s); return; }
 #endif
+#ifdef FUGAKU_ARM64
+    if (ctx.neon) { neon::quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, s); return; }
+#endif
     quantize_acts(x + r * in, in, q.data() + r * in, d.data() + r * nb, s);
   };
   if (rows < 4) { for (int64_t r = 0; r < rows; r++) qrow(r); }
@@ -1028,8 +1044,9 @@ void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const f
 void exp_normalize(const Context& ctx, float* s, int64_t n, float max) {
 #ifdef FUGAKU_X86
   if (ctx.simd) { exp_normalize_avx2(s, n, max); return; }
-#else
-  (void)ctx;
+#endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) { neon::exp_normalize(s, n, max); return; }
 #endif
   double sum = 0;
   for (int64_t j = 0; j < n; j++) {
@@ -1049,6 +1066,16 @@ bool softmax_row(const Context& ctx, float* scores, int64_t last, int64_t n, flo
   if (ctx.simd && !keyMask) {  // no padding: scale keys 0..last on 8 lanes, −∞ after them
     const int64_t m = std::min(n, last + 1);
     max = scale_max_avx2(scores, m, scale);
+    std::fill(scores + m, scores + n, -INFINITY);
+    if (max == -INFINITY) return false;
+    exp_normalize(ctx, scores, n, max);
+    return true;
+  }
+#endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon && !keyMask) {  // the same on 4 lanes
+    const int64_t m = std::min(n, last + 1);
+    max = neon::scale_max(scores, m, scale);
     std::fill(scores + m, scores + n, -INFINITY);
     if (max == -INFINITY) return false;
     exp_normalize(ctx, scores, n, max);
@@ -1237,6 +1264,10 @@ void add_in_place(Context& ctx, float* a, const float* b, int64_t n) {
 }
 
 enum Act : int32_t { GELU = 0, GELU_TANH = 1, GELU_FAST = 2, QUICK_GELU = 3, RELU = 4, SILU = 5 };
+#ifdef FUGAKU_ARM64
+static_assert(neon::kGeluTanh == GELU_TANH && neon::kGeluFast == GELU_FAST && neon::kQuickGelu == QUICK_GELU && neon::kSilu == SILU, "neon_float.h's activation kinds");
+static_assert(neon::kF32 == F32 && neon::kBF16 == BF16 && neon::kF16 == F16, "neon_float.h's weight formats");
+#endif
 
 #ifdef FUGAKU_X86
 // x · sigmoid(k·g(x)) forms: gelu_tanh(x) = x / (1 + exp(−2y)), y = √(2/π)(x + 0.044715x³) (gelu_fast is
@@ -1272,6 +1303,9 @@ void activation(Context& ctx, int32_t kind, float* x, int64_t n) {
     const int64_t a = c * CH, b = std::min(n, a + CH);
 #ifdef FUGAKU_X86
     if (ctx.simd && kind != GELU && kind != RELU) { activation_avx2(kind, x, a, b); return; }
+#endif
+#ifdef FUGAKU_ARM64
+    if (ctx.neon && kind != GELU && kind != RELU) { neon::activation(kind, x, a, b); return; }
 #endif
     for (int64_t i = a; i < b; i++) {
       const float v = x[i];

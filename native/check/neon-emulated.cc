@@ -2,7 +2,8 @@
 // g++-aarch64-linux-gnu) and run under qemu-aarch64 (qemu-user), whose "max" CPU has the dot-product
 // extension, by scripts/check-neon-emulated.sh. The kernels are built exactly as in the addon (for
 // plain ARMv8-A with the DotProd target attribute) and compared with plain double-precision sums over
-// the same quantized values.
+// the same quantized values; the float kernels (neon_float.h) with double-precision references, and
+// the activation quantizer bit for bit with fugaku.cc's scalar one.
 #include <arm_neon.h>
 #if defined(__linux__)
 #include <sys/auxv.h>
@@ -10,6 +11,7 @@
 
 #include "common.h"
 #include "../neon.h"
+#include "../neon_float.h"
 
 namespace {
 check::Tally tally;
@@ -20,6 +22,163 @@ void check_group(bool q4, int64_t nb) {
     if (q4) neon::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
     else neon::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
   });
+}
+
+// Relative error of got against want, scaled by `scale` (a sum of magnitudes, or the largest |want|).
+void expect(const char* what, long long n, double got, double want, double scale, double tol) {
+  tally.checks++;
+  const double err = std::fabs(got - want) / std::max(scale, 1e-30);
+  if (!(err <= tol)) {
+    tally.failures++;
+    std::printf("FAIL %s n=%lld: got %.9g want %.9g (relative error %.3g)\n", what, n, got, want, err);
+  }
+}
+float randf(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(tally.rng); }
+uint16_t to_half(float f) {  // round to nearest even, normal range only (the test values are)
+  return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0);
+}
+uint16_t to_bf16(float f) {  // truncation is enough for test data
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return uint16_t(u >> 16);
+}
+
+void check_exp_and_activations() {
+  for (int i = 0; i <= 2000; i++) {
+    const float x = -87.0f + 175.0f * float(i) / 2000.0f;
+    float out[4];
+    vst1q_f32(out, neon::exp4(vdupq_n_f32(x)));
+    expect("exp4", i, out[0], std::exp(double(x)), std::exp(double(x)), 4e-7);
+  }
+  float low[4];
+  vst1q_f32(low, neon::exp4(vdupq_n_f32(-200.0f)));
+  expect("exp4 saturates low", 0, low[0], 0.0, 1.0, 2e-38);
+  for (int kind : {neon::kGeluTanh, neon::kGeluFast, neon::kQuickGelu, neon::kSilu}) {
+    for (int n : {1, 3, 4, 7, 64, 1001}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = randf(-8.0f, 8.0f);
+      std::vector<float> y = x;
+      neon::activation(kind, y.data(), 0, n);
+      for (int i = 0; i < n; i++) {
+        const double v = x[i];
+        const double want = kind == neon::kQuickGelu ? v / (1 + std::exp(-1.702 * v))
+                          : kind == neon::kSilu      ? v / (1 + std::exp(-v))
+                                                     : 0.5 * v * (1 + std::tanh(0.7978845608 * v * (1 + 0.044715 * v * v)));
+        expect("activation", n, y[i], want, std::max(1.0, std::fabs(want)), 2e-6);
+      }
+    }
+  }
+}
+
+void check_softmax() {
+  for (int n : {1, 2, 5, 8, 13, 64, 301}) {
+    for (float spread : {1.0f, 300.0f}) {
+      std::vector<float> s(static_cast<size_t>(n));
+      for (auto& v : s) v = randf(-spread, spread);
+      if (n > 3) s[1] = -INFINITY;  // a masked key
+      std::vector<float> raw = s;
+      const float scale = 0.125f;
+      const float max = neon::scale_max(s.data(), n, scale);
+      double want_max = -INFINITY;
+      for (float v : raw) want_max = std::max(want_max, double(v * scale));
+      expect("scale_max", n, max, want_max, std::max(1.0, std::fabs(want_max)), 0);
+      neon::exp_normalize(s.data(), n, max);
+      double sum = 0;
+      for (float v : raw) sum += v == -INFINITY ? 0.0 : std::exp(double(v * scale) - want_max);
+      for (int j = 0; j < n; j++) {
+        const double want = raw[j] == -INFINITY ? 0.0 : std::exp(double(raw[j] * scale) - want_max) / sum;
+        expect("exp_normalize", n, s[j], want, 1.0, 1e-6);
+        if (raw[j] == -INFINITY && s[j] != 0.0f) expect("masked key is exactly 0", n, s[j], 0.0, 1.0, 0);
+      }
+    }
+  }
+}
+
+template <typename KV>
+void check_dot_axpy(const char* what) {
+  for (int n : {1, 3, 4, 15, 16, 17, 64, 144, 1000}) {
+    std::vector<float> a(static_cast<size_t>(n)), yv(static_cast<size_t>(n));
+    std::vector<KV> b(static_cast<size_t>(n));
+    std::vector<double> bv(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) {
+      a[i] = randf(-2, 2);
+      yv[i] = randf(-2, 2);
+      const float f = randf(-2, 2);
+      if constexpr (sizeof(KV) == 2) { b[i] = to_half(f); bv[i] = check::half_to_float(uint16_t(b[i])); }
+      else { b[i] = f; bv[i] = f; }
+    }
+    double want = 0, mag = 0;
+    for (int i = 0; i < n; i++) { want += double(a[i]) * bv[i]; mag += std::fabs(double(a[i]) * bv[i]); }
+    expect(what, n, neon::dot(a.data(), b.data(), n), want, mag, 1e-6);
+    std::vector<float> y = yv;
+    neon::axpy(y.data(), 0.37f, b.data(), n);
+    for (int i = 0; i < n; i++) expect(what, n, y[i], double(yv[i]) + 0.37 * bv[i], 4.0, 2e-7);
+  }
+}
+
+template <int NR>
+void check_dot_float() {
+  for (int fmt : {neon::kF32, neon::kBF16, neon::kF16}) {
+    for (int n : {1, 3, 4, 7, 8, 33, 773}) {
+      std::vector<uint8_t> row(static_cast<size_t>(n) * 4);
+      std::vector<double> w(static_cast<size_t>(n));
+      for (int i = 0; i < n; i++) {
+        const float f = randf(-1, 1);
+        if (fmt == neon::kF32) { std::memcpy(&row[4 * i], &f, 4); w[i] = f; }
+        else {
+          const uint16_t h = fmt == neon::kBF16 ? to_bf16(f) : to_half(f);
+          std::memcpy(&row[2 * i], &h, 2);
+          w[i] = fmt == neon::kBF16 ? double(neon::bf16_value(h)) : check::half_to_float(h);
+        }
+      }
+      std::vector<std::vector<float>> xs(NR, std::vector<float>(static_cast<size_t>(n)));
+      std::vector<const float*> xp;
+      for (auto& x : xs) { for (auto& v : x) v = randf(-3, 3); xp.push_back(x.data()); }
+      float res[NR];
+      neon::dot_float<NR>(fmt, row.data(), n, xp.data(), res);
+      for (int r = 0; r < NR; r++) {
+        double want = 0, mag = 0;
+        for (int i = 0; i < n; i++) { want += w[i] * xs[r][i]; mag += std::fabs(w[i] * xs[r][i]); }
+        expect("dot_float", n, res[r], want, mag, 1e-6);
+      }
+    }
+  }
+}
+
+// fugaku.cc's scalar quantize_acts (the specification the NEON one must match bit for bit).
+void quantize_acts_scalar(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    float s = amax / 127.0f, id = s != 0 ? 1.0f / s : 0.0f;
+    d[b] = s;
+    int32_t t = 0;
+    for (int j = 0; j < 32; j++) {
+      q[b * 32 + j] = int8_t(std::round(x[b * 32 + j] * id));
+      t += q[b * 32 + j];
+    }
+    if (sums) sums[b] = t;
+  }
+}
+void check_quantize_acts() {
+  for (int nb : {1, 2, 9, 162}) {
+    const int n = nb * 32;
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = randf(-5, 5);
+    // Rounding ties: a block whose scale is exactly 1 (max 127) holding k + 0.5 values; a zero block.
+    for (int j = 0; j < 32; j++) x[j] = j == 0 ? 127.0f : float(j % 7) - 3.5f;
+    if (nb > 1) std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
+    std::vector<int8_t> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n));
+    std::vector<float> d1(static_cast<size_t>(nb)), d2(static_cast<size_t>(nb));
+    std::vector<int32_t> s1(static_cast<size_t>(nb)), s2(static_cast<size_t>(nb));
+    quantize_acts_scalar(x.data(), n, q1.data(), d1.data(), s1.data());
+    neon::quantize_acts(x.data(), n, q2.data(), d2.data(), s2.data());
+    tally.checks++;
+    if (q1 != q2 || std::memcmp(d1.data(), d2.data(), d1.size() * 4) != 0 || s1 != s2) {
+      tally.failures++;
+      std::printf("FAIL quantize_acts blocks=%d: differs from the scalar quantizer\n", nb);
+    }
+  }
 }
 
 template <int NR>
@@ -39,6 +198,13 @@ int main() {
   check_all<2>();
   check_all<3>();
   check_all<4>();
+  check_exp_and_activations();
+  check_softmax();
+  check_dot_axpy<float>("dot/axpy f32");
+  check_dot_axpy<uint16_t>("dot/axpy f16");
+  check_dot_float<1>();
+  check_dot_float<4>();
+  check_quantize_acts();
   std::printf("%d checks, %d failures\n", tally.checks, tally.failures);
   return tally.failures == 0 ? 0 : 1;
 }

@@ -65,7 +65,7 @@ export class NativeBackend implements Backend {
   readonly threads: number;
   /**
    * The kernels in use: 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avx2', 'neon' (Arm
-   * DotProd quantized products, portable C++ for the rest) or 'portable'.
+   * DotProd quantized products, NEON float kernels, portable C++ for LayerNorm) or 'portable'.
    */
   readonly kernels: KernelSet;
   private readonly ctx: NativeContext;
