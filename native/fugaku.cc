@@ -46,6 +46,8 @@
 
 namespace {
 
+constexpr int QB = 8;  // queries per prefill attention task (the AVX2 and NEON block kernels)
+
 enum Format : int32_t { F32 = 0, BF16 = 1, F16 = 2, Q8_0 = 3, Q4_0 = 4 };
 constexpr int QK = 32;
 struct BlockQ8 { uint16_t d; int8_t qs[32]; };
@@ -196,7 +198,7 @@ struct Context {
   Pool pool;
   bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512 level for everything but weight products)
   bool avx512;  // AVX-512 F/BW/VL/VNNI weight products
-  bool neon;    // aarch64 NEON + DotProd quantized products
+  bool neon;    // aarch64: DotProd quantized products and the NEON float kernels (neon_float.h)
   std::vector<float> f16_table;
   Context(int threads, int level)
       : pool(threads), simd(level == AVX2 || level == AVX512), avx512(level == AVX512), neon(level == NEON), f16_table(65536) {
@@ -717,7 +719,6 @@ AVX2_FN float scale_max_avx2(float* s, int64_t n, float scale) {
 // Prefill attention reads each key and value row once for QB = 8 queries of one head (instead of once
 // per query): out[i][j] = q_i · k_j for j < n (a key's 8 sums reduced together), and
 // o_i[d] = Σ_j p_i[j] · v_j[d], 8 dims of the 8 outputs in registers at a time (sums in j order).
-constexpr int QB = 8;
 // The 8 sums of a0..a7 (each 8 lanes) as one vector: lane i = Σ a_i.
 AVX2_FN inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
   const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));  // per 128-bit half: Σa0..Σa3
@@ -1135,6 +1136,28 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
   });
 }
 
+// The prefill block kernels of the kernel set in use (the caller checked ctx.simd or ctx.neon).
+#if defined(FUGAKU_X86) || defined(FUGAKU_ARM64)
+static_assert(QB == 8, "the block kernels hold 8 queries");
+template <typename KV>
+void scores_qb(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
+#ifdef FUGAKU_X86
+  scores_qb_avx2(q, k, width, n, hd, out);
+#else
+  static_assert(neon::kQB == QB, "neon_float.h's query block");
+  neon::scores_qb(q, k, width, n, hd, out);
+#endif
+}
+template <typename KV>
+void weighted_sum_qb(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
+#ifdef FUGAKU_X86
+  weighted_sum_qb_avx2(p, n, v, width, hd, out);
+#else
+  neon::weighted_sum_qb(p, n, v, width, hd, out);
+#endif
+}
+#endif
+
 template <typename KV>
 void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* vc, int64_t past, int64_t nHead,
                int64_t headDim, float scale, const uint8_t* keyMask, float* out) {
@@ -1144,11 +1167,11 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
     attention_decode(ctx, q, kc, vc, past + 1, nHead, headDim, scale, keyMask, out);
     return;
   }
-#ifdef FUGAKU_X86
+#if defined(FUGAKU_X86) || defined(FUGAKU_ARM64)
   // Prefill: tasks of QB consecutive queries of one head, each key and value row read once per task.
   // Query i sees keys 0..past+i, so the block computes scores up to its last query's keys and masks
   // the (at most QB − 1) keys each earlier query does not see.
-  if (ctx.simd && t >= 4) {
+  if ((ctx.simd || ctx.neon) && t >= 4) {
     const int64_t blocks = (t + QB - 1) / QB;
     auto block = [&](int64_t w) {
       const int64_t h = w / blocks, i0 = (w % blocks) * QB, nq = std::min<int64_t>(QB, t - i0);
@@ -1162,10 +1185,10 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
         ss[i] = scores.data() + i * n;
         os[i] = i < nq ? out + (i0 + i) * width + h * headDim : tail.data() + i * headDim;
       }
-      scores_qb_avx2(qs, kc + h * headDim, width, n, headDim, ss);
+      scores_qb(qs, kc + h * headDim, width, n, headDim, ss);
       bool any[QB];
       for (int i = 0; i < QB; i++) any[i] = softmax_row(ctx, ss[i], past + i0 + std::min<int64_t>(i, nq - 1), n, scale, keyMask);
-      weighted_sum_qb_avx2(ss, n, vc + h * headDim, width, headDim, os);
+      weighted_sum_qb(ss, n, vc + h * headDim, width, headDim, os);
       for (int i = 0; i < nq; i++)
         if (!any[i]) std::fill(os[i], os[i] + headDim, 0.0f);  // every key masked: output 0
     };
@@ -1242,6 +1265,9 @@ void layer_norm(Context& ctx, const float* x, int64_t rows, int64_t dim, const f
   auto row = [&](int64_t r) {
 #ifdef FUGAKU_X86
     if (ctx.simd) { layer_norm_row_avx2(x + r * dim, dim, g, b, eps, out + r * dim); return; }
+#endif
+#ifdef FUGAKU_ARM64
+    if (ctx.neon) { neon::layer_norm_row(x + r * dim, dim, g, b, eps, out + r * dim); return; }
 #endif
     layer_norm_row(x + r * dim, dim, g, b, eps, out + r * dim);
   };
@@ -1772,7 +1798,11 @@ napi_value StoreRows(napi_env env, napi_callback_info info) {
 #ifdef FUGAKU_X86
     if (f16c) { to_f16_avx2(s, d, n); continue; }
 #endif
+#ifdef FUGAKU_ARM64
+    neon::to_f16(s, d, n);  // every aarch64 CPU converts to half in hardware
+#else
     for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16(s[i]);
+#endif
   }
   return nullptr;
 }

@@ -172,6 +172,90 @@ inline void dot_float(int fmt, const uint8_t* row, int64_t n, const float* const
   }
 }
 
+// Prefill attention, 8 queries of one head at a time (as fugaku.cc's scores_qb_avx2 / weighted_sum_qb_avx2):
+// each key row is read once for the 8 scores out[i][j] = q_i · k_j, and each value row once for the 8
+// outputs o_i = Σ_j p_i[j] · v_j (4 dims of the 8 in registers, sums in j order). Rows are `width` apart,
+// a stride the hardware prefetchers may not follow, so they are prefetched a few rows ahead.
+constexpr int kQB = 8;
+template <typename KV>
+inline void scores_qb(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out) {
+  const int64_t hd4 = hd / 4 * 4, line = 64 / int64_t(sizeof(KV)), PD = 8;
+  for (int64_t j = 0; j < n; j++) {
+    const KV* kr = k + j * width;
+    if (j + PD < n)
+      for (int64_t d = 0; d < hd; d += line) __builtin_prefetch(kr + PD * width + d);
+    float32x4_t a[kQB];
+    for (int i = 0; i < kQB; i++) a[i] = vdupq_n_f32(0.0f);
+    for (int64_t d = 0; d < hd4; d += 4) {
+      const float32x4_t kv = load4(kr + d);
+      for (int i = 0; i < kQB; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(q[i] + d), kv);
+    }
+    for (int i = 0; i < kQB; i++) {
+      float r = vaddvq_f32(a[i]);
+      for (int64_t d = hd4; d < hd; d++) r += q[i][d] * to_f32(kr[d]);
+      out[i][j] = r;
+    }
+  }
+}
+template <typename KV>
+inline void weighted_sum_qb(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out) {
+  constexpr int64_t PD = 8;
+  int64_t d = 0;
+  for (; d + 4 <= hd; d += 4) {
+    float32x4_t a[kQB];
+    for (int i = 0; i < kQB; i++) a[i] = vdupq_n_f32(0.0f);
+    for (int64_t j = 0; j < n; j++) {
+      if (j + PD < n) __builtin_prefetch(v + (j + PD) * width + d);
+      const float32x4_t vv = load4(v + j * width + d);
+      for (int i = 0; i < kQB; i++) a[i] = vfmaq_n_f32(a[i], vv, p[i][j]);
+    }
+    for (int i = 0; i < kQB; i++) vst1q_f32(out[i] + d, a[i]);
+  }
+  for (; d < hd; d++)
+    for (int i = 0; i < kQB; i++) {
+      float acc = 0;
+      for (int64_t j = 0; j < n; j++) acc = std::fma(p[i][j], to_f32(v[j * width + d]), acc);
+      out[i][d] = acc;
+    }
+}
+
+// LayerNorm of one row as fugaku.cc's layer_norm_row: mean and variance summed in double, output in float.
+inline void layer_norm_row(const float* x, int64_t dim, const float* g, const float* b, float eps, float* out) {
+  float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
+  int64_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    const float32x4_t v = vld1q_f32(x + i);
+    s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(v)));
+    s1 = vaddq_f64(s1, vcvt_high_f64_f32(v));
+  }
+  double mean = vaddvq_f64(vaddq_f64(s0, s1));
+  for (int64_t j = i; j < dim; j++) mean += x[j];
+  mean /= double(dim);
+  const float64x2_t md = vdupq_n_f64(mean);
+  s0 = vdupq_n_f64(0.0);
+  s1 = vdupq_n_f64(0.0);
+  for (i = 0; i + 4 <= dim; i += 4) {
+    const float32x4_t v = vld1q_f32(x + i);
+    const float64x2_t d0 = vsubq_f64(vcvt_f64_f32(vget_low_f32(v)), md), d1 = vsubq_f64(vcvt_high_f64_f32(v), md);
+    s0 = vfmaq_f64(s0, d0, d0);
+    s1 = vfmaq_f64(s1, d1, d1);
+  }
+  double var = vaddvq_f64(vaddq_f64(s0, s1));
+  for (int64_t j = i; j < dim; j++) { const double d = x[j] - mean; var += d * d; }
+  const float inv = float(1.0 / std::sqrt(var / double(dim) + eps));
+  const float m = float(mean);
+  for (i = 0; i + 4 <= dim; i += 4)
+    vst1q_f32(out + i, vfmaq_f32(vld1q_f32(b + i), vmulq_n_f32(vsubq_f32(vld1q_f32(x + i), vdupq_n_f32(m)), inv), vld1q_f32(g + i)));
+  for (; i < dim; i++) out[i] = (x[i] - m) * inv * g[i] + b[i];
+}
+
+// float32 → f16 bits, rounded to nearest even (the hardware conversion; what fugaku.cc's f32_to_f16 computes).
+inline void to_f16(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+  for (; i < n; i++) dst[i] = vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(src[i]))), 0);
+}
+
 // The activations' int8 blocks (Q8_0's rule), bit for bit as fugaku.cc's scalar quantize_acts: per 32
 // values d = max|x| / 127, q = round-half-away(x · (1/d)) (vcvtaq is that rounding), and Σq per block.
 inline void quantize_acts(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {

@@ -145,6 +145,95 @@ void check_dot_float() {
   }
 }
 
+// The 8-query attention blocks: strided key/value rows (f32 or f16), odd head sizes, one key.
+template <typename KV>
+void check_attention_blocks(const char* what) {
+  for (int hd : {1, 5, 64, 144}) {
+    for (int n : {1, 9, 40}) {
+      const int width = 3 * hd + 1;
+      std::vector<KV> k(static_cast<size_t>(n) * width), v(static_cast<size_t>(n) * width);
+      std::vector<double> kv(k.size()), vv(v.size());
+      for (size_t i = 0; i < k.size(); i++) {
+        const float a = randf(-1, 1), b = randf(-1, 1);
+        if constexpr (sizeof(KV) == 2) { k[i] = to_half(a); v[i] = to_half(b); kv[i] = check::half_to_float(k[i]); vv[i] = check::half_to_float(v[i]); }
+        else { k[i] = a; v[i] = b; kv[i] = a; vv[i] = b; }
+      }
+      std::vector<std::vector<float>> q(8, std::vector<float>(static_cast<size_t>(hd))), p(8, std::vector<float>(static_cast<size_t>(n)));
+      std::vector<std::vector<float>> sc(8, std::vector<float>(static_cast<size_t>(n))), o(8, std::vector<float>(static_cast<size_t>(hd)));
+      std::vector<const float*> qp, pp;
+      std::vector<float*> sp, op;
+      for (int i = 0; i < 8; i++) {
+        for (auto& x : q[i]) x = randf(-1, 1);
+        for (auto& x : p[i]) x = randf(0, 1);
+        qp.push_back(q[i].data()); pp.push_back(p[i].data()); sp.push_back(sc[i].data()); op.push_back(o[i].data());
+      }
+      const int off = 1;  // the head's slice starts 1 value into each row
+      neon::scores_qb(qp.data(), k.data() + off, width, n, hd, sp.data());
+      neon::weighted_sum_qb(pp.data(), n, v.data() + off, width, hd, op.data());
+      for (int i = 0; i < 8; i++) {
+        for (int j = 0; j < n; j++) {
+          double want = 0, mag = 0;
+          for (int d = 0; d < hd; d++) { want += double(q[i][d]) * kv[size_t(j) * width + off + d]; mag += std::fabs(double(q[i][d]) * kv[size_t(j) * width + off + d]); }
+          expect(what, n, sc[i][j], want, mag, 1e-6);
+        }
+        for (int d = 0; d < hd; d++) {
+          double want = 0, mag = 0;
+          for (int j = 0; j < n; j++) { want += double(p[i][j]) * vv[size_t(j) * width + off + d]; mag += std::fabs(double(p[i][j]) * vv[size_t(j) * width + off + d]); }
+          expect(what, n, o[i][d], want, mag, 1e-6);
+        }
+      }
+    }
+  }
+}
+
+// fugaku.cc's scalar f32_to_f16 (round to nearest even; NaN is not compared).
+uint16_t f32_to_f16_scalar(float f) {
+  uint32_t x; std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+  if (ax >= 0x477ff000u) return uint16_t(sign | 0x7c00u);
+  if (ax < 0x38800000u) {
+    float a; std::memcpy(&a, &ax, 4);
+    return uint16_t(sign | uint32_t(std::nearbyint(a * 16777216.0f)));
+  }
+  uint32_t r = ax + 0xfffu + ((ax >> 13) & 1u);
+  return uint16_t(sign | ((r - 0x38000000u) >> 13));
+}
+void check_to_f16() {
+  std::vector<float> x;
+  for (int e = -30; e <= 17; e++)
+    for (int i = 0; i < 200; i++) x.push_back(std::ldexp(randf(-1, 1), e));
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.9f, 65520.0f, 1e9f, -1e9f, INFINITY, -INFINITY, 5.9604645e-8f, 2.9802322e-8f, 8.940697e-8f})
+    x.push_back(v);
+  for (uint32_t m = 0; m < 64; m++) {  // exact ties between two halves: 1 + (2m + 1)·2^-11
+    x.push_back(1.0f + float(2 * m + 1) * std::ldexp(1.0f, -11));
+  }
+  std::vector<uint16_t> got(x.size());
+  neon::to_f16(x.data(), got.data(), int64_t(x.size()));
+  int bad = 0;
+  for (size_t i = 0; i < x.size(); i++) bad += got[i] != f32_to_f16_scalar(x[i]);
+  tally.checks++;
+  if (bad) { tally.failures++; std::printf("FAIL to_f16: %d of %zu values differ from the scalar rounding\n", bad, x.size()); }
+}
+
+void check_layer_norm() {
+  for (int dim : {1, 3, 4, 7, 64, 5184 / 16 + 1, 5184}) {
+    std::vector<float> x(static_cast<size_t>(dim)), g(x.size()), b(x.size()), out(x.size());
+    for (int i = 0; i < dim; i++) { x[i] = 50.0f + randf(-3, 3); g[i] = randf(-2, 2); b[i] = randf(-1, 1); }
+    neon::layer_norm_row(x.data(), dim, g.data(), b.data(), 1e-5f, out.data());
+    double mean = 0, var = 0;
+    for (float v : x) mean += v;
+    mean /= dim;
+    for (float v : x) var += (v - mean) * (v - mean);
+    const double inv = 1.0 / std::sqrt(var / dim + 1e-5);
+    for (int i = 0; i < dim; i++) {
+      const double want = (x[i] - mean) * inv * g[i] + b[i];
+      expect("layer_norm_row", dim, out[i], want, std::max(1.0, std::fabs(want)), 1e-5);
+    }
+  }
+}
+
 // fugaku.cc's scalar quantize_acts (the specification the NEON one must match bit for bit).
 void quantize_acts_scalar(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
   for (int64_t b = 0; b < n / 32; b++) {
@@ -205,6 +294,10 @@ int main() {
   check_dot_float<1>();
   check_dot_float<4>();
   check_quantize_acts();
+  check_attention_blocks<float>("attention blocks f32");
+  check_attention_blocks<uint16_t>("attention blocks f16");
+  check_to_f16();
+  check_layer_norm();
   std::printf("%d checks, %d failures\n", tally.checks, tally.failures);
   return tally.failures == 0 ? 0 : 1;
 }
