@@ -192,16 +192,18 @@ inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
 }
 
 // Kernel levels: what createContext is asked for, after checking the CPU.
-enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3 };
+enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3, AVXVNNI = 4 };
 
 struct Context {
   Pool pool;
-  bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512 level for everything but weight products)
+  bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512/AVXVNNI levels for everything but weight products)
   bool avx512;  // AVX-512 F/BW/VL/VNNI weight products
+  bool vnni;    // AVX-VNNI (256-bit vpdpbusd) quantized products
   bool neon;    // aarch64: DotProd quantized products and the NEON float kernels (neon_float.h)
   std::vector<float> f16_table;
   Context(int threads, int level)
-      : pool(threads), simd(level == AVX2 || level == AVX512), avx512(level == AVX512), neon(level == NEON), f16_table(65536) {
+      : pool(threads), simd(level == AVX2 || level == AVX512 || level == AVXVNNI), avx512(level == AVX512), vnni(level == AVXVNNI),
+        neon(level == NEON), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
   }
 };
@@ -793,6 +795,7 @@ AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
 }
 
 #include "avx512.h"
+#include "avxvnni.h"
 #endif
 
 // Key/value rows in the cache: float32 or f16 bits.
@@ -919,9 +922,26 @@ void group_neon(const Matrix& m, int64_t g, const int8_t* const* xq, const float
 }
 #endif
 
+#ifdef FUGAKU_X86
+template <int N>
+void group_vnni(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
+  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  if (m.format == Q4_0) avxvnni::group_q4_0<N>(base, m.in_dim / QK, xq, xd, xsum, res);
+  else avxvnni::group_q8_0<N>(base, m.in_dim / QK, xq, xd, xsum, res);
+}
+#endif
+
 // One group of 8 output rows × n ≤ NR activation rows into res[t·8 + r].
 void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
 #ifdef FUGAKU_X86
+  if (ctx.vnni) {
+    switch (n) {
+      case 1: group_vnni<1>(m, g, xq, xd, xsum, res); return;
+      case 2: group_vnni<2>(m, g, xq, xd, xsum, res); return;
+      case 3: group_vnni<3>(m, g, xq, xd, xsum, res); return;
+      default: group_vnni<4>(m, g, xq, xd, xsum, res); return;
+    }
+  }
   if (ctx.simd) {
     switch (n) {
       case 1: group_quant_avx2<1>(m, g, xq, xd, xsum, res); return;
@@ -987,8 +1007,8 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   const bool pairs = ctx.avx512;
   std::vector<int8_t> q(rows * in);
   std::vector<float> d(rows * nb);
-  // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 level, Q8_0's of 128).
-  std::vector<int32_t> sums(m.format == Q4_0 || pairs ? rows * nb : 0);
+  // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 and AVX-VNNI levels, Q8_0's of 128).
+  std::vector<int32_t> sums(m.format == Q4_0 || pairs || ctx.vnni ? rows * nb : 0);
   auto qrow = [&](int64_t r) {
     int32_t* s = sums.empty() ? nullptr : sums.data() + r * nb;
 #ifdef FUGAKU_X86
@@ -1568,6 +1588,11 @@ bool cpu_has_avx2_kernels() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
+// AVX-VNNI: CPUID leaf 7, sub-leaf 1, EAX bit 4 (VEX-encoded, so the OS support AVX2 needs is enough).
+bool cpu_has_avxvnni_kernels() {
+  unsigned a, b, c, d;
+  return cpu_has_avx2_kernels() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+}
 // libgcc's checks include the OS saving the 512-bit state (XCR0).
 bool cpu_has_avx512_kernels() {
   __builtin_cpu_init();
@@ -1602,6 +1627,10 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   set("avx512vl", __builtin_cpu_supports("avx512vl"));
   set("avx512vnni", __builtin_cpu_supports("avx512vnni"));
   set("avx512bf16", __builtin_cpu_supports("avx512bf16"));
+  {
+    unsigned a, b, c, d;
+    set("avxvnni", __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)));
+  }
   set("x86", true);
 #else
   set("x86", false);
@@ -1615,19 +1644,20 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   return o;
 }
 
-// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512 | 3 NEON) → external
+// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512 | 3 NEON | 4 AVX-VNNI) → external
 napi_value CreateContext(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   int64_t threads, level;
-  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > NEON)
-    return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3)");
+  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AVXVNNI)
+    return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3 | 4)");
 #ifdef FUGAKU_X86
-  if ((level == AVX2 || level == AVX512) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if ((level == AVX2 || level == AVX512 || level == AVXVNNI) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
   if (level == AVX512 && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
+  if (level == AVXVNNI && !cpu_has_avxvnni_kernels()) return throw_err(env, "this CPU lacks AVX-VNNI");
   if (level == NEON) return throw_err(env, "NEON kernels need a 64-bit Arm CPU");
 #elif defined(FUGAKU_ARM64)
-  if (level == AVX2 || level == AVX512) return throw_err(env, "AVX2/AVX-512 kernels need an x86-64 CPU");
+  if (level == AVX2 || level == AVX512 || level == AVXVNNI) return throw_err(env, "AVX2/AVX-512/AVX-VNNI kernels need an x86-64 CPU");
   if (level == NEON && !cpu_has_dotprod()) return throw_err(env, "this CPU lacks the Arm dot-product extension (ARMv8.2 DotProd)");
 #else
   if (level > PORTABLE) return throw_err(env, "SIMD kernels need an x86-64 or 64-bit Arm CPU");

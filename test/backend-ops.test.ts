@@ -66,7 +66,7 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   assert.ok(addon.ok);
   const have = kernelSets();
   assert.equal(have[have.length - 1], 'portable');
-  for (const k of ['avx512', 'avx2', 'neon', 'portable'] as const) {
+  for (const k of ['avx512', 'avxvnni', 'avx2', 'neon', 'portable'] as const) {
     if (have.includes(k)) assert.equal(NativeBackend.create({ simd: k, threads: 1 }).kernels, k);
     else assert.throws(() => NativeBackend.create({ simd: k, threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE' && /need a CPU with/.test(e.message));
   }
@@ -74,18 +74,22 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   // The addon itself refuses a level the CPU lacks (not only the TypeScript check).
   if (!have.includes('avx512')) assert.throws(() => addon.addon.createContext(1, 2), /AVX-512|x86-64/);
   if (!have.includes('neon')) assert.throws(() => addon.addon.createContext(1, 3), /Arm/);
+  if (!have.includes('avxvnni')) assert.throws(() => addon.addon.createContext(1, 4), /AVX-VNNI|AVX2|x86-64/);
   assert.throws(() => addon.addon.createContext(1, 7), /level/);
   assert.throws(() => NativeBackend.create({ simd: 'sse9' as never, threads: 1 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
   assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
 });
 
-test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2; NEON needs DotProd', () => {
+test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2, AVX-VNNI needs AVX2; NEON needs DotProd', () => {
   const avx2 = { x86: true, avx2: true, fma: true, f16c: true };
   const full = { ...avx2, avx512f: true, avx512bw: true, avx512vl: true, avx512vnni: true };
   assert.deepEqual(availableKernels(full), ['avx512', 'avx2', 'portable']);
   assert.deepEqual(availableKernels({ ...full, avx512vnni: false }), ['avx2', 'portable']);
   assert.deepEqual(availableKernels({ ...full, avx2: false }), ['portable']);
   assert.deepEqual(availableKernels(avx2), ['avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...avx2, avxvnni: true }), ['avxvnni', 'avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...full, avxvnni: true }), ['avx512', 'avxvnni', 'avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...avx2, avx2: false, avxvnni: true }), ['portable']);
   assert.deepEqual(availableKernels({ x86: false }), ['portable']);
   assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: true }), ['neon', 'portable']);
   assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: false }), ['portable']);

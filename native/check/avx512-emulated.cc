@@ -1,4 +1,4 @@
-// Checks native/avx512.h on a machine without AVX-512: compiled against SIMDe (portable
+// Checks native/avx512.h (and native/avxvnni.h) on a machine without AVX-512: compiled against SIMDe (portable
 // implementations of the x86 intrinsics, Debian package libsimde-dev) plus the few intrinsics that
 // SIMDe 0.7 lacks, written out below lane by lane. Every kernel is compared with a plain
 // double-precision sum over the same quantized values, on buffers that end exactly where the
@@ -44,6 +44,11 @@ inline simde__m512 _mm512_cvtph_ps(simde__m256i a) {
 
 #define FUGAKU_AVX512_FN
 #include "../avx512.h"
+// The AVX-VNNI kernels: SIMDe 0.7 has the EVEX form of the 256-bit vpdpbusd (AVX512-VL + VNNI), which
+// computes the same as the VEX form AVX-VNNI adds.
+#define FUGAKU_AVXVNNI_FN
+#define FUGAKU_DPBUSD256 _mm256_dpbusd_epi32
+#include "../avxvnni.h"
 
 namespace {
 check::Tally tally;
@@ -53,6 +58,14 @@ void check_pair(bool q4, int64_t nb) {
   check::check_kernel(tally, q4 ? "pair_q4_0" : "pair_q8_0", q4, nb, 2, NR, [&](const check::QuantCase& c, float* got) {
     if (q4) avx512::pair_q4_0<NR>(c.groups[0].data(), c.groups[1].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
     else avx512::pair_q8_0<NR>(c.groups[0].data(), c.groups[1].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
+  });
+}
+
+template <int NR>
+void check_vnni(bool q4, int64_t nb) {
+  check::check_kernel(tally, q4 ? "avxvnni group_q4_0" : "avxvnni group_q8_0", q4, nb, 1, NR, [&](const check::QuantCase& c, float* got) {
+    if (q4) avxvnni::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
+    else avxvnni::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
   });
 }
 
@@ -111,6 +124,8 @@ void check_float(int fmt, int64_t n) {
 template <int NR>
 void check_all() {
   for (int64_t nb : {1, 2, 3, 7, 162}) { check_pair<NR>(true, nb); check_pair<NR>(false, nb); }
+  if (NR <= 4)
+    for (int64_t nb : {1, 2, 3, 7, 162}) { check_vnni<NR>(true, nb); check_vnni<NR>(false, nb); }
   for (int fmt : {avx512::kF32, avx512::kBF16, avx512::kF16})
     for (int64_t n : {1, 5, 15, 16, 17, 31, 32, 33, 47, 144, 301, 5184}) check_float<NR>(fmt, n);
 }

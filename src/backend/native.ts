@@ -27,22 +27,30 @@ const NATIVE_ACTIVATION: Partial<Record<ActivationName, number>> = {
   swish: 5,
 };
 
-export type SimdChoice = 'auto' | 'avx512' | 'avx2' | 'neon' | 'portable';
-export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'avx512', 'avx2', 'neon', 'portable'];
+export type SimdChoice = 'auto' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
+export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'avx512', 'avxvnni', 'avx2', 'neon', 'portable'];
 /** The kernel sets of the addon. */
-export type KernelSet = 'avx512' | 'avx2' | 'neon' | 'portable';
-const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2, neon: 3 };
+export type KernelSet = 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
+const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2, neon: 3, avxvnni: 4 };
 
 type CpuFeatures = ReturnType<NativeAddon['cpuFeatures']>;
 /** The kernel sets this CPU can run, best first (the addon checks the same features again). */
 export function availableKernels(f: CpuFeatures): KernelSet[] {
   const avx2 = f.x86 && !!f.avx2 && !!f.fma && !!f.f16c;
   const avx512 = avx2 && !!f.avx512f && !!f.avx512bw && !!f.avx512vl && !!f.avx512vnni;
+  const avxvnni = avx2 && !!f.avxvnni;
   const neon = !!f.aarch64 && !!f.dotprod;
-  return [...(avx512 ? ['avx512' as const] : []), ...(avx2 ? ['avx2' as const] : []), ...(neon ? ['neon' as const] : []), 'portable'];
+  return [
+    ...(avx512 ? ['avx512' as const] : []),
+    ...(avxvnni ? ['avxvnni' as const] : []),
+    ...(avx2 ? ['avx2' as const] : []),
+    ...(neon ? ['neon' as const] : []),
+    'portable',
+  ];
 }
 const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
   avx512: 'AVX-512 F, BW, VL and VNNI (with AVX2, FMA, F16C)',
+  avxvnni: 'AVX-VNNI (with AVX2, FMA, F16C)',
   avx2: 'AVX2, FMA and F16C',
   neon: 'the 64-bit Arm dot-product extension (ARMv8.2 DotProd)',
 };
@@ -50,7 +58,7 @@ const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
 export interface NativeBackendOptions {
   /** Threads of the pool (default: physical cores). */
   threads?: number;
-  /** Kernel set: 'auto' picks the best the CPU has (AVX-512 VNNI, else AVX2/FMA/F16C, Arm NEON DotProd, else portable C++). */
+  /** Kernel set: 'auto' picks the best the CPU has (AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON DotProd, else portable C++). */
   simd?: SimdChoice;
   /** A loaded addon (default: build/Release/fugaku.node). */
   addon?: NativeAddon;
@@ -64,8 +72,9 @@ export class NativeBackend implements Backend {
   readonly name = 'native';
   readonly threads: number;
   /**
-   * The kernels in use: 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avx2', 'neon' (Arm
-   * DotProd quantized products, NEON float kernels, portable C++ for LayerNorm) or 'portable'.
+   * The kernels in use: 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avxvnni' (256-bit VNNI
+   * quantized products, AVX2 for the rest), 'avx2', 'neon' (Arm
+   * DotProd quantized products, NEON for the rest) or 'portable'.
    */
   readonly kernels: KernelSet;
   private readonly ctx: NativeContext;
