@@ -26,6 +26,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -931,43 +932,29 @@ void group_vnni(const Matrix& m, int64_t g, const int8_t* const* xq, const float
 }
 #endif
 
+// Calls f(std::integral_constant<int, k>{}) for k = min(n, 4): the group kernels are templates over
+// their number of activation rows.
+template <typename F>
+void for_rows(int n, F&& f) {
+  switch (n) {
+    case 1: f(std::integral_constant<int, 1>{}); return;
+    case 2: f(std::integral_constant<int, 2>{}); return;
+    case 3: f(std::integral_constant<int, 3>{}); return;
+    default: f(std::integral_constant<int, 4>{}); return;
+  }
+}
+
 // One group of 8 output rows × n ≤ NR activation rows into res[t·8 + r].
 void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
 #ifdef FUGAKU_X86
-  if (ctx.vnni) {
-    switch (n) {
-      case 1: group_vnni<1>(m, g, xq, xd, xsum, res); return;
-      case 2: group_vnni<2>(m, g, xq, xd, xsum, res); return;
-      case 3: group_vnni<3>(m, g, xq, xd, xsum, res); return;
-      default: group_vnni<4>(m, g, xq, xd, xsum, res); return;
-    }
-  }
-  if (ctx.simd) {
-    switch (n) {
-      case 1: group_quant_avx2<1>(m, g, xq, xd, xsum, res); return;
-      case 2: group_quant_avx2<2>(m, g, xq, xd, xsum, res); return;
-      case 3: group_quant_avx2<3>(m, g, xq, xd, xsum, res); return;
-      default: group_quant_avx2<4>(m, g, xq, xd, xsum, res); return;
-    }
-  }
+  if (ctx.vnni) return for_rows(n, [&](auto N) { group_vnni<decltype(N)::value>(m, g, xq, xd, xsum, res); });
+  if (ctx.simd) return for_rows(n, [&](auto N) { group_quant_avx2<decltype(N)::value>(m, g, xq, xd, xsum, res); });
 #endif
 #ifdef FUGAKU_ARM64
-  if (ctx.neon) {
-    switch (n) {
-      case 1: group_neon<1>(m, g, xq, xd, res); return;
-      case 2: group_neon<2>(m, g, xq, xd, res); return;
-      case 3: group_neon<3>(m, g, xq, xd, res); return;
-      default: group_neon<4>(m, g, xq, xd, res); return;
-    }
-  }
+  if (ctx.neon) return for_rows(n, [&](auto N) { group_neon<decltype(N)::value>(m, g, xq, xd, res); });
 #endif
   const float* f16t = ctx.f16_table.data();
-  switch (n) {
-    case 1: group_dot_portable<1>(m, g, xq, xd, f16t, res); return;
-    case 2: group_dot_portable<2>(m, g, xq, xd, f16t, res); return;
-    case 3: group_dot_portable<3>(m, g, xq, xd, f16t, res); return;
-    default: group_dot_portable<4>(m, g, xq, xd, f16t, res); return;
-  }
+  for_rows(n, [&](auto N) { group_dot_portable<decltype(N)::value>(m, g, xq, xd, f16t, res); });
 }
 
 #ifdef FUGAKU_X86
