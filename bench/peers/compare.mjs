@@ -65,12 +65,13 @@ for (const t of threadList) {
 const report = { prompt_tokens: P, new_tokens: G, reps, kv_cache_dtype: kvDtype, simd: simdList, triad_gb_s: triad, read_gb_s: readBw, cases: [] };
 for (const preset of presets) {
   const ckpt = path.join(work, preset);
-  if (!existsSync(path.join(ckpt, 'config.json'))) {
-    log(`making a random ${preset} checkpoint in ${ckpt} ...`);
-    run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
-  }
   for (const dtype of dtypes) {
     const gguf = path.join(work, `${preset}-${dtype}.gguf`);
+    // The random HF folder is only needed to make a GGUF file that is not there yet (13B's is 26 GB).
+    if (!existsSync(gguf) && !existsSync(path.join(ckpt, 'config.json'))) {
+      log(`making a random ${preset} checkpoint in ${ckpt} ...`);
+      run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
+    }
     if (!existsSync(gguf)) {
       log(`converting to ${gguf} ...`);
       run('node', ['bin/fugaku.js', 'convert', '--model', ckpt, '--dtype', dtype, '--out', gguf, '--force', '--json']);
