@@ -525,7 +525,7 @@ AVX2_FN void group_q4_0_avx2(const uint8_t* base, int64_t nb, const int8_t* cons
     }
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     for (int t = 0; t < NR; t++) {
-      const __m256i x8 = _mm256_slli_epi32(_mm256_castps_si256(_mm256_broadcast_ss(reinterpret_cast<const float*>(xsum[t] + k))), 3);
+      const __m256i x8 = _mm256_slli_epi32(_mm256_set1_epi32(xsum[t][k]), 3);
       const __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), x8);
       acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(xd[t] + k)), _mm256_cvtepi32_ps(i32), acc[t]);
     }
@@ -839,11 +839,7 @@ void weighted_sum_kv(const Context& ctx, const float* p, int64_t n, const KV* v,
 #endif
   std::fill(out, out + hd, 0.0f);
   for (int64_t j = 0; j < n; j++) {
-    if (p[j] == 0.0f) continue;
-#ifdef FUGAKU_ARM64
-    if (ctx.neon) { neon::axpy(out, p[j], v + j * width, hd); continue; }
-#endif
-    for (int64_t d = 0; d < hd; d++) out[d] += p[j] * kv_value(ctx, v[j * width + d]);
+    if (p[j] != 0.0f) axpy_kv(ctx, out, p[j], v + j * width, hd);
   }
 }
 
@@ -932,29 +928,26 @@ void group_vnni(const Matrix& m, int64_t g, const int8_t* const* xq, const float
 }
 #endif
 
-// Calls f(std::integral_constant<int, k>{}) for k = min(n, 4): the group kernels are templates over
+// Calls f(std::integral_constant<int, k>{}) for k = min(max(n, 1), Max): the kernels are templates over
 // their number of activation rows.
-template <typename F>
+template <int Max, int K = 1, typename F>
 void for_rows(int n, F&& f) {
-  switch (n) {
-    case 1: f(std::integral_constant<int, 1>{}); return;
-    case 2: f(std::integral_constant<int, 2>{}); return;
-    case 3: f(std::integral_constant<int, 3>{}); return;
-    default: f(std::integral_constant<int, 4>{}); return;
-  }
+  if constexpr (K == Max) f(std::integral_constant<int, K>{});
+  else if (n <= K) f(std::integral_constant<int, K>{});
+  else for_rows<Max, K + 1>(n, f);
 }
 
 // One group of 8 output rows × n ≤ NR activation rows into res[t·8 + r].
 void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
 #ifdef FUGAKU_X86
-  if (ctx.vnni) return for_rows(n, [&](auto N) { group_vnni<decltype(N)::value>(m, g, xq, xd, xsum, res); });
-  if (ctx.simd) return for_rows(n, [&](auto N) { group_quant_avx2<decltype(N)::value>(m, g, xq, xd, xsum, res); });
+  if (ctx.vnni) return for_rows<NR>(n, [&](auto N) { group_vnni<decltype(N)::value>(m, g, xq, xd, xsum, res); });
+  if (ctx.simd) return for_rows<NR>(n, [&](auto N) { group_quant_avx2<decltype(N)::value>(m, g, xq, xd, xsum, res); });
 #endif
 #ifdef FUGAKU_ARM64
-  if (ctx.neon) return for_rows(n, [&](auto N) { group_neon<decltype(N)::value>(m, g, xq, xd, res); });
+  if (ctx.neon) return for_rows<NR>(n, [&](auto N) { group_neon<decltype(N)::value>(m, g, xq, xd, res); });
 #endif
   const float* f16t = ctx.f16_table.data();
-  for_rows(n, [&](auto N) { group_dot_portable<decltype(N)::value>(m, g, xq, xd, f16t, res); });
+  for_rows<NR>(n, [&](auto N) { group_dot_portable<decltype(N)::value>(m, g, xq, xd, f16t, res); });
 }
 
 #ifdef FUGAKU_X86
@@ -968,16 +961,7 @@ void pair_rows_n(const Matrix& m, const uint8_t* a, const uint8_t* b, const int8
 void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
   const uint8_t* a = m.data + g * IL * m.row_bytes;
   const uint8_t* b = a + IL * m.row_bytes;
-  switch (n) {
-    case 1: pair_rows_n<1>(m, a, b, xq, xd, xsum, res); return;
-    case 2: pair_rows_n<2>(m, a, b, xq, xd, xsum, res); return;
-    case 3: pair_rows_n<3>(m, a, b, xq, xd, xsum, res); return;
-    case 4: pair_rows_n<4>(m, a, b, xq, xd, xsum, res); return;
-    case 5: pair_rows_n<5>(m, a, b, xq, xd, xsum, res); return;
-    case 6: pair_rows_n<6>(m, a, b, xq, xd, xsum, res); return;
-    case 7: pair_rows_n<7>(m, a, b, xq, xd, xsum, res); return;
-    default: pair_rows_n<8>(m, a, b, xq, xd, xsum, res); return;
-  }
+  for_rows<NR2>(n, [&](auto N) { pair_rows_n<decltype(N)::value>(m, a, b, xq, xd, xsum, res); });
 }
 #endif
 
@@ -1066,34 +1050,33 @@ void exp_normalize(const Context& ctx, float* s, int64_t n, float max) {
   for (int64_t j = 0; j < n; j++) s[j] *= inv;
 }
 
+// s[0..n) *= scale in place; returns the max (−∞ for n = 0).
+float scale_max(const Context& ctx, float* s, int64_t n, float scale) {
+#ifdef FUGAKU_X86
+  if (ctx.simd) return scale_max_avx2(s, n, scale);
+#endif
+#ifdef FUGAKU_ARM64
+  if (ctx.neon) return neon::scale_max(s, n, scale);
+#endif
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; j++) { s[j] *= scale; max = std::max(max, s[j]); }
+  return max;
+}
+
 // Scores of one query over keys 0..last (already q·k) → softmax weights in place: scaled, padding keys
 // (keyMask 0) and keys past `last` excluded; false if every key is masked (the output is then 0).
 bool softmax_row(const Context& ctx, float* scores, int64_t last, int64_t n, float scale, const uint8_t* keyMask) {
   float max = -INFINITY;
-#ifdef FUGAKU_X86
-  if (ctx.simd && !keyMask) {  // no padding: scale keys 0..last on 8 lanes, −∞ after them
+  if (!keyMask) {  // no padding: keys 0..last scaled (vectorized where the kernel set is), −∞ after them
     const int64_t m = std::min(n, last + 1);
-    max = scale_max_avx2(scores, m, scale);
+    max = scale_max(ctx, scores, m, scale);
     std::fill(scores + m, scores + n, -INFINITY);
-    if (max == -INFINITY) return false;
-    exp_normalize(ctx, scores, n, max);
-    return true;
-  }
-#endif
-#ifdef FUGAKU_ARM64
-  if (ctx.neon && !keyMask) {  // the same on 4 lanes
-    const int64_t m = std::min(n, last + 1);
-    max = neon::scale_max(scores, m, scale);
-    std::fill(scores + m, scores + n, -INFINITY);
-    if (max == -INFINITY) return false;
-    exp_normalize(ctx, scores, n, max);
-    return true;
-  }
-#endif
-  for (int64_t j = 0; j < n; j++) {
-    if (j > last || (keyMask && keyMask[j] == 0)) { scores[j] = -INFINITY; continue; }
-    scores[j] *= scale;
-    max = std::max(max, scores[j]);
+  } else {
+    for (int64_t j = 0; j < n; j++) {
+      if (j > last || keyMask[j] == 0) { scores[j] = -INFINITY; continue; }
+      scores[j] *= scale;
+      max = std::max(max, scores[j]);
+    }
   }
   if (max == -INFINITY) return false;
   exp_normalize(ctx, scores, n, max);
@@ -1576,10 +1559,11 @@ bool cpu_has_avx2_kernels() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 // AVX-VNNI: CPUID leaf 7, sub-leaf 1, EAX bit 4 (VEX-encoded, so the OS support AVX2 needs is enough).
-bool cpu_has_avxvnni_kernels() {
+bool cpu_reports_avxvnni() {
   unsigned a, b, c, d;
-  return cpu_has_avx2_kernels() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
 }
+bool cpu_has_avxvnni_kernels() { return cpu_has_avx2_kernels() && cpu_reports_avxvnni(); }
 // libgcc's checks include the OS saving the 512-bit state (XCR0).
 bool cpu_has_avx512_kernels() {
   __builtin_cpu_init();
@@ -1614,10 +1598,7 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   set("avx512vl", __builtin_cpu_supports("avx512vl"));
   set("avx512vnni", __builtin_cpu_supports("avx512vnni"));
   set("avx512bf16", __builtin_cpu_supports("avx512bf16"));
-  {
-    unsigned a, b, c, d;
-    set("avxvnni", __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)));
-  }
+  set("avxvnni", cpu_reports_avxvnni());
   set("x86", true);
 #else
   set("x86", false);

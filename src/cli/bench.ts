@@ -17,7 +17,7 @@ export interface BenchResult {
   dtype: string;
   threads: number | null;
   backend: string;
-  /** The native backend's kernel set ('avx512', 'avx2', 'neon', 'portable'); null for the reference backend. */
+  /** The native backend's kernel set ('avx512', 'avxvnni', 'avx2', 'neon', 'portable'); null for the reference backend. */
   kernels: string | null;
   prompt_tokens: number;
   new_tokens: number;
