@@ -5,13 +5,14 @@
  * two builds of the native addon, run it twice with FUGAKU_NATIVE_ADDON pointing at each.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/profile.js --model FILE.gguf|DIR [--dtype D] [--threads N]
- *       [--prompt-tokens P] [--new-tokens G] [--kv-cache-dtype f32|f16] [--json]
+ *       [--prompt-tokens P] [--new-tokens G] [--kv-cache-dtype f32|f16] [--simd SET] [--json]
  */
 import { parseArgs } from 'node:util';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import type { WeightFormat } from '../src/model/load.js';
 import type { KVCacheDType } from '../src/model/kv-cache.js';
 import type { Backend } from '../src/backend/backend.js';
+import type { SimdChoice } from '../src/backend/select.js';
 import { argmax } from '../src/generation/sampling.js';
 import { benchPrompt } from '../src/cli/bench.js';
 import { defaultModelDir } from '../src/paths.js';
@@ -19,7 +20,7 @@ import { defaultModelDir } from '../src/paths.js';
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
-    'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' }, 'kv-cache-dtype': { type: 'string' }, json: { type: 'boolean' },
+    'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' }, 'kv-cache-dtype': { type: 'string' }, simd: { type: 'string' }, json: { type: 'boolean' },
   },
 });
 const P = Number(values['prompt-tokens'] ?? 128);
@@ -28,6 +29,7 @@ const lm = await AutoModelForCausalLM.fromPretrained(values.model ?? defaultMode
   dtype: values.dtype as WeightFormat | undefined,
   threads: values.threads ? Number(values.threads) : undefined,
   kvCacheDtype: (values['kv-cache-dtype'] ?? 'f32') as KVCacheDType,
+  simd: (values.simd ?? 'auto') as SimdChoice,
 });
 const model = lm.model;
 const OPS = ['matmul', 'attention', 'layerNorm', 'activation', 'storeKV', 'addInPlace', 'embedding'] as const;

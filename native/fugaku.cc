@@ -6,7 +6,8 @@
 // backend is the specification; test/backend-native.test.ts checks every op here against it.
 //
 // Kernels are chosen at run time (Context::level): on x86-64, AVX-512 F/BW/VL/VNNI for the weight
-// products (native/avx512.h) with AVX2 for the rest, or AVX2+FMA+F16C; on 64-bit Arm, NEON with the
+// products (native/avx512.h) with AVX2 for the rest, plus AMX-INT8 tiles for quantized prefill products
+// where the CPU and OS allow (native/amx.h), or AVX-VNNI (native/avxvnni.h), or AVX2+FMA+F16C; on 64-bit Arm, NEON with the
 // dot-product extension for the quantized products (native/neon.h); else portable C++ that any
 // compiler vectorizes as it can. The SIMD kernels are compiled with target attributes and used only
 // when the CPU reports the features.
@@ -30,6 +31,8 @@
 #include <vector>
 #ifdef __linux__
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -193,17 +196,19 @@ inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
 }
 
 // Kernel levels: what createContext is asked for, after checking the CPU.
-enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3, AVXVNNI = 4 };
+enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3, AVXVNNI = 4, AMX = 5 };
 
 struct Context {
   Pool pool;
   bool simd;    // AVX2+FMA+F16C kernels (also used at the AVX512/AVXVNNI levels for everything but weight products)
-  bool avx512;  // AVX-512 F/BW/VL/VNNI weight products
+  bool avx512;  // AVX-512 F/BW/VL/VNNI weight products (also at the AMX level)
+  bool amx;     // AMX-INT8 tiles for quantized products of several activation rows (prefill)
   bool vnni;    // AVX-VNNI (256-bit vpdpbusd) quantized products
   bool neon;    // aarch64: DotProd quantized products and the NEON float kernels (neon_float.h)
   std::vector<float> f16_table;
   Context(int threads, int level)
-      : pool(threads), simd(level == AVX2 || level == AVX512 || level == AVXVNNI), avx512(level == AVX512), vnni(level == AVXVNNI),
+      : pool(threads), simd(level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX), avx512(level == AVX512 || level == AMX),
+        amx(level == AMX), vnni(level == AVXVNNI),
         neon(level == NEON), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
   }
@@ -797,6 +802,7 @@ AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
 
 #include "avx512.h"
 #include "avxvnni.h"
+#include "amx.h"
 #endif
 
 // Key/value rows in the cache: float32 or f16 bits.
@@ -967,6 +973,36 @@ void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const
 
 #ifdef FUGAKU_X86
 void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
+
+// The AMX level uses tiles from this many activation rows on (fewer rows, as in decode, take the
+// AVX-512 kernels: a tile step costs about the same for 1 row as for 16).
+constexpr int64_t AMX_MIN_ROWS = 8;
+constexpr int64_t amx_rows = amx::kM;
+static_assert(amx::kMaxTiles * amx::kM >= 64, "a chunk's rows fit one pair_tiles call");
+
+// Groups [ga, gb) × activation rows [r0, r1) of matmul_quant on AMX tiles, two groups at a time;
+// q and d have zero rows up to a multiple of 16. Returns how many groups it did (an odd last group
+// is left to the caller's AVX-512 path).
+FUGAKU_AMX_FN int64_t amx_chunk(const Matrix& m, int64_t ga, int64_t gb, int64_t r0, int64_t r1, const int8_t* q, const float* d,
+                                const float* bias, float* out) {
+  const int64_t in = m.in_dim, nb = in / QK, outd = m.out_dim;
+  const int mt = int((r1 - r0 + amx::kM - 1) / amx::kM);
+  const amx::TileConfig cfg = amx::tile_config();
+  _tile_loadconfig(&cfg);
+  amx::Scratch s;
+  int64_t g = ga;
+  for (; g + 1 < gb; g += 2) {
+    const uint8_t* a = m.data + g * IL * m.row_bytes;
+    const uint8_t* b = a + IL * m.row_bytes;
+    if (m.format == Q4_0) amx::pair_tiles<true>(a, b, nb, q + r0 * in, in, d + r0 * nb, mt, s);
+    else amx::pair_tiles<false>(a, b, nb, q + r0 * in, in, d + r0 * nb, mt, s);
+    const int64_t o0 = g * IL, valid = std::min<int64_t>(2 * IL, outd - o0);
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t l = 0; l < valid; l++) out[r * outd + o0 + l] = s.acc[(r - r0) * 16 + l] + (bias ? bias[o0 + l] : 0.0f);
+  }
+  _tile_release();
+  return g - ga;
+}
 #endif
 
 // Quantized formats: activations are quantized to int8 blocks (Q8_0's rule) once, then chunks of GC
@@ -976,8 +1012,11 @@ void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t*
 void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
   const int64_t in = m.in_dim, outd = m.out_dim, nb = in / QK;
   const bool pairs = ctx.avx512;
-  std::vector<int8_t> q(rows * in);
-  std::vector<float> d(rows * nb);
+  // AMX tiles take 16 activation rows at a time: the buffers get zero rows up to a multiple of 16.
+  const bool tiles = ctx.amx && rows >= AMX_MIN_ROWS;
+  const int64_t padded = tiles ? (rows + amx_rows - 1) / amx_rows * amx_rows : rows;
+  std::vector<int8_t> q(padded * in);
+  std::vector<float> d(padded * nb);
   // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 and AVX-VNNI levels, Q8_0's of 128).
   std::vector<int32_t> sums(m.format == Q4_0 || pairs || ctx.vnni ? rows * nb : 0);
   auto qrow = [&](int64_t r) {
@@ -997,8 +1036,12 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   auto chunk = [&](int64_t c) {
     const int64_t r0 = (c / gChunks) * RB, r1 = std::min(rows, r0 + RB);
     const int64_t ga = (c % gChunks) * GC, gb = std::min(G, ga + GC);
+    int64_t g = ga;
+#ifdef FUGAKU_X86
+    if (tiles) g += amx_chunk(m, ga, gb, r0, r1, q.data(), d.data(), bias, out);  // all but an odd last group
+#endif
     float res[NR2 * 2 * IL];
-    for (int64_t g = ga; g < gb;) {
+    while (g < gb) {
       const int64_t span = pairs && g + 1 < gb ? 2 : 1;  // groups in this step
       const int64_t o0 = g * IL, valid = std::min<int64_t>(span * IL, outd - o0);
       const int64_t step = span == 2 ? NR2 : NR;
@@ -1570,6 +1613,25 @@ bool cpu_has_avx512_kernels() {
   return cpu_has_avx2_kernels() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
+// AMX-TILE and AMX-INT8 (CPUID leaf 7 EDX bits 24 and 25), the OS saving the tile state (XCR0 bits 17
+// and 18), and, on Linux, this process's permission to use it: the kernel hands out the 8 KiB tile
+// state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16 and later); asking again is
+// harmless. Elsewhere AMX is not used.
+bool cpu_has_amx_kernels() {
+  if (!cpu_has_avx512_kernels()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25))) return false;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE: xgetbv is usable
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+  constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 #endif
 
 #ifdef FUGAKU_ARM64
@@ -1599,6 +1661,7 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   set("avx512vnni", __builtin_cpu_supports("avx512vnni"));
   set("avx512bf16", __builtin_cpu_supports("avx512bf16"));
   set("avxvnni", cpu_reports_avxvnni());
+  set("amx", cpu_has_amx_kernels());
   set("x86", true);
 #else
   set("x86", false);
@@ -1612,20 +1675,21 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   return o;
 }
 
-// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512 | 3 NEON | 4 AVX-VNNI) → external
+// createContext(threads, level: 0 portable | 1 AVX2 | 2 AVX-512 | 3 NEON | 4 AVX-VNNI | 5 AMX) → external
 napi_value CreateContext(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   int64_t threads, level;
-  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AVXVNNI)
-    return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3 | 4)");
+  if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AMX)
+    return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3 | 4 | 5)");
 #ifdef FUGAKU_X86
-  if ((level == AVX2 || level == AVX512 || level == AVXVNNI) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
-  if (level == AVX512 && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
+  if ((level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if ((level == AVX512 || level == AMX) && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
   if (level == AVXVNNI && !cpu_has_avxvnni_kernels()) return throw_err(env, "this CPU lacks AVX-VNNI");
+  if (level == AMX && !cpu_has_amx_kernels()) return throw_err(env, "this CPU lacks AMX-INT8, or the OS did not grant the tile state (Linux 5.16 or later)");
   if (level == NEON) return throw_err(env, "NEON kernels need a 64-bit Arm CPU");
 #elif defined(FUGAKU_ARM64)
-  if (level == AVX2 || level == AVX512 || level == AVXVNNI) return throw_err(env, "AVX2/AVX-512/AVX-VNNI kernels need an x86-64 CPU");
+  if (level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX) return throw_err(env, "AVX2/AVX-512/AVX-VNNI/AMX kernels need an x86-64 CPU");
   if (level == NEON && !cpu_has_dotprod()) return throw_err(env, "this CPU lacks the Arm dot-product extension (ARMv8.2 DotProd)");
 #else
   if (level > PORTABLE) return throw_err(env, "SIMD kernels need an x86-64 or 64-bit Arm CPU");

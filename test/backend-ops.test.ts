@@ -66,7 +66,7 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   assert.ok(addon.ok);
   const have = kernelSets();
   assert.equal(have[have.length - 1], 'portable');
-  for (const k of ['avx512', 'avxvnni', 'avx2', 'neon', 'portable'] as const) {
+  for (const k of ['amx', 'avx512', 'avxvnni', 'avx2', 'neon', 'portable'] as const) {
     if (have.includes(k)) assert.equal(NativeBackend.create({ simd: k, threads: 1 }).kernels, k);
     else assert.throws(() => NativeBackend.create({ simd: k, threads: 1 }), (e: FugakuError) => e.code === 'BACKEND_UNAVAILABLE' && /need a CPU with/.test(e.message));
   }
@@ -75,12 +75,13 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   if (!have.includes('avx512')) assert.throws(() => addon.addon.createContext(1, 2), /AVX-512|x86-64/);
   if (!have.includes('neon')) assert.throws(() => addon.addon.createContext(1, 3), /Arm/);
   if (!have.includes('avxvnni')) assert.throws(() => addon.addon.createContext(1, 4), /AVX-VNNI|AVX2|x86-64/);
+  if (!have.includes('amx')) assert.throws(() => addon.addon.createContext(1, 5), /AMX|AVX-512|AVX2|x86-64/);
   assert.throws(() => addon.addon.createContext(1, 7), /level/);
   assert.throws(() => NativeBackend.create({ simd: 'sse9' as never, threads: 1 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
   assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
 });
 
-test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2, AVX-VNNI needs AVX2; NEON needs DotProd', () => {
+test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2, AMX needs AVX-512, AVX-VNNI needs AVX2; NEON needs DotProd', () => {
   const avx2 = { x86: true, avx2: true, fma: true, f16c: true };
   const full = { ...avx2, avx512f: true, avx512bw: true, avx512vl: true, avx512vnni: true };
   assert.deepEqual(availableKernels(full), ['avx512', 'avx2', 'portable']);
@@ -90,6 +91,9 @@ test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI
   assert.deepEqual(availableKernels({ ...avx2, avxvnni: true }), ['avxvnni', 'avx2', 'portable']);
   assert.deepEqual(availableKernels({ ...full, avxvnni: true }), ['avx512', 'avxvnni', 'avx2', 'portable']);
   assert.deepEqual(availableKernels({ ...avx2, avx2: false, avxvnni: true }), ['portable']);
+  assert.deepEqual(availableKernels({ ...full, amx: true }), ['amx', 'avx512', 'avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...full, avx512vnni: false, amx: true }), ['avx2', 'portable']);
+  assert.deepEqual(availableKernels({ ...avx2, amx: true }), ['avx2', 'portable']);
   assert.deepEqual(availableKernels({ x86: false }), ['portable']);
   assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: true }), ['neon', 'portable']);
   assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: false }), ['portable']);
@@ -97,6 +101,36 @@ test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI
 
 const FORMATS: MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];
 const ref = new ReferenceBackend();
+
+// The x86 SIMD sets compute quantized products bit-identically (the same integer block sums, then the
+// same float steps in the same order) whatever the number of activation rows: amx's tiles (8 rows and
+// more), avx512's 16-output pairs, avxvnni's and avx2's 8-output groups. Registered where the CPU
+// runs two or more of them.
+const x86Sets = kernelSets().filter((k) => k === 'amx' || k === 'avx512' || k === 'avxvnni' || k === 'avx2');
+if (x86Sets.length >= 2) {
+  test(`native ${x86Sets.join(', ')}: quantized matmul results are bit-identical across the sets, 1 to 130 rows`, () => {
+    const rng = new Rng(29);
+    const backends = x86Sets.map((simd) => NativeBackend.create({ simd, threads: 2 }));
+    let compared = 0;
+    for (const format of ['Q8_0', 'Q4_0'] as MatrixFormat[]) {
+      for (const [inDim, outDim, rows] of [[64, 24, 1], [96, 40, 8], [160, 136, 16], [32, 8, 17], [288, 200, 33], [576, 72, 64], [128, 120, 130]]) {
+        const w: WeightTensor = { dtype: 'F32', shape: [outDim, inDim], data: randn(rng, inDim * outDim, 0.2) };
+        const x = randn(rng, rows * inDim);
+        const bias = randn(rng, outDim);
+        const outs = backends.map((b) => {
+          const y = new Float32Array(rows * outDim);
+          b.matmul(x, rows, b.loadMatrix(w, 'out_in', format), bias, y);
+          return y;
+        });
+        for (let i = 1; i < outs.length; i++) {
+          assert.deepEqual(new Uint32Array(outs[i].buffer), new Uint32Array(outs[0].buffer), `${format} [${inDim}→${outDim}] × ${rows} rows: ${x86Sets[i]} vs ${x86Sets[0]}`);
+          compared++;
+        }
+      }
+    }
+    assert.equal(compared, 2 * 7 * (x86Sets.length - 1));
+  });
+}
 
 for (const simd of kernelSets()) {
   for (const threads of [1, 3]) {
@@ -108,10 +142,10 @@ for (const simd of kernelSets()) {
       for (const format of FORMATS) {
         const quant = format === 'Q8_0' || format === 'Q4_0';
         for (const layout of ['in_out', 'out_in'] as MatrixLayout[]) {
-          for (let k = 0; k < 6; k++) {
+          for (let k = 0; k < 8; k++) {
             const inDim = quant ? 32 * (1 + Math.floor(rng.nextFloat() * 12)) : 1 + Math.floor(rng.nextFloat() * 300);
             const outDim = 1 + Math.floor(rng.nextFloat() * 150);
-            const rows = [1, 2, 3, 4, 5, 7, 9, 70][k % 8];
+            const rows = [1, 2, 3, 4, 5, 7, 9, 70][k];
             const src = randn(rng, inDim * outDim, 0.2);
             // Checkpoints hold bf16 or f16: start from a stored dtype, as the loader does.
             const stored: WeightTensor = { dtype: 'BF16', shape: layout === 'in_out' ? [inDim, outDim] : [outDim, inDim], data: convertStorage('F32', src, 'BF16') };
@@ -133,7 +167,7 @@ for (const simd of kernelSets()) {
           }
         }
       }
-      assert.equal(cases, FORMATS.length * 2 * 6);
+      assert.equal(cases, FORMATS.length * 2 * 8);
     });
 
     test(`native ${simd} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, () => {

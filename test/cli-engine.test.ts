@@ -80,15 +80,15 @@ test('--simd: every kernel set this CPU runs generates; the SIMD sets agree toke
       assert.equal(ids.length, 16);
       outs.set(simd, ids);
     }
-    // avx512, avxvnni and avx2 compute quantized products bit-identically and share attention, so their tokens
+    // amx, avx512, avxvnni and avx2 compute quantized products bit-identically and share attention, so their tokens
     // match exactly. The portable set sums attention in another order; with quantized weights an ulp can
     // move an activation across a rounding boundary, so its tokens may legitimately differ there (the
     // op tests bound its error; bench/kernel-agreement.ts measures the logits).
-    const simdSets = kernelSets.filter((k) => k === 'avx512' || k === 'avxvnni' || k === 'avx2');
+    const simdSets = kernelSets.filter((k) => k === 'amx' || k === 'avx512' || k === 'avxvnni' || k === 'avx2');
     for (const k of simdSets.slice(1)) assert.deepEqual(outs.get(k), outs.get(simdSets[0]), `${dtype}: ${k} vs ${simdSets[0]}`);
     if (dtype === 'bf16') for (const k of kernelSets) assert.deepEqual(outs.get(k), outs.get(kernelSets[0]), `bf16: ${k} vs ${kernelSets[0]}`);
   }
-  for (const simd of ['avx512', 'avxvnni', 'avx2', 'neon'].filter((k) => !kernelSets.includes(k as never))) {
+  for (const simd of ['amx', 'avx512', 'avxvnni', 'avx2', 'neon'].filter((k) => !kernelSets.includes(k as never))) {
     const r = await runFugaku(['generate', '--model', dir, '--prompt', 'a', '--simd', simd]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`error\\[BACKEND_UNAVAILABLE\\].*${simd} kernels need a CPU with`));

@@ -50,6 +50,57 @@ inline simde__m512 _mm512_cvtph_ps(simde__m256i a) {
 #define FUGAKU_DPBUSD256 _mm256_dpbusd_epi32
 #include "../avxvnni.h"
 
+// The AMX kernels on a scalar model of the tile instructions they use (SIMDe has no AMX): eight tile
+// registers shaped by ldtilecfg's palette 1, loads and stores of rows × colsb bytes at a stride (so
+// AddressSanitizer sees exactly the bytes the hardware would touch), and tdpbssd's signed int8 dot
+// products of 4 into int32, with the shape rules the CPU enforces checked here.
+namespace amx_model {
+struct Tile { int rows = 0, colsb = 0; uint8_t data[16][64] = {}; };
+Tile tiles[8];
+bool configured = false;
+int shape_errors = 0;
+inline void loadconfig(const void* p) {
+  const uint8_t* c = static_cast<const uint8_t*>(p);
+  if (c[0] != 1) shape_errors++;
+  for (int t = 0; t < 8; t++) {
+    uint16_t colsb; std::memcpy(&colsb, c + 16 + 2 * t, 2);
+    tiles[t].rows = c[48 + t];
+    tiles[t].colsb = colsb;
+    if (tiles[t].rows > 16 || tiles[t].colsb > 64) shape_errors++;
+    std::memset(tiles[t].data, 0, sizeof tiles[t].data);
+  }
+  configured = true;
+}
+inline void loadd(int t, const void* base, long stride) {
+  if (!configured) shape_errors++;
+  for (int r = 0; r < tiles[t].rows; r++) std::memcpy(tiles[t].data[r], static_cast<const uint8_t*>(base) + r * stride, size_t(tiles[t].colsb));
+}
+inline void stored(int t, void* base, long stride) {
+  if (!configured) shape_errors++;
+  for (int r = 0; r < tiles[t].rows; r++) std::memcpy(static_cast<uint8_t*>(base) + r * stride, tiles[t].data[r], size_t(tiles[t].colsb));
+}
+inline void zero(int t) { std::memset(tiles[t].data, 0, sizeof tiles[t].data); }
+inline void dpbssd(int ct, int at, int bt) {
+  Tile &c = tiles[ct], &a = tiles[at], &b = tiles[bt];
+  if (!configured || a.rows != c.rows || a.colsb / 4 != b.rows || b.colsb != c.colsb || a.colsb % 4 || c.colsb % 4) { shape_errors++; return; }
+  for (int m = 0; m < c.rows; m++)
+    for (int n = 0; n < c.colsb / 4; n++) {
+      int32_t acc; std::memcpy(&acc, &c.data[m][4 * n], 4);
+      for (int kk = 0; kk < b.rows; kk++)
+        for (int j = 0; j < 4; j++) acc += int32_t(int8_t(a.data[m][4 * kk + j])) * int32_t(int8_t(b.data[kk][4 * n + j]));
+      std::memcpy(&c.data[m][4 * n], &acc, 4);
+    }
+}
+}  // namespace amx_model
+#define _tile_loadconfig(p) amx_model::loadconfig(p)
+#define _tile_loadd(t, base, stride) amx_model::loadd(t, base, long(stride))
+#define _tile_stored(t, base, stride) amx_model::stored(t, base, long(stride))
+#define _tile_zero(t) amx_model::zero(t)
+#define _tile_dpbssd(c, a, b) amx_model::dpbssd(c, a, b)
+#define _tile_release() (amx_model::configured = false)
+#define FUGAKU_AMX_FN
+#include "../amx.h"
+
 namespace {
 check::Tally tally;
 
@@ -67,6 +118,46 @@ void check_vnni(bool q4, int64_t nb) {
     if (q4) avxvnni::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
     else avxvnni::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), c.xsp.data(), got);
   });
+}
+
+// amx::pair_tiles on `rows` activation rows (zero rows padding them to whole tiles, rows lda ≥ 32·nb
+// bytes apart) against avx512::pair_q*_0 on the same rows, bit for bit, and against the exact sums.
+void check_amx(bool q4, int64_t nb, int rows, int64_t extra) {
+  const int mt = (rows + 15) / 16;
+  const int64_t lda = nb * 32 + extra;
+  check::check_kernel(tally, q4 ? "amx pair_tiles q4_0" : "amx pair_tiles q8_0", q4, nb, 2, rows, [&](const check::QuantCase& c, float* got) {
+    std::vector<int8_t> q(size_t(mt * 16 * lda - extra), 0);  // ends where the last tile row's block ends
+    std::vector<float> d(size_t(mt * 16 * nb), 0.0f);
+    for (int t = 0; t < rows; t++) {
+      std::memcpy(&q[size_t(t * lda)], c.xq[t].data(), size_t(nb * 32));
+      std::memcpy(&d[size_t(t * nb)], c.xd[t].data(), size_t(nb * 4));
+    }
+    const amx::TileConfig cfg = amx::tile_config();
+    _tile_loadconfig(&cfg);
+    auto* s = new amx::Scratch;
+    if (q4) amx::pair_tiles<true>(c.groups[0].data(), c.groups[1].data(), nb, q.data(), lda, d.data(), mt, *s);
+    else amx::pair_tiles<false>(c.groups[0].data(), c.groups[1].data(), nb, q.data(), lda, d.data(), mt, *s);
+    _tile_release();
+    // check_kernel's layout: got[t·16 + r] for activation row t.
+    for (int t = 0; t < rows; t++) std::memcpy(got + 16 * t, s->acc + 16 * t, 64);
+    float ref[8 * 16];
+    tally.checks++;
+    for (int t0 = 0; t0 < rows; t0 += 8) {
+      const int n = std::min(8, rows - t0);
+      const int8_t* xq[8]; const float* xd[8]; const int32_t* xs[8];
+      for (int i = 0; i < 8; i++) { const int t = t0 + std::min(i, n - 1); xq[i] = c.xqp[t]; xd[i] = c.xdp[t]; xs[i] = c.xsp[t]; }
+      if (q4) avx512::pair_q4_0<8>(c.groups[0].data(), c.groups[1].data(), nb, xq, xd, xs, ref);
+      else avx512::pair_q8_0<8>(c.groups[0].data(), c.groups[1].data(), nb, xq, xd, xs, ref);
+      if (std::memcmp(ref, got + 16 * t0, size_t(n) * 64) != 0) {
+        tally.failures++;
+        std::printf("FAIL amx pair_tiles %s nb=%lld rows=%d: not bit-identical to avx512 pair (rows %d..)\n", q4 ? "q4_0" : "q8_0", (long long)nb, rows, t0);
+        break;
+      }
+    }
+    delete s;
+  });
+  tally.checks++;
+  if (amx_model::shape_errors) { tally.failures++; std::printf("FAIL amx tile shapes: %d errors\n", amx_model::shape_errors); amx_model::shape_errors = 0; }
 }
 
 // A float-format row of n values: its stored bytes (exactly sized) and the values it stands for.
@@ -138,6 +229,9 @@ int main() {
   check_all<4>();
   check_all<5>();
   check_all<8>();
+  for (bool q4 : {true, false})
+    for (int64_t nb : {1, 2, 3, 24, 162})
+      for (int rows : {1, 8, 15, 16, 17, 33, 64}) check_amx(q4, nb, rows, rows % 2 ? 0 : 96);
   std::printf("%d checks, %d failures\n", tally.checks, tally.failures);
   return tally.failures == 0 ? 0 : 1;
 }

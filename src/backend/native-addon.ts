@@ -16,7 +16,7 @@ export type NativeMatrix = { readonly __brand: 'NativeMatrix' };
 export interface NativeAddon {
   cpuFeatures(): {
     x86: boolean; avx2?: boolean; fma?: boolean; f16c?: boolean;
-    avx512f?: boolean; avx512bw?: boolean; avx512vl?: boolean; avx512vnni?: boolean; avx512bf16?: boolean; avxvnni?: boolean;
+    avx512f?: boolean; avx512bw?: boolean; avx512vl?: boolean; avx512vnni?: boolean; avx512bf16?: boolean; avxvnni?: boolean; amx?: boolean;
     aarch64?: boolean; dotprod?: boolean;
   };
   /** level: 0 portable, 1 AVX2/FMA/F16C, 2 AVX-512 F/BW/VL/VNNI, 3 Arm NEON DotProd, 4 AVX-VNNI (throws if the CPU lacks them). */

@@ -27,11 +27,11 @@ const NATIVE_ACTIVATION: Partial<Record<ActivationName, number>> = {
   swish: 5,
 };
 
-export type SimdChoice = 'auto' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
-export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'avx512', 'avxvnni', 'avx2', 'neon', 'portable'];
+export type SimdChoice = 'auto' | 'amx' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
+export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'amx', 'avx512', 'avxvnni', 'avx2', 'neon', 'portable'];
 /** The kernel sets of the addon. */
-export type KernelSet = 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
-const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2, neon: 3, avxvnni: 4 };
+export type KernelSet = 'amx' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
+const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2, neon: 3, avxvnni: 4, amx: 5 };
 
 type CpuFeatures = ReturnType<NativeAddon['cpuFeatures']>;
 /** The kernel sets this CPU can run, best first (the addon checks the same features again). */
@@ -39,8 +39,11 @@ export function availableKernels(f: CpuFeatures): KernelSet[] {
   const avx2 = f.x86 && !!f.avx2 && !!f.fma && !!f.f16c;
   const avx512 = avx2 && !!f.avx512f && !!f.avx512bw && !!f.avx512vl && !!f.avx512vnni;
   const avxvnni = avx2 && !!f.avxvnni;
+  // The addon reports amx only where the CPU has AMX-INT8 and the OS granted the tile state.
+  const amx = avx512 && !!f.amx;
   const neon = !!f.aarch64 && !!f.dotprod;
   return [
+    ...(amx ? ['amx' as const] : []),
     ...(avx512 ? ['avx512' as const] : []),
     ...(avxvnni ? ['avxvnni' as const] : []),
     ...(avx2 ? ['avx2' as const] : []),
@@ -49,6 +52,7 @@ export function availableKernels(f: CpuFeatures): KernelSet[] {
   ];
 }
 const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
+  amx: 'AMX-INT8 and the OS tile state (Linux 5.16 or later) on top of AVX-512 F, BW, VL and VNNI',
   avx512: 'AVX-512 F, BW, VL and VNNI (with AVX2, FMA, F16C)',
   avxvnni: 'AVX-VNNI (with AVX2, FMA, F16C)',
   avx2: 'AVX2, FMA and F16C',
@@ -58,7 +62,7 @@ const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
 export interface NativeBackendOptions {
   /** Threads of the pool (default: physical cores). */
   threads?: number;
-  /** Kernel set: 'auto' picks the best the CPU has (AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON DotProd, else portable C++). */
+  /** Kernel set: 'auto' picks the best the CPU has (AMX, else AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON DotProd, else portable C++). */
   simd?: SimdChoice;
   /** A loaded addon (default: build/Release/fugaku.node). */
   addon?: NativeAddon;
@@ -72,7 +76,8 @@ export class NativeBackend implements Backend {
   readonly name = 'native';
   readonly threads: number;
   /**
-   * The kernels in use: 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avxvnni' (256-bit VNNI
+   * The kernels in use: 'amx' (the avx512 set, with AMX-INT8 tiles for quantized products of 8 or more
+   * activation rows), 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avxvnni' (256-bit VNNI
    * quantized products, AVX2 for the rest), 'avx2', 'neon' (Arm
    * DotProd quantized products, NEON for the rest) or 'portable'.
    */

@@ -15,7 +15,7 @@ export const threadsOption = (): Option =>
   new Option('--threads <n>', 'threads of the native backend (default: physical cores)').argParser(intArg('--threads', 1, 256));
 
 export const simdOption = (): Option =>
-  new Option('--simd <set>', 'kernels of the native backend: auto (the best this CPU has), avx512, avxvnni, avx2, neon, portable').choices(SIMD_CHOICES as string[]).default('auto');
+  new Option('--simd <set>', 'kernels of the native backend: auto (the best this CPU has), amx, avx512, avxvnni, avx2, neon, portable').choices(SIMD_CHOICES as string[]).default('auto');
 
 export const kvCacheDtypeOption = (): Option =>
   new Option('--kv-cache-dtype <type>', 'element type of the KV cache: f32, or f16 (half the memory)').choices(KV_CACHE_DTYPES as string[]).default('f32');
