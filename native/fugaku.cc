@@ -7,8 +7,8 @@
 //
 // Kernels are chosen at run time (Context::level): on x86-64, AVX-512 F/BW/VL/VNNI for the weight
 // products (native/avx512.h) with AVX2 for the rest, plus AMX-INT8 tiles for quantized prefill products
-// where the CPU and OS allow (native/amx.h), or AVX-VNNI (native/avxvnni.h), or AVX2+FMA+F16C; on 64-bit Arm, NEON with the
-// dot-product extension for the quantized products (native/neon.h); else portable C++ that any
+// where the CPU and OS allow (native/amx.h), or AVX-VNNI (native/avxvnni.h), or AVX2+FMA+F16C; on 64-bit Arm, NEON
+// (native/neon.h, with the dot-product extension's sdot where the CPU has it; native/neon_float.h); else portable C++ that any
 // compiler vectorizes as it can. The SIMD kernels are compiled with target attributes and used only
 // when the CPU reports the features.
 // Float weights are stored row-major [out][in]; quantized formats hold ggml's Q8_0/Q4_0 blocks (see
@@ -204,12 +204,13 @@ struct Context {
   bool avx512;  // AVX-512 F/BW/VL/VNNI weight products (also at the AMX level)
   bool amx;     // AMX-INT8 tiles for quantized products of several activation rows (prefill)
   bool vnni;    // AVX-VNNI (256-bit vpdpbusd) quantized products
-  bool neon;    // aarch64: DotProd quantized products and the NEON float kernels (neon_float.h)
+  bool neon;    // aarch64: NEON quantized products (neon.h) and float kernels (neon_float.h)
+  bool dotprod; // the NEON quantized products use DotProd's sdot (neon::dp), else plain NEON (neon::base)
   std::vector<float> f16_table;
-  Context(int threads, int level)
+  Context(int threads, int level, bool has_dotprod)
       : pool(threads), simd(level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX), avx512(level == AVX512 || level == AMX),
         amx(level == AMX), vnni(level == AVXVNNI),
-        neon(level == NEON), f16_table(65536) {
+        neon(level == NEON), dotprod(level == NEON && has_dotprod), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
   }
 };
@@ -918,10 +919,16 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
 
 #ifdef FUGAKU_ARM64
 template <int N>
-void group_neon(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, float* res) {
+void group_neon(const Context& ctx, const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, float* res) {
   const uint8_t* base = m.data + g * IL * m.row_bytes;
-  if (m.format == Q4_0) neon::group_q4_0<N>(base, m.in_dim / QK, xq, xd, res);
-  else neon::group_q8_0<N>(base, m.in_dim / QK, xq, xd, res);
+  const int64_t nb = m.in_dim / QK;
+  if (ctx.dotprod) {
+    if (m.format == Q4_0) neon::dp::group_q4_0<N>(base, nb, xq, xd, res);
+    else neon::dp::group_q8_0<N>(base, nb, xq, xd, res);
+  } else {
+    if (m.format == Q4_0) neon::base::group_q4_0<N>(base, nb, xq, xd, res);
+    else neon::base::group_q8_0<N>(base, nb, xq, xd, res);
+  }
 }
 #endif
 
@@ -950,7 +957,7 @@ void group_rows(Context& ctx, const Matrix& m, int64_t g, int n, const int8_t* c
   if (ctx.simd) return for_rows<NR>(n, [&](auto N) { group_quant_avx2<decltype(N)::value>(m, g, xq, xd, xsum, res); });
 #endif
 #ifdef FUGAKU_ARM64
-  if (ctx.neon) return for_rows<NR>(n, [&](auto N) { group_neon<decltype(N)::value>(m, g, xq, xd, res); });
+  if (ctx.neon) return for_rows<NR>(n, [&](auto N) { group_neon<decltype(N)::value>(ctx, m, g, xq, xd, res); });
 #endif
   const float* f16t = ctx.f16_table.data();
   for_rows<NR>(n, [&](auto N) { group_dot_portable<decltype(N)::value>(m, g, xq, xd, f16t, res); });
@@ -971,13 +978,15 @@ void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const
 }
 #endif
 
+// The AMX level uses tiles from this many activation rows on (fewer rows, as in decode, take the
+// AVX-512 kernels: a tile step costs about the same for 1 row as for 16), amx_rows at a time.
+constexpr int64_t AMX_MIN_ROWS = 8;
+constexpr int64_t amx_rows = 16;
+
 #ifdef FUGAKU_X86
 void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
 
-// The AMX level uses tiles from this many activation rows on (fewer rows, as in decode, take the
-// AVX-512 kernels: a tile step costs about the same for 1 row as for 16).
-constexpr int64_t AMX_MIN_ROWS = 8;
-constexpr int64_t amx_rows = amx::kM;
+static_assert(amx_rows == amx::kM, "amx.h's tile rows");
 static_assert(amx::kMaxTiles * amx::kM >= 64, "a chunk's rows fit one pair_tiles call");
 
 // Groups [ga, gb) × activation rows [r0, r1) of matmul_quant on AMX tiles, two groups at a time;
@@ -1690,11 +1699,16 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
   if (level == NEON) return throw_err(env, "NEON kernels need a 64-bit Arm CPU");
 #elif defined(FUGAKU_ARM64)
   if (level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX) return throw_err(env, "AVX2/AVX-512/AVX-VNNI/AMX kernels need an x86-64 CPU");
-  if (level == NEON && !cpu_has_dotprod()) return throw_err(env, "this CPU lacks the Arm dot-product extension (ARMv8.2 DotProd)");
+
 #else
   if (level > PORTABLE) return throw_err(env, "SIMD kernels need an x86-64 or 64-bit Arm CPU");
 #endif
-  auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), int(level));
+#ifdef FUGAKU_ARM64
+  const bool dotprod = cpu_has_dotprod();
+#else
+  const bool dotprod = false;
+#endif
+  auto* ctx = new Context(int(std::max<int64_t>(1, std::min<int64_t>(threads, 256))), int(level), dotprod);
   napi_value ext;
   CHECK(napi_create_external(env, ctx, [](napi_env, void* p, void*) { delete static_cast<Context*>(p); }, nullptr, &ext));
   return ext;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs native/check/neon-emulated.cc: the NEON kernels (native/neon.h) cross-compiled for aarch64 and
+# Runs native/check/neon-emulated.cc: the NEON kernels (native/neon.h, neon_float.h) cross-compiled for aarch64 and
 # run under qemu-aarch64, for machines that are not 64-bit Arm. Needs g++-aarch64-linux-gnu and
 # qemu-user (apt-get install g++-aarch64-linux-gnu qemu-user). A development check, not part of `npm test`.
 set -eu
@@ -10,12 +10,15 @@ if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/
 fi
 out="${TMPDIR:-/tmp}/fugaku-neon-emulated"
 flags="-std=c++17 -O2 -static -ffp-contract=off -Wall -Wno-unused-function native/check/neon-emulated.cc"
-# Without the extension the check refuses to run (exit 2), so a CPU model lacking it cannot pass.
+# With --dotprod the check refuses to run (exit 2) on a CPU without the extension, so a CPU model
+# lacking it cannot pass the DotProd checks.
 echo "GCC, plain ARMv8-A with the DotProd target attribute (as node-gyp builds the addon on Linux):"
-aarch64-linux-gnu-g++ $flags -o "$out" && qemu-aarch64 -cpu max "$out"
+aarch64-linux-gnu-g++ $flags -o "$out" && qemu-aarch64 -cpu max "$out" --dotprod
+echo "the same build on a Cortex-A72 (ARMv8.0, no DotProd: the plain NEON kernels):"
+qemu-aarch64 -cpu cortex-a72 "$out"
 if command -v clang++ >/dev/null; then
   echo "clang, plain ARMv8-A (sdot as inline assembly in DotProd functions):"
-  clang++ --target=aarch64-linux-gnu $flags -o "$out" && qemu-aarch64 -cpu max "$out"
+  clang++ --target=aarch64-linux-gnu $flags -o "$out" && qemu-aarch64 -cpu max "$out" --dotprod && qemu-aarch64 -cpu cortex-a72 "$out"
   echo "clang with DotProd on for the whole file (as Apple Silicon's default target has it):"
-  clang++ --target=aarch64-linux-gnu -march=armv8.2-a+dotprod $flags -o "$out" && qemu-aarch64 -cpu max "$out"
+  clang++ --target=aarch64-linux-gnu -march=armv8.2-a+dotprod $flags -o "$out" && qemu-aarch64 -cpu max "$out" --dotprod
 fi

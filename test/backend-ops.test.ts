@@ -81,7 +81,7 @@ test('each kernel set runs where the CPU has it, is a typed error where not, and
   assert.throws(() => NativeBackend.create({ threads: 0 }), (e: FugakuError) => e.code === 'INVALID_ARGUMENT');
 });
 
-test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2, AMX needs AVX-512, AVX-VNNI needs AVX2; NEON needs DotProd', () => {
+test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI on top of AVX2, AMX needs AVX-512, AVX-VNNI needs AVX2; NEON needs AArch64', () => {
   const avx2 = { x86: true, avx2: true, fma: true, f16c: true };
   const full = { ...avx2, avx512f: true, avx512bw: true, avx512vl: true, avx512vnni: true };
   assert.deepEqual(availableKernels(full), ['avx512', 'avx2', 'portable']);
@@ -96,7 +96,7 @@ test('availableKernels reads the feature flags: AVX-512 needs F, BW, VL and VNNI
   assert.deepEqual(availableKernels({ ...avx2, amx: true }), ['avx2', 'portable']);
   assert.deepEqual(availableKernels({ x86: false }), ['portable']);
   assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: true }), ['neon', 'portable']);
-  assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: false }), ['portable']);
+  assert.deepEqual(availableKernels({ x86: false, aarch64: true, dotprod: false }), ['neon', 'portable']);
 });
 
 const FORMATS: MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];

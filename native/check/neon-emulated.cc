@@ -1,7 +1,9 @@
 // Checks native/neon.h without an Arm machine: cross-compiled for aarch64 (Debian's
-// g++-aarch64-linux-gnu) and run under qemu-aarch64 (qemu-user), whose "max" CPU has the dot-product
-// extension, by scripts/check-neon-emulated.sh. The kernels are built exactly as in the addon (for
-// plain ARMv8-A with the DotProd target attribute) and compared with plain double-precision sums over
+// g++-aarch64-linux-gnu) and run under qemu-aarch64 (qemu-user) by scripts/check-neon-emulated.sh,
+// on the "max" CPU (with the dot-product extension: neon::dp and neon::base) and on a Cortex-A72
+// model (without it: neon::base and the float kernels, which must then contain no DotProd
+// instruction). The kernels are built exactly as in the addon (for plain ARMv8-A, with the DotProd
+// target attribute on neon::dp) and compared with plain double-precision sums over
 // the same quantized values; the float kernels (neon_float.h) with double-precision references, and
 // the activation quantizer bit for bit with fugaku.cc's scalar one.
 #include <arm_neon.h>
@@ -16,11 +18,23 @@
 namespace {
 check::Tally tally;
 
+bool has_dotprod = false;  // set in main: neon::dp runs only on a CPU with DotProd
+
+// neon::base always; neon::dp where the CPU has DotProd, and then bit for bit against neon::base.
 template <int NR>
 void check_group(bool q4, int64_t nb) {
-  check::check_kernel(tally, q4 ? "group_q4_0" : "group_q8_0", q4, nb, 1, NR, [&](const check::QuantCase& c, float* got) {
-    if (q4) neon::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
-    else neon::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
+  std::vector<float> base(8 * NR);
+  check::check_kernel(tally, q4 ? "base group_q4_0" : "base group_q8_0", q4, nb, 1, NR, [&](const check::QuantCase& c, float* got) {
+    if (q4) neon::base::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
+    else neon::base::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), got);
+    if (!has_dotprod) return;
+    if (q4) neon::dp::group_q4_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), base.data());
+    else neon::dp::group_q8_0<NR>(c.groups[0].data(), nb, c.xqp.data(), c.xdp.data(), base.data());
+    tally.checks++;
+    if (std::memcmp(base.data(), got, sizeof(float) * 8 * NR) != 0) {
+      tally.failures++;
+      std::printf("FAIL dp %s nb=%lld rows=%d: not bit-identical to base\n", q4 ? "group_q4_0" : "group_q8_0", (long long)nb, NR);
+    }
   });
 }
 
@@ -276,13 +290,20 @@ void check_all() {
 }
 }  // namespace
 
-int main() {
+// With --dotprod the CPU must have the extension (exit 2 if not, so a CPU model lacking it cannot pass
+// the DotProd checks); without, the DotProd kernels are skipped where the CPU lacks it.
+int main(int argc, char** argv) {
+  const bool want_dotprod = argc > 1 && std::strcmp(argv[1], "--dotprod") == 0;
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
-  if (!(getauxval(AT_HWCAP) & HWCAP_ASIMDDP)) {
+  has_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__ARM_FEATURE_DOTPROD)
+  has_dotprod = true;
+#endif
+  if (want_dotprod && !has_dotprod) {
     std::printf("this CPU does not report the dot-product extension (HWCAP_ASIMDDP); run with qemu-aarch64 -cpu max\n");
     return 2;
   }
-#endif
+  std::printf("DotProd kernels %s\n", has_dotprod ? "checked (against the plain NEON ones too)" : "skipped: this CPU lacks DotProd");
   check_all<1>();
   check_all<2>();
   check_all<3>();

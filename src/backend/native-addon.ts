@@ -19,7 +19,7 @@ export interface NativeAddon {
     avx512f?: boolean; avx512bw?: boolean; avx512vl?: boolean; avx512vnni?: boolean; avx512bf16?: boolean; avxvnni?: boolean; amx?: boolean;
     aarch64?: boolean; dotprod?: boolean;
   };
-  /** level: 0 portable, 1 AVX2/FMA/F16C, 2 AVX-512 F/BW/VL/VNNI, 3 Arm NEON DotProd, 4 AVX-VNNI (throws if the CPU lacks them). */
+  /** level: 0 portable, 1 AVX2/FMA/F16C, 2 AVX-512 F/BW/VL/VNNI, 3 Arm NEON (DotProd used where present), 4 AVX-VNNI, 5 AMX (throws if the CPU lacks them). */
   createContext(threads: number, level: number): NativeContext;
   loadMatrix(ctx: NativeContext, srcFormat: number, src: Float32Array | Uint16Array | Uint8Array, inDim: number, outDim: number, inOut: boolean, format: number): NativeMatrix;
   matmul(ctx: NativeContext, m: NativeMatrix, x: Float32Array, rows: number, bias: Float32Array | null, out: Float32Array): void;

@@ -41,7 +41,8 @@ export function availableKernels(f: CpuFeatures): KernelSet[] {
   const avxvnni = avx2 && !!f.avxvnni;
   // The addon reports amx only where the CPU has AMX-INT8 and the OS granted the tile state.
   const amx = avx512 && !!f.amx;
-  const neon = !!f.aarch64 && !!f.dotprod;
+  // Every AArch64 CPU has NEON; the addon uses DotProd's sdot for the quantized products where f.dotprod.
+  const neon = !!f.aarch64;
   return [
     ...(amx ? ['amx' as const] : []),
     ...(avx512 ? ['avx512' as const] : []),
@@ -56,13 +57,13 @@ const NEEDS: Record<Exclude<KernelSet, 'portable'>, string> = {
   avx512: 'AVX-512 F, BW, VL and VNNI (with AVX2, FMA, F16C)',
   avxvnni: 'AVX-VNNI (with AVX2, FMA, F16C)',
   avx2: 'AVX2, FMA and F16C',
-  neon: 'the 64-bit Arm dot-product extension (ARMv8.2 DotProd)',
+  neon: 'a 64-bit Arm CPU (AArch64 NEON)',
 };
 
 export interface NativeBackendOptions {
   /** Threads of the pool (default: physical cores). */
   threads?: number;
-  /** Kernel set: 'auto' picks the best the CPU has (AMX, else AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON DotProd, else portable C++). */
+  /** Kernel set: 'auto' picks the best the CPU has (AMX, else AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON (with DotProd where present), else portable C++). */
   simd?: SimdChoice;
   /** A loaded addon (default: build/Release/fugaku.node). */
   addon?: NativeAddon;
@@ -78,8 +79,8 @@ export class NativeBackend implements Backend {
   /**
    * The kernels in use: 'amx' (the avx512 set, with AMX-INT8 tiles for quantized products of 8 or more
    * activation rows), 'avx512' (AVX-512 VNNI weight products, AVX2 for the rest), 'avxvnni' (256-bit VNNI
-   * quantized products, AVX2 for the rest), 'avx2', 'neon' (Arm
-   * DotProd quantized products, NEON for the rest) or 'portable'.
+   * quantized products, AVX2 for the rest), 'avx2', 'neon' (64-bit Arm: NEON throughout, DotProd's sdot
+   * for the quantized products where the CPU has it) or 'portable'.
    */
   readonly kernels: KernelSet;
   private readonly ctx: NativeContext;
