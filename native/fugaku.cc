@@ -28,6 +28,7 @@
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 #ifdef __linux__
 #include <sys/mman.h>

@@ -13,7 +13,8 @@
 //   and one pairwise add per block folds the pairs into the same per-row sums.
 // The integer sums are exact either way, so both give bit-identical results.
 //
-// Self-contained like avx512.h: scripts/check-neon-emulated.sh cross-compiles
+// Needs <arm_neon.h>, <cstring> and <utility> (std::integer_sequence), included by the includer (fugaku.cc
+// includes this file inside its anonymous namespace). Self-contained like avx512.h otherwise: scripts/check-neon-emulated.sh cross-compiles
 // native/check/neon-emulated.cc with this file and runs it under qemu-aarch64 (neon::base also on a
 // CPU model without DotProd, so no DotProd instruction can slip into it).
 #pragma once
@@ -37,12 +38,6 @@ namespace neon {
 constexpr int kIL = 8;   // output rows per interleaved group
 constexpr int kQK = 32;  // elements per quantized block
 
-// 4 activation bytes in every 32-bit lane.
-inline int8x16_t bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return vreinterpretq_s8_s32(vdupq_n_s32(v));
-}
 // A group's 8 f16 scales as two float vectors (rows 0..3, rows 4..7).
 inline void scales(const uint8_t* p, float32x4_t& lo, float32x4_t& hi) {
   const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(reinterpret_cast<const uint16_t*>(p)));
@@ -62,6 +57,16 @@ FUGAKU_DOTPROD_FN inline void acc_dot(Acc& a, int8x16_t w, int8x16_t x) {
   __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(a.v) : "w"(w), "w"(x));
 }
 #endif
+// The same with x's 32-bit lane L (4 activation bytes) as the second operand: sdot's by-element form.
+#ifdef FUGAKU_SDOT_INTRINSIC
+template <int L>
+FUGAKU_DOTPROD_FN inline void acc_dot_lane(Acc& a, int8x16_t w, int8x16_t x) { a.v = vdotq_laneq_s32(a.v, w, x, L); }
+#else
+template <int L>
+FUGAKU_DOTPROD_FN inline void acc_dot_lane(Acc& a, int8x16_t w, int8x16_t x) {
+  __asm__("sdot %0.4s, %1.16b, %2.4b[%c3]" : "+w"(a.v) : "w"(w), "w"(x), "i"(L));
+}
+#endif
 FUGAKU_DOTPROD_FN inline int32x4_t acc_fold(const Acc& a) { return a.v; }
 #include "neon_quant.inc"
 #undef FUGAKU_NEON_QUANT_FN
@@ -76,6 +81,10 @@ inline void acc_zero(Acc& a) { a.lo = vdupq_n_s32(0); a.hi = vdupq_n_s32(0); }
 inline void acc_dot(Acc& a, int8x16_t w, int8x16_t x) {
   a.lo = vpadalq_s16(a.lo, vmull_s8(vget_low_s8(w), vget_low_s8(x)));
   a.hi = vpadalq_s16(a.hi, vmull_high_s8(w, x));
+}
+template <int L>
+inline void acc_dot_lane(Acc& a, int8x16_t w, int8x16_t x) {
+  acc_dot(a, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), L)));
 }
 inline int32x4_t acc_fold(const Acc& a) { return vpaddq_s32(a.lo, a.hi); }
 #include "neon_quant.inc"
