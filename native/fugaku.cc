@@ -198,6 +198,8 @@ inline void split(int64_t n, int ith, int nth, int64_t& a, int64_t& b) {
 
 // Kernel levels: what createContext is asked for, after checking the CPU.
 enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3, AVXVNNI = 4, AMX = 5 };
+// The x86 levels, which all use the AVX2 kernels for what they do not replace.
+inline bool x86_level(int level) { return level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX; }
 
 struct Context {
   Pool pool;
@@ -209,7 +211,7 @@ struct Context {
   bool dotprod; // the NEON quantized products use DotProd's sdot (neon::dp), else plain NEON (neon::base)
   std::vector<float> f16_table;
   Context(int threads, int level, bool has_dotprod)
-      : pool(threads), simd(level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX), avx512(level == AVX512 || level == AMX),
+      : pool(threads), simd(x86_level(level)), avx512(level == AVX512 || level == AMX),
         amx(level == AMX), vnni(level == AVXVNNI),
         neon(level == NEON), dotprod(level == NEON && has_dotprod), f16_table(65536) {
     for (int i = 0; i < 65536; i++) f16_table[i] = f16_to_f32(uint16_t(i));
@@ -264,6 +266,9 @@ inline size_t matrix_bytes(int32_t fmt, int64_t row_bytes, int64_t outd) {
   return size_t(row_bytes) * size_t(is_quant(fmt) ? groups_of(outd) * IL : outd);
 }
 
+// The bytes of group g (output rows 8g..8g+7) of a quantized matrix.
+inline const uint8_t* group_data(const Matrix& m, int64_t g) { return m.data + g * IL * m.row_bytes; }
+
 // Interleaves n ≤ 8 plain rows of nb blocks each (consecutive in `rows`) into one group at dst.
 void pack_group(int32_t fmt, const uint8_t* rows, int64_t n, int64_t nb, uint8_t* dst) {
   const int64_t bb = block_bytes(fmt), chunks = (bb - 2) / 4;
@@ -312,7 +317,7 @@ void dequantize_row(const Matrix& m, int64_t o, float* out, const float* f16t) {
     case F16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = f16t[reinterpret_cast<const uint16_t*>(row)[i]]; break;
     case Q8_0: case Q4_0: {
       const int64_t bb = block_bytes(m.format), r = o % IL;
-      const uint8_t* g = m.data + (o / IL) * IL * m.row_bytes;
+      const uint8_t* g = group_data(m, o / IL);
       for (int64_t k = 0; k < m.in_dim / QK; k++) {
         const uint8_t* p = g + k * IL * bb;
         uint16_t dh; std::memcpy(&dh, p + 2 * r, 2);
@@ -382,7 +387,7 @@ void dot_float_portable(const Matrix& m, int64_t o, const float* const* xs, floa
 template <int n>
 void group_dot_portable(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const float* f16t, float* res) {
   const int64_t bb = block_bytes(m.format), nb = m.in_dim / QK;
-  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  const uint8_t* base = group_data(m, g);
   float acc[n][IL] = {};
   int8_t w[IL][QK];
   float dw[IL];
@@ -569,7 +574,7 @@ AVX2_FN void group_q8_0_avx2(const uint8_t* base, int64_t nb, const int8_t* cons
 
 template <int NR>
 AVX2_FN void group_quant_avx2(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
-  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  const uint8_t* base = group_data(m, g);
   if (m.format == Q4_0) group_q4_0_avx2<NR>(base, m.in_dim / QK, xq, xd, xsum, res);
   else group_q8_0_avx2<NR>(base, m.in_dim / QK, xq, xd, res);
 }
@@ -921,7 +926,7 @@ void matmul_float(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
 #ifdef FUGAKU_ARM64
 template <int N>
 void group_neon(const Context& ctx, const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, float* res) {
-  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  const uint8_t* base = group_data(m, g);
   const int64_t nb = m.in_dim / QK;
   if (ctx.dotprod) {
     if (m.format == Q4_0) neon::dp::group_q4_0<N>(base, nb, xq, xd, res);
@@ -936,7 +941,7 @@ void group_neon(const Context& ctx, const Matrix& m, int64_t g, const int8_t* co
 #ifdef FUGAKU_X86
 template <int N>
 void group_vnni(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
-  const uint8_t* base = m.data + g * IL * m.row_bytes;
+  const uint8_t* base = group_data(m, g);
   if (m.format == Q4_0) avxvnni::group_q4_0<N>(base, m.in_dim / QK, xq, xd, xsum, res);
   else avxvnni::group_q8_0<N>(base, m.in_dim / QK, xq, xd, xsum, res);
 }
@@ -973,21 +978,21 @@ void pair_rows_n(const Matrix& m, const uint8_t* a, const uint8_t* b, const int8
   else avx512::pair_q8_0<N>(a, b, m.in_dim / QK, xq, xd, xsum, res);
 }
 void pair_rows(const Matrix& m, int64_t g, int n, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res) {
-  const uint8_t* a = m.data + g * IL * m.row_bytes;
-  const uint8_t* b = a + IL * m.row_bytes;
+  const uint8_t* a = group_data(m, g);
+  const uint8_t* b = group_data(m, g + 1);
   for_rows<NR2>(n, [&](auto N) { pair_rows_n<decltype(N)::value>(m, a, b, xq, xd, xsum, res); });
 }
 #endif
 
 // The AMX level uses tiles from this many activation rows on (fewer rows, as in decode, take the
-// AVX-512 kernels: a tile step costs about the same for 1 row as for 16), amx_rows at a time.
+// AVX-512 kernels: a tile step costs about the same for 1 row as for 16), AMX_ROWS at a time.
 constexpr int64_t AMX_MIN_ROWS = 8;
-constexpr int64_t amx_rows = 16;
+constexpr int64_t AMX_ROWS = 16;
 
 #ifdef FUGAKU_X86
 void quantize_acts_avx2(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
 
-static_assert(amx_rows == amx::kM, "amx.h's tile rows");
+static_assert(AMX_ROWS == amx::kM, "amx.h's tile rows");
 static_assert(amx::kMaxTiles * amx::kM >= 64, "a chunk's rows fit one pair_tiles call");
 
 // Groups [ga, gb) × activation rows [r0, r1) of matmul_quant on AMX tiles, two groups at a time;
@@ -1002,8 +1007,8 @@ FUGAKU_AMX_FN int64_t amx_chunk(const Matrix& m, int64_t ga, int64_t gb, int64_t
   amx::Scratch s;
   int64_t g = ga;
   for (; g + 1 < gb; g += 2) {
-    const uint8_t* a = m.data + g * IL * m.row_bytes;
-    const uint8_t* b = a + IL * m.row_bytes;
+    const uint8_t* a = group_data(m, g);
+    const uint8_t* b = group_data(m, g + 1);
     if (m.format == Q4_0) amx::pair_tiles<true>(a, b, nb, q + r0 * in, in, d + r0 * nb, mt, s);
     else amx::pair_tiles<false>(a, b, nb, q + r0 * in, in, d + r0 * nb, mt, s);
     const int64_t o0 = g * IL, valid = std::min<int64_t>(2 * IL, outd - o0);
@@ -1024,7 +1029,7 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
   const bool pairs = ctx.avx512;
   // AMX tiles take 16 activation rows at a time: the buffers get zero rows up to a multiple of 16.
   const bool tiles = ctx.amx && rows >= AMX_MIN_ROWS;
-  const int64_t padded = tiles ? (rows + amx_rows - 1) / amx_rows * amx_rows : rows;
+  const int64_t padded = tiles ? (rows + AMX_ROWS - 1) / AMX_ROWS * AMX_ROWS : rows;
   std::vector<int8_t> q(padded * in);
   std::vector<float> d(padded * nb);
   // Σ of each activation block: Q4_0's offset of 8 (and, at the AVX-512 and AVX-VNNI levels, Q8_0's of 128).
@@ -1693,14 +1698,13 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
   if (argc < 2 || !get_i64(env, argv[0], &threads) || !get_i64(env, argv[1], &level) || level < PORTABLE || level > AMX)
     return throw_err(env, "createContext(threads, level: 0 | 1 | 2 | 3 | 4 | 5)");
 #ifdef FUGAKU_X86
-  if ((level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
+  if (x86_level(level) && !cpu_has_avx2_kernels()) return throw_err(env, "this CPU lacks AVX2/FMA/F16C");
   if ((level == AVX512 || level == AMX) && !cpu_has_avx512_kernels()) return throw_err(env, "this CPU lacks AVX-512 F/BW/VL/VNNI");
   if (level == AVXVNNI && !cpu_has_avxvnni_kernels()) return throw_err(env, "this CPU lacks AVX-VNNI");
   if (level == AMX && !cpu_has_amx_kernels()) return throw_err(env, "this CPU lacks AMX-INT8, or the OS did not grant the tile state (Linux 5.16 or later)");
   if (level == NEON) return throw_err(env, "NEON kernels need a 64-bit Arm CPU");
 #elif defined(FUGAKU_ARM64)
-  if (level == AVX2 || level == AVX512 || level == AVXVNNI || level == AMX) return throw_err(env, "AVX2/AVX-512/AVX-VNNI/AMX kernels need an x86-64 CPU");
-
+  if (x86_level(level)) return throw_err(env, "AVX2/AVX-512/AVX-VNNI/AMX kernels need an x86-64 CPU");
 #else
   if (level > PORTABLE) return throw_err(env, "SIMD kernels need an x86-64 or 64-bit Arm CPU");
 #endif

@@ -50,14 +50,7 @@ namespace dp {
 // Per-lane sums of 4 products: one int32x4 and `sdot`.
 struct Acc { int32x4_t v; };
 FUGAKU_DOTPROD_FN inline void acc_zero(Acc& a) { a.v = vdupq_n_s32(0); }
-#ifdef FUGAKU_SDOT_INTRINSIC
-FUGAKU_DOTPROD_FN inline void acc_dot(Acc& a, int8x16_t w, int8x16_t x) { a.v = vdotq_s32(a.v, w, x); }
-#else
-FUGAKU_DOTPROD_FN inline void acc_dot(Acc& a, int8x16_t w, int8x16_t x) {
-  __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(a.v) : "w"(w), "w"(x));
-}
-#endif
-// The same with x's 32-bit lane L (4 activation bytes) as the second operand: sdot's by-element form.
+// a += w · (x's 32-bit lane L: 4 activation bytes in every lane), sdot's by-element form.
 #ifdef FUGAKU_SDOT_INTRINSIC
 template <int L>
 FUGAKU_DOTPROD_FN inline void acc_dot_lane(Acc& a, int8x16_t w, int8x16_t x) { a.v = vdotq_laneq_s32(a.v, w, x, L); }
@@ -78,13 +71,11 @@ namespace base {
 // rows 2, 3 (01 = products 0 + 1 of the row's 4); the fold adds neighbours: [r0, r1, r2, r3].
 struct Acc { int32x4_t lo, hi; };
 inline void acc_zero(Acc& a) { a.lo = vdupq_n_s32(0); a.hi = vdupq_n_s32(0); }
-inline void acc_dot(Acc& a, int8x16_t w, int8x16_t x) {
-  a.lo = vpadalq_s16(a.lo, vmull_s8(vget_low_s8(w), vget_low_s8(x)));
-  a.hi = vpadalq_s16(a.hi, vmull_high_s8(w, x));
-}
 template <int L>
 inline void acc_dot_lane(Acc& a, int8x16_t w, int8x16_t x) {
-  acc_dot(a, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), L)));
+  const int8x16_t xl = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), L));
+  a.lo = vpadalq_s16(a.lo, vmull_s8(vget_low_s8(w), vget_low_s8(xl)));
+  a.hi = vpadalq_s16(a.hi, vmull_high_s8(w, xl));
 }
 inline int32x4_t acc_fold(const Acc& a) { return vpaddq_s32(a.lo, a.hi); }
 #include "neon_quant.inc"
