@@ -4,16 +4,26 @@
  * files, so every `fugaku` command (and the benchmarks) can load it. Shards are written tensor by
  * tensor in chunks from a pool of random values: memory stays small even for the 26 GB 13B shape.
  *
+ * With `--gguf q4_0|q8_0` it writes a GGUF file instead (--out FILE.gguf), the header exactly as
+ * `fugaku convert` writes it, with random quantized blocks: the 13B shape's 7 GB file in seconds
+ * where making the folder and converting it takes minutes (speed benchmarks on a lent machine).
+ *
  *   npx tsc -p tsconfig.json && node dist/bench/make-checkpoint.js --preset 13b --out /tmp/fugaku-13b
+ *   node dist/bench/make-checkpoint.js --preset 13b --gguf q4_0 --out /tmp/13b-q4_0.gguf
  *   presets: 13b (Fugaku-LLM-13B), 1b, gpt2-small, tiny; or --n-embd/--n-layer/--n-head/--n-inner/--vocab/--n-positions
  */
 import { parseArgs } from 'node:util';
-import { open, mkdir, writeFile, copyFile, readdir } from 'node:fs/promises';
+import { open, mkdir, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { f32ToBf16 } from '../src/tensor/dtype.js';
+import { f32ToBf16, f32ToF16 } from '../src/tensor/dtype.js';
 import { Rng } from '../src/generation/rng.js';
 import { packageRoot } from '../src/paths.js';
+import { gpt2GGUFHeader, FUGAKU_LLM_LICENSE } from '../src/convert/to-gguf.js';
+import { buildSpmVocab } from '../src/convert/vocab.js';
+import { writeGGUF } from '../src/io/gguf.js';
+import { parseGPT2Config } from '../src/model/config.js';
+import { QK } from '../src/tensor/quant.js';
 
 interface Shape { nEmbd: number; nLayer: number; nHead: number; nInner: number; vocab: number; nPositions: number; activation: string }
 
@@ -38,15 +48,78 @@ function tensorsOf(s: Shape): [string, number[]][] {
   return t;
 }
 
+function configOf(shape: Shape): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: shape.activation,
+    n_embd: shape.nEmbd, n_head: shape.nHead, n_layer: shape.nLayer, n_inner: shape.nInner, n_positions: shape.nPositions, n_ctx: shape.nPositions,
+    vocab_size: shape.vocab, layer_norm_epsilon: 1e-5, bos_token_id: 7, eos_token_id: 7, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+    scale_attn_weights: true, reorder_and_upcast_attn: false, scale_attn_by_inverse_layer_idx: false,
+  };
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+const tokenizerFile = (f: string) => path.join(packageRoot, 'models', 'tiny-ja-demo', f);
+
+/**
+ * A GGUF file of random q4_0/q8_0 blocks: block scales fixed so weights have a standard deviation of
+ * about 0.02 (as the bf16 folders), the quantized values random bytes; vectors as in the folders
+ * (LayerNorm weights 1, biases 0), the position table random f32. Blocks are cut from a pool at
+ * random offsets, so writing is as fast as the disk.
+ */
+async function writeRandomGGUF(shape: Shape, dtype: 'q4_0' | 'q8_0', out: string, rng: Rng): Promise<void> {
+  const t0 = performance.now();
+  const cfgJson = configOf(shape);
+  const cfg = parseGPT2Config(cfgJson);
+  const text = async (f: string) => (existsSync(tokenizerFile(f)) ? readFile(tokenizerFile(f), 'utf8') : null);
+  const [tokenizer, tokenizerConfig, specialTokensMap] = await Promise.all(TOKENIZER_FILES.map(text));
+  if (tokenizer === null) throw new Error(`${tokenizerFile('tokenizer.json')} is missing`);
+  const shapes = new Map(tensorsOf(shape).map(([n, s]) => [n.replace(/^transformer\./, ''), s]));
+  const { names, spec } = gpt2GGUFHeader({
+    cfg, dtype, name: `random-${shape.nLayer}x${shape.nEmbd}`, vocab: buildSpmVocab(tokenizer, tokenizerConfig, specialTokensMap, cfg.vocabSize),
+    tokenizerModel: 'llama', license: { name: FUGAKU_LLM_LICENSE.name, link: FUGAKU_LLM_LICENSE.link, text: null },
+    files: { config: JSON.stringify(cfgJson), generationConfig: null, tokenizer, tokenizerConfig, specialTokensMap },
+    shapeOf: (hf) => shapes.get(hf)!,
+  });
+  // A pool of valid blocks, stored twice so any slice of up to POOL blocks is contiguous.
+  const q4 = dtype === 'q4_0';
+  const BS = q4 ? 2 + QK / 2 : 2 + QK;
+  const POOL = 1 << 16;
+  const pool = new Uint8Array(2 * POOL * BS);
+  const d = f32ToF16(q4 ? 0.02 / 4.6 : 0.02 / 73);  // std of uniform q − 8 in [−8, 7] ≈ 4.6; of uniform int8 ≈ 73
+  for (let b = 0; b < POOL; b++) {
+    for (const o of [b * BS, (b + POOL) * BS]) { pool[o] = d & 0xff; pool[o + 1] = d >> 8; }
+    for (let i = 2; i < BS; i++) pool[b * BS + i] = pool[(b + POOL) * BS + i] = Math.floor(rng.nextFloat() * 256);
+  }
+  const normal = () => 0.02 * Math.sqrt(-2 * Math.log(Math.max(rng.nextFloat(), 1e-12))) * Math.cos(2 * Math.PI * rng.nextFloat());
+  const written = await writeGGUF(out, spec, (t, i) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.type === 'F32') {
+      const hf = names[i].hf;
+      if (/ln_\d\.weight|ln_f\.weight/.test(hf)) return new Float32Array(n).fill(1);
+      if (hf.endsWith('.bias')) return new Float32Array(n);
+      return Float32Array.from({ length: n }, normal);
+    }
+    const blocks = n / QK;
+    const data = new Uint8Array(blocks * BS);
+    for (let b = 0; b < blocks; b += POOL) {
+      const c = Math.min(POOL, blocks - b);
+      const o = Math.floor(rng.nextFloat() * POOL);
+      data.set(pool.subarray(o * BS, (o + c) * BS), b * BS);
+    }
+    return data;
+  });
+  console.log(JSON.stringify({ out: written.file, bytes: written.bytes, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), dtype, shape }));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       preset: { type: 'string' }, out: { type: 'string' }, 'shard-size-gb': { type: 'string' }, seed: { type: 'string' },
       'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, 'n-inner': { type: 'string' },
-      vocab: { type: 'string' }, 'n-positions': { type: 'string' }, force: { type: 'boolean' },
+      vocab: { type: 'string' }, 'n-positions': { type: 'string' }, force: { type: 'boolean' }, gguf: { type: 'string' },
     },
   });
-  if (!values.out) throw new Error('--out DIR is required');
+  if (!values.out) throw new Error('--out DIR (or FILE.gguf with --gguf) is required');
   const base = PRESETS[values.preset ?? 'tiny'];
   if (!base) throw new Error(`unknown preset ${values.preset}; use one of ${Object.keys(PRESETS).join(', ')}`);
   const num = (k: string, d: number) => (values[k as keyof typeof values] !== undefined ? Number(values[k as keyof typeof values]) : d);
@@ -55,6 +128,12 @@ async function main(): Promise<void> {
     nInner: num('n-inner', base.nInner), vocab: num('vocab', base.vocab), nPositions: num('n-positions', base.nPositions), activation: base.activation,
   };
   const out = values.out;
+  if (values.gguf !== undefined) {
+    if (values.gguf !== 'q4_0' && values.gguf !== 'q8_0') throw new Error(`--gguf ${values.gguf}: use q4_0 or q8_0`);
+    if (existsSync(out) && !values.force) throw new Error(`${out} exists (use --force)`);
+    await writeRandomGGUF(shape, values.gguf, out, new Rng(Number(values.seed ?? 1)));
+    return;
+  }
   if (existsSync(out) && (await readdir(out)).length > 0 && !values.force) throw new Error(`${out} is not empty (use --force)`);
   await mkdir(out, { recursive: true });
   const shardBytes = Number(values['shard-size-gb'] ?? 5) * 1e9;
@@ -123,14 +202,9 @@ async function main(): Promise<void> {
     process.stderr.write(`wrote ${file} (${(off / 1e9).toFixed(2)} GB)\n`);
   }
   await writeFile(path.join(out, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
-  await writeFile(path.join(out, 'config.json'), JSON.stringify({
-    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: shape.activation,
-    n_embd: shape.nEmbd, n_head: shape.nHead, n_layer: shape.nLayer, n_inner: shape.nInner, n_positions: shape.nPositions, n_ctx: shape.nPositions,
-    vocab_size: shape.vocab, layer_norm_epsilon: 1e-5, bos_token_id: 7, eos_token_id: 7, tie_word_embeddings: true, torch_dtype: 'bfloat16',
-    scale_attn_weights: true, reorder_and_upcast_attn: false, scale_attn_by_inverse_layer_idx: false,
-  }, null, 2));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    const src = path.join(packageRoot, 'models', 'tiny-ja-demo', f);
+  await writeFile(path.join(out, 'config.json'), JSON.stringify(configOf(shape), null, 2));
+  for (const f of TOKENIZER_FILES) {
+    const src = tokenizerFile(f);
     if (existsSync(src)) await copyFile(src, path.join(out, f));
   }
   const sec = (performance.now() - t0) / 1000;

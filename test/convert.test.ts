@@ -22,7 +22,7 @@ import { KVCache } from '../src/model/kv-cache.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { makeTempDir, withTempDir } from './build-safetensors.js';
-import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runFugaku, type CliRun } from './helpers.js';
+import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runFugaku, runNode, type CliRun } from './helpers.js';
 
 /** Conversions are shared between tests (each model × dtype is converted once). */
 const shared = makeTempDir();
@@ -438,5 +438,44 @@ test('convert refuses q8_0/q4_0 when matrix rows are not a multiple of 32 (a 48-
     const s = await convertToGGUF({ model: t.dir, out, dtype: 'f16', licenseFile: null });
     assert.equal(s.tensors, 16);
     assert.equal(s.license.textFrom, null);
+  });
+});
+
+test('bench/make-checkpoint --gguf: the header convert writes for the same shape, random blocks with the stated scale, and it runs', async () => {
+  await withTempDir(async (t) => {
+    const script = path.join(repoRoot, 'dist', 'bench', 'make-checkpoint.js');
+    const node = (args: string[]) => runNode([script, ...args]);
+    const folder = path.join(t.dir, 'tiny');
+    const random = path.join(t.dir, 'random-q4_0.gguf');
+    assert.equal((await node(['--preset', 'tiny', '--out', folder])).code, 0);
+    const made = await node(['--preset', 'tiny', '--gguf', 'q4_0', '--out', random]);
+    assert.equal(made.code, 0, made.stderr);
+    const refused = await node(['--preset', 'tiny', '--gguf', 'q4_0', '--out', random]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /exists \(use --force\)/);
+    const converted = path.join(t.dir, 'converted-q4_0.gguf');
+    await convertToGGUF({ model: folder, out: converted, dtype: 'q4_0', licenseFile: null });
+    const [a, b] = [await openGGUF(random), await openGGUF(converted)];
+    try {
+      const meta = (g: typeof a) => [...g.metadata].filter(([k]) => k !== 'general.name' && k !== 'fugaku.hf_config');
+      assert.deepEqual(meta(a), meta(b));
+      assert.deepEqual(JSON.parse(metaString(a, 'fugaku.hf_config') ?? ''), JSON.parse(metaString(b, 'fugaku.hf_config') ?? ''));
+      assert.deepEqual([...a.tensors.values()].map(({ name, type, shape }) => ({ name, type, shape })),
+        [...b.tensors.values()].map(({ name, type, shape }) => ({ name, type, shape })));
+      const w = await a.readTensor('blk.0.ffn_up.weight');
+      const bytes = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+      const scale = f32ToF16(0.02 / 4.6);
+      for (let o = 0; o < bytes.length; o += 18) assert.equal(bytes[o] | (bytes[o + 1] << 8), scale);
+      const distinct = new Set(bytes.filter((_, i) => i % 18 >= 2));
+      assert.ok(distinct.size > 200, `random quantized bytes (${distinct.size} distinct values)`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const r = await fugaku(['bench', '--model', random, '--prompt-tokens', '8', '--new-tokens', '4', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { dtype: string; decode_tok_s: number };
+    assert.equal(j.dtype, 'Q4_0');
+    assert.ok(j.decode_tok_s > 0);
   });
 });

@@ -73,8 +73,13 @@ export interface CliRun { code: number | null; stdout: string; stderr: string }
 
 /** Runs the real `fugaku` binary in a child process (stdin text, extra env, working folder). */
 export function runFugaku(args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return runNode([path.join(repoRoot, 'bin', 'fugaku.js'), ...args], opts);
+}
+
+/** Runs `node ARGS…` (a script and its arguments) in a child process. */
+export function runNode(args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(repoRoot, 'bin', 'fugaku.js'), ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+    const p = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));

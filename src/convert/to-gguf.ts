@@ -16,7 +16,7 @@ import { FugakuError } from '../errors.js';
 import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
 import type { LoadedTensor } from '../io/safetensors.js';
-import { gguf, writeGGUF, type GGMLTypeName, type GGUFTensorSpec, type GGUFTypedValue } from '../io/gguf.js';
+import { gguf, writeGGUF, type GGMLTypeName, type GGUFHeaderSpec, type GGUFTensorSpec, type GGUFTypedValue } from '../io/gguf.js';
 import { parseGPT2Config, type GPT2Config } from '../model/config.js';
 import { expectedTensors } from '../model/load.js';
 import { convertFloat, storageToF32, type StorageArray, type StorageDType } from '../tensor/dtype.js';
@@ -231,45 +231,13 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
 
     const configText = (await readOptionalText(path.join(ckpt.dir, 'config.json')))!;
     const genText = await readOptionalText(path.join(ckpt.dir, 'generation_config.json'));
-    const names = tensorNames(cfg.nLayer, cfg.tieWordEmbeddings);
-
-    const typeOf = (n: TensorName): GGMLTypeName => {
-      if (n.layout === 'vector') return 'F32';
-      if (quantType !== null) return n.hf === 'wpe.weight' ? 'F32' : quantType;
-      return GGML_TYPE_OF[dtype];
-    };
-    const tensors: GGUFTensorSpec[] = names.map((n) => {
-      const shape = ckpt.tensors.get(stored.get(n.hf)!)!.shape;
-      return { name: n.gguf, type: typeOf(n), shape: n.layout === 'conv1d' ? [shape[1], shape[0]] : shape.slice() };
+    const { names, spec } = gpt2GGUFHeader({
+      cfg, dtype, name: opts.name ?? path.basename(ckpt.dir), vocab, tokenizerModel,
+      license: { name: licenseName, link: licenseLink, text: licenseText },
+      files: { config: configText, generationConfig: genText, tokenizer: tokenizerJson, tokenizerConfig, specialTokensMap },
+      shapeOf: (hf) => ckpt.tensors.get(stored.get(hf)!)!.shape,
     });
-
-    const metadata: Array<[string, GGUFTypedValue]> = [
-      ['general.architecture', gguf.str('gpt2')],
-      ['general.type', gguf.str('model')],
-      ['general.name', gguf.str(opts.name ?? path.basename(ckpt.dir))],
-      ['general.file_type', gguf.u32(FILE_TYPE[dtype])],
-      ['general.quantization_version', gguf.u32(2)],
-      ['general.alignment', gguf.u32(32)],
-      ['general.license', gguf.str('other')],
-      ['general.license.name', gguf.str(licenseName)],
-      ['general.license.link', gguf.str(licenseLink)],
-    ];
-    if (licenseText !== null) metadata.push(['general.license.text', gguf.str(licenseText)]);
-    metadata.push(
-      ['gpt2.context_length', gguf.u32(cfg.nPositions)],
-      ['gpt2.embedding_length', gguf.u32(cfg.nEmbd)],
-      ['gpt2.feed_forward_length', gguf.u32(cfg.nInner)],
-      ['gpt2.block_count', gguf.u32(cfg.nLayer)],
-      ['gpt2.attention.head_count', gguf.u32(cfg.nHead)],
-      ['gpt2.attention.layer_norm_epsilon', gguf.f32(cfg.layerNormEpsilon)],
-      ['gpt2.vocab_size', gguf.u32(cfg.vocabSize)],
-      ...vocabMetadata(vocab, tokenizerModel),
-      ['fugaku.hf_config', gguf.str(configText)],
-    );
-    if (genText !== null) metadata.push(['fugaku.generation_config', gguf.str(genText)]);
-    metadata.push(['fugaku.tokenizer_json', gguf.str(tokenizerJson)]);
-    if (tokenizerConfig !== null) metadata.push(['fugaku.tokenizer_config', gguf.str(tokenizerConfig)]);
-    if (specialTokensMap !== null) metadata.push(['fugaku.special_tokens_map', gguf.str(specialTokensMap)]);
+    const tensors = spec.tensors;
 
     const warnings = llamaCppWarnings(ckpt.config, cfg);
     let bytesRead = 0;
@@ -281,16 +249,16 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     opts.progress?.start(bytesRead, `converting ${path.basename(ckpt.dir)} → ${path.basename(out)} (${dtype})`);
     let written: { file: string; bytes: number };
     try {
-      written = await writeGGUF(out, { metadata, tensors }, async (spec, i) => {
+      written = await writeGGUF(out, spec, async (t, i) => {
         const n = names[i];
-        const t = await ckpt.readTensor(stored.get(n.hf)!);
-        if (n.layout === 'vector') return storageToF32(t.dtype, t.data);
-        const m = toOutIn(t, n.layout);
-        if (spec.type === 'Q8_0' || spec.type === 'Q4_0') {
-          const f = storageToF32(t.dtype, m.data);
-          return quantizeMatrix(spec.type, f, m.inDim, m.outDim, false);
+        const w = await ckpt.readTensor(stored.get(n.hf)!);
+        if (n.layout === 'vector') return storageToF32(w.dtype, w.data);
+        const m = toOutIn(w, n.layout);
+        if (t.type === 'Q8_0' || t.type === 'Q4_0') {
+          const f = storageToF32(w.dtype, m.data);
+          return quantizeMatrix(t.type, f, m.inDim, m.outDim, false);
         }
-        const r = convertFloat(t.dtype, m.data, spec.type as StorageDType);
+        const r = convertFloat(w.dtype, m.data, t.type as StorageDType);
         overflow += r.overflow;
         return r.data;
       });
@@ -316,6 +284,69 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
   } finally {
     await ckpt.close();
   }
+}
+
+/** What goes into a GPT-2 GGUF header besides the tensors' data. */
+export interface GGUFHeaderInputs {
+  cfg: GPT2Config;
+  dtype: ConvertDType;
+  /** general.name */
+  name: string;
+  vocab: SpmVocab;
+  tokenizerModel: TokenizerModel;
+  license: { name: string; link: string; text: string | null };
+  /** The model's own files, embedded verbatim (fugaku.* keys) so this runtime reads the model back exactly. */
+  files: { config: string; generationConfig: string | null; tokenizer: string; tokenizerConfig: string | null; specialTokensMap: string | null };
+  /** The checkpoint's shape of each canonical HF tensor name (Conv1D [in, out], embeddings [rows, n_embd]). */
+  shapeOf: (hf: string) => readonly number[];
+}
+
+/**
+ * The metadata and tensor list of a GPT-2 GGUF file (llama.cpp's gpt2 names and keys), in the order
+ * they are written; `names[i]` is the canonical name of `spec.tensors[i]`. Matrices take `dtype`
+ * (the position table stays F32 when quantizing), vectors are F32.
+ */
+export function gpt2GGUFHeader(h: GGUFHeaderInputs): { names: TensorName[]; spec: GGUFHeaderSpec } {
+  const { cfg, dtype, files } = h;
+  const quantType = dtype === 'q8_0' || dtype === 'q4_0' ? GGML_TYPE_OF[dtype] : null;
+  const names = tensorNames(cfg.nLayer, cfg.tieWordEmbeddings);
+  const typeOf = (n: TensorName): GGMLTypeName => {
+    if (n.layout === 'vector') return 'F32';
+    if (quantType !== null) return n.hf === 'wpe.weight' ? 'F32' : quantType;
+    return GGML_TYPE_OF[dtype];
+  };
+  const tensors: GGUFTensorSpec[] = names.map((n) => {
+    const shape = h.shapeOf(n.hf);
+    return { name: n.gguf, type: typeOf(n), shape: n.layout === 'conv1d' ? [shape[1], shape[0]] : shape.slice() };
+  });
+  const metadata: Array<[string, GGUFTypedValue]> = [
+    ['general.architecture', gguf.str('gpt2')],
+    ['general.type', gguf.str('model')],
+    ['general.name', gguf.str(h.name)],
+    ['general.file_type', gguf.u32(FILE_TYPE[dtype])],
+    ['general.quantization_version', gguf.u32(2)],
+    ['general.alignment', gguf.u32(32)],
+    ['general.license', gguf.str('other')],
+    ['general.license.name', gguf.str(h.license.name)],
+    ['general.license.link', gguf.str(h.license.link)],
+  ];
+  if (h.license.text !== null) metadata.push(['general.license.text', gguf.str(h.license.text)]);
+  metadata.push(
+    ['gpt2.context_length', gguf.u32(cfg.nPositions)],
+    ['gpt2.embedding_length', gguf.u32(cfg.nEmbd)],
+    ['gpt2.feed_forward_length', gguf.u32(cfg.nInner)],
+    ['gpt2.block_count', gguf.u32(cfg.nLayer)],
+    ['gpt2.attention.head_count', gguf.u32(cfg.nHead)],
+    ['gpt2.attention.layer_norm_epsilon', gguf.f32(cfg.layerNormEpsilon)],
+    ['gpt2.vocab_size', gguf.u32(cfg.vocabSize)],
+    ...vocabMetadata(h.vocab, h.tokenizerModel),
+    ['fugaku.hf_config', gguf.str(files.config)],
+  );
+  if (files.generationConfig !== null) metadata.push(['fugaku.generation_config', gguf.str(files.generationConfig)]);
+  metadata.push(['fugaku.tokenizer_json', gguf.str(files.tokenizer)]);
+  if (files.tokenizerConfig !== null) metadata.push(['fugaku.tokenizer_config', gguf.str(files.tokenizerConfig)]);
+  if (files.specialTokensMap !== null) metadata.push(['fugaku.special_tokens_map', gguf.str(files.specialTokensMap)]);
+  return { names, spec: { metadata, tensors } };
 }
 
 /** The tokenizer.ggml.* keys for an SPM vocabulary. */
