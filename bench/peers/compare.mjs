@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * Side by side: `fugaku bench` vs node-llama-cpp (llama.cpp's prebuilt CPU binary) on the SAME GGUF
- * file (random weights of a given shape, converted by `fugaku convert`, so both read identical
- * quantized values), same thread counts, same prompt and generation lengths, runs alternating, each
- * run in a fresh process. STREAM triad is measured in the same run to give the bandwidth bound:
- * decode tok/s ≤ triad GB/s ÷ weight bytes read per token (and the same with a read-only stream).
+ * file (random weights of a given shape: converted by `fugaku convert` from a random folder, or
+ * written directly by `make-checkpoint --gguf`; both engines read identical quantized values), same
+ * thread counts, same prompt and generation lengths, runs alternating, each run in a fresh process.
+ * STREAM triad is measured in the same run to give the bandwidth bound: decode tok/s ≤ triad GB/s ÷
+ * weight bytes read per token (and the same with a read-only stream).
  *
  *   npm run build && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm --prefix bench/peers install
  *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
@@ -67,14 +68,22 @@ for (const preset of presets) {
   const ckpt = path.join(work, preset);
   for (const dtype of dtypes) {
     const gguf = path.join(work, `${preset}-${dtype}.gguf`);
-    // The random HF folder is only needed to make a GGUF file that is not there yet (13B's is 26 GB).
-    if (!existsSync(gguf) && !existsSync(path.join(ckpt, 'config.json'))) {
-      log(`making a random ${preset} checkpoint in ${ckpt} ...`);
-      run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
-    }
+    // A missing GGUF file is converted from the random HF folder (our quantizer), or, with no folder
+    // there and a quantized type, written directly with random blocks (make-checkpoint --gguf: seconds,
+    // where making the 13B folder and converting it takes minutes). Either way both engines read it.
     if (!existsSync(gguf)) {
-      log(`converting to ${gguf} ...`);
-      run('node', ['bin/fugaku.js', 'convert', '--model', ckpt, '--dtype', dtype, '--out', gguf, '--force', '--json']);
+      const haveFolder = existsSync(path.join(ckpt, 'config.json'));
+      if (!haveFolder && (dtype === 'q8_0' || dtype === 'q4_0')) {
+        log(`writing a random ${preset} ${dtype} GGUF file ${gguf} ...`);
+        run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--gguf', dtype, '--out', gguf]);
+      } else {
+        if (!haveFolder) {
+          log(`making a random ${preset} checkpoint in ${ckpt} ...`);
+          run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
+        }
+        log(`converting to ${gguf} ...`);
+        run('node', ['bin/fugaku.js', 'convert', '--model', ckpt, '--dtype', dtype, '--out', gguf, '--force', '--json']);
+      }
     }
     // Weight bytes read per decoded token: every matrix once (the tied head reads token_embd whole);
     // the position table contributes one row, so the file size is a close upper estimate.
