@@ -131,6 +131,7 @@ async function main(): Promise<void> {
   if (values.gguf !== undefined) {
     if (values.gguf !== 'q4_0' && values.gguf !== 'q8_0') throw new Error(`--gguf ${values.gguf}: use q4_0 or q8_0`);
     if (existsSync(out) && !values.force) throw new Error(`${out} exists (use --force)`);
+    if (shape.nEmbd % QK !== 0 || shape.nInner % QK !== 0) throw new Error(`--gguf needs n_embd and n_inner that are multiples of ${QK}`);
     await writeRandomGGUF(shape, values.gguf, out, new Rng(Number(values.seed ?? 1)));
     return;
   }

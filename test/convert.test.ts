@@ -453,6 +453,9 @@ test('bench/make-checkpoint --gguf: the header convert writes for the same shape
     const refused = await node(['--preset', 'tiny', '--gguf', 'q4_0', '--out', random]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /exists \(use --force\)/);
+    const odd = await node(['--preset', 'tiny', '--n-embd', '48', '--gguf', 'q8_0', '--out', path.join(t.dir, 'odd.gguf')]);
+    assert.equal(odd.code, 1);
+    assert.match(odd.stderr, /multiples of 32/);
     const converted = path.join(t.dir, 'converted-q4_0.gguf');
     await convertToGGUF({ model: folder, out: converted, dtype: 'q4_0', licenseFile: null });
     const [a, b] = [await openGGUF(random), await openGGUF(converted)];
