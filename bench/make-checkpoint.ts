@@ -86,10 +86,12 @@ async function writeRandomGGUF(shape: Shape, dtype: 'q4_0' | 'q8_0', out: string
   const POOL = 1 << 16;
   const pool = new Uint8Array(2 * POOL * BS);
   const d = f32ToF16(q4 ? 0.02 / 4.6 : 0.02 / 73);  // std of uniform q − 8 in [−8, 7] ≈ 4.6; of uniform int8 ≈ 73
-  for (let b = 0; b < POOL; b++) {
-    for (const o of [b * BS, (b + POOL) * BS]) { pool[o] = d & 0xff; pool[o + 1] = d >> 8; }
-    for (let i = 2; i < BS; i++) pool[b * BS + i] = pool[(b + POOL) * BS + i] = Math.floor(rng.nextFloat() * 256);
+  for (let o = 0; o < POOL * BS; o += BS) {
+    pool[o] = d & 0xff;
+    pool[o + 1] = d >> 8;
+    for (let i = 2; i < BS; i++) pool[o + i] = Math.floor(rng.nextFloat() * 256);
   }
+  pool.copyWithin(POOL * BS, 0, POOL * BS);
   const normal = () => 0.02 * Math.sqrt(-2 * Math.log(Math.max(rng.nextFloat(), 1e-12))) * Math.cos(2 * Math.PI * rng.nextFloat());
   const written = await writeGGUF(out, spec, (t, i) => {
     const n = t.shape.reduce((a, b) => a * b, 1);
