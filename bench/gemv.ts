@@ -9,12 +9,12 @@
  *
  *   npx tsc -p tsconfig.json && node dist/bench/gemv.js [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows 64] [--simd avx2,avx512]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { NativeBackend, type SimdChoice } from '../src/backend/native.js';
 import type { MatrixFormat } from '../src/backend/backend.js';
 import { physicalCores } from '../src/backend/cpu.js';
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' }, simd: { type: 'string' } } });
+const values = benchArgs('gemv', 'node dist/bench/gemv.js [--dim D] [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows R] [--reps N] [--simd avx2,avx512]', { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' }, simd: { type: 'string' } });
 const threadList = (values.threads ?? [...new Set([1, physicalCores()])].join(',')).split(',').map(Number);
 const formats = (values.formats ?? 'Q8_0,Q4_0,BF16,F16').split(',') as MatrixFormat[];
 const dim = Number(values.dim ?? 8192);

@@ -9,18 +9,16 @@
  *   npx tsc -p tsconfig.json && node dist/bench/kernel-agreement.js --model DIR|FILE.gguf
  *       [--simd avx2,avx512] [--dtypes bf16,q8_0,q4_0] [--threads N] [--prompt-tokens P] [--new-tokens G]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import type { SimdChoice } from '../src/backend/select.js';
 import type { WeightFormat } from '../src/model/load.js';
 import { benchPrompt } from '../src/cli/bench.js';
 import { defaultModelDir } from '../src/paths.js';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' }, simd: { type: 'string' }, dtypes: { type: 'string' }, threads: { type: 'string' },
-    'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' },
-  },
+const values = benchArgs('kernel-agreement', 'node dist/bench/kernel-agreement.js --model DIR|FILE.gguf [--simd avx2,avx512] [--dtypes bf16,q8_0,q4_0] [--threads N] [--prompt-tokens P] [--new-tokens G]', {
+  model: { type: 'string' }, simd: { type: 'string' }, dtypes: { type: 'string' }, threads: { type: 'string' },
+  'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' },
 });
 const dir = values.model ?? defaultModelDir;
 const sets = (values.simd ?? 'avx2,avx512').split(',') as SimdChoice[];

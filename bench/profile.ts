@@ -7,7 +7,7 @@
  *   npx tsc -p tsconfig.json && node dist/bench/profile.js --model FILE.gguf|DIR [--dtype D] [--threads N]
  *       [--prompt-tokens P] [--new-tokens G] [--kv-cache-dtype f32|f16] [--simd SET] [--json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import type { WeightFormat } from '../src/model/load.js';
 import type { KVCacheDType } from '../src/model/kv-cache.js';
@@ -17,11 +17,9 @@ import { argmax } from '../src/generation/sampling.js';
 import { benchPrompt } from '../src/cli/bench.js';
 import { defaultModelDir } from '../src/paths.js';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
-    'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' }, 'kv-cache-dtype': { type: 'string' }, simd: { type: 'string' }, json: { type: 'boolean' },
-  },
+const values = benchArgs('profile', 'node dist/bench/profile.js --model FILE.gguf|DIR [--dtype D] [--threads N] [--prompt-tokens P] [--new-tokens G] [--kv-cache-dtype f32|f16] [--simd SET] [--json]', {
+  model: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
+  'prompt-tokens': { type: 'string' }, 'new-tokens': { type: 'string' }, 'kv-cache-dtype': { type: 'string' }, simd: { type: 'string' }, json: { type: 'boolean' },
 });
 const P = Number(values['prompt-tokens'] ?? 128);
 const G = Number(values['new-tokens'] ?? 32);

@@ -5,7 +5,7 @@
  *
  *   npx tsc -p tsconfig.json && node dist/bench/quality.js [--model DIR] [--max-tokens-per-file N] [--json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
@@ -15,7 +15,7 @@ import type { WeightFormat } from '../src/model/load.js';
 import { lossFromLogits } from '../src/eval/perplexity.js';
 import { argmax } from '../src/generation/sampling.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, 'max-tokens-per-file': { type: 'string' }, formats: { type: 'string' }, json: { type: 'boolean' } } });
+const values = benchArgs('quality', 'node dist/bench/quality.js [--model DIR] [--max-tokens-per-file N] [--formats F,...] [--json]', { model: { type: 'string' }, 'max-tokens-per-file': { type: 'string' }, formats: { type: 'string' }, json: { type: 'boolean' } });
 const dir = values.model ?? defaultModelDir;
 const maxTokens = Number(values['max-tokens-per-file'] ?? 8192);
 const formats = (values.formats ?? 'bf16,f16,q8_0,q4_0').split(',') as WeightFormat[];

@@ -85,8 +85,8 @@ inline float scale_max(float* s, int64_t n, float scale) {
   return max;
 }
 
-// Softmax's second half: s[j] → exp(s[j] − max) (−∞, a masked key, → 0), the sum in double, then s /= sum.
-inline void exp_normalize(float* s, int64_t n, float max) {
+// s[j] → exp(s[j] − max) (−∞, a masked key, → 0); returns the sum, in double.
+inline double exp_sum(float* s, int64_t n, float max) {
   const float32x4_t vmax = vdupq_n_f32(max), ninf = vdupq_n_f32(-INFINITY), zero = vdupq_n_f32(0.0f);
   float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
   int64_t j = 0;
@@ -103,8 +103,13 @@ inline void exp_normalize(float* s, int64_t n, float max) {
     s[j] = e;
     sum += e;
   }
-  const float inv = float(1.0 / sum);
-  j = 0;
+  return sum;
+}
+
+// Softmax's second half: exp_sum, then s /= sum.
+inline void exp_normalize(float* s, int64_t n, float max) {
+  const float inv = float(1.0 / exp_sum(s, n, max));
+  int64_t j = 0;
   for (; j + 4 <= n; j += 4) vst1q_f32(s + j, vmulq_n_f32(vld1q_f32(s + j), inv));
   for (; j < n; j++) s[j] *= inv;
 }

@@ -340,6 +340,49 @@ for (const simd of kernelSets()) {
         nat.attention({ ...args, out: b });
         assert.ok(relErr(b, a) < 1e-5, `peaked: heads ${nHead}×${headDim} past ${past} t ${t}: ${relErr(b, a)}`);
       }
+      // The decode path's row kernels (its own generator, so the cases above keep their data): eight
+      // heads at a time plus four plus one, a head_dim that is not a multiple of 8, more than 64 heads
+      // (two rounds over each chunk), chunks whose length is not a multiple of 4, masked keys, and a
+      // fully masked first chunk.
+      const dec = new Rng(11);
+      for (const [nHead, headDim, past, masked] of [
+        [9, 37, 120, 'some'], [13, 64, 100, 'none'], [66, 8, 200, 'some'], [16, 128, 150, 'prefix'],
+      ] as const) {
+        const width = nHead * headDim;
+        const n = past + 1;
+        const q = randn(dec, width);
+        const kc = randn(dec, n * width);
+        const vc = randn(dec, n * width);
+        const keyMask = masked === 'none' ? null : new Uint8Array(n).fill(1);
+        if (masked === 'some' && keyMask) for (let j = 0; j < n; j += 7) keyMask[j] = 0;
+        if (masked === 'prefix' && keyMask) keyMask.fill(0, 0, 40);
+        assert.ok(n * width * 4 >= 1 << 16, 'a cache of at least 64 KiB (the decode path)');
+        const args = { q, t: 1, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask };
+        const a = new Float32Array(width);
+        const b = new Float32Array(width);
+        ref.attention({ ...args, out: a });
+        nat.attention({ ...args, out: b });
+        assert.ok(relErr(b, a) < 1e-5, `decode: heads ${nHead}×${headDim} past ${past} mask ${masked}: ${relErr(b, a)}`);
+      }
+      // A peaked decode softmax: a few hot keys score ~100 above the rest, so every other chunk's
+      // weights (and most weights next to the hot keys) underflow to zero in float. Queries and keys are
+      // small integers and the scale is 1, so every score is exact in float and in the reference's
+      // doubles: what is compared is the softmax and the weighted sum, not float's rounding of
+      // scores in the hundreds (which alone moves exp by ~1e-5).
+      for (const [nHead, headDim, past, hot] of [[8, 64, 300, [150, 151, 153]], [5, 144, 77, [3]]] as const) {
+        const width = nHead * headDim;
+        const n = past + 1;
+        const q = new Float32Array(width).map(() => Math.floor(dec.nextFloat() * 3) - 1);
+        const kc = new Float32Array(n * width).map(() => Math.floor(dec.nextFloat() * 3) - 1);
+        for (const j of hot) kc.set(q.map((x, i) => x * (2 + (i % 2))), j * width);
+        const vc = randn(dec, n * width);
+        const args = { q, t: 1, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1, keyMask: null };
+        const a = new Float32Array(width);
+        const b = new Float32Array(width);
+        ref.attention({ ...args, out: a });
+        nat.attention({ ...args, out: b });
+        assert.ok(relErr(b, a) < 1e-5, `peaked decode: heads ${nHead}×${headDim} past ${past}: ${relErr(b, a)}`);
+      }
     });
 
     test(`native ${simd} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, () => {

@@ -482,3 +482,17 @@ test('bench/make-checkpoint --gguf: the header convert writes for the same shape
     assert.ok(j.decode_tok_s > 0);
   });
 });
+
+test('bench scripts: --help prints the usage, an unknown option is a one-line error with the usage (exit 2), not a stack trace', async () => {
+  for (const name of ['profile', 'gemv', 'kernel-agreement', 'quality', 'attention']) {
+    const script = path.join(repoRoot, 'dist', 'bench', `${name}.js`);
+    const help = await runNode([script, '--help']);
+    assert.equal(help.code, 0, `${name} --help: ${help.stderr}`);
+    assert.match(help.stdout, new RegExp(`^usage: node dist/bench/${name}\\.js `));
+    const bad = await runNode([script, '--no-such-option']);
+    assert.equal(bad.code, 2, `${name}: ${bad.stderr}`);
+    assert.match(bad.stderr, new RegExp(`^${name}: Unknown option '--no-such-option'`));
+    assert.match(bad.stderr, /\nusage: /);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
