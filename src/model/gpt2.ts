@@ -189,6 +189,7 @@ export class GPT2Model {
     be.layerNorm(sel, nRows, E, this.weights.lnFWeight, this.weights.lnFBias, cfg.layerNormEpsilon, hf);
     const logits = new Float32Array(nRows * V);
     be.matmul(hf, nRows, this.weights.lmHead, null, logits);
+    if (steps.length === 1) return [logits];  // one sequence: its rows are all of them, no copy
     const out: Float32Array[] = [];
     k = 0;
     for (let s = 0; s < steps.length; s++) {
