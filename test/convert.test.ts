@@ -5,6 +5,7 @@
  * folder; the real CLI process; refusals.
  */
 import { after, test } from 'node:test';
+import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -495,4 +496,12 @@ test('bench scripts: --help prints the usage, an unknown option is a one-line er
     assert.match(bad.stderr, /\nusage: /);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   }
+  const report = await new Promise<CliRun>((resolve, reject) => {
+    execFile('bash', [path.join(repoRoot, 'bench', 'machine-report.sh'), '--no-such-option'], (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+  });
+  assert.equal(report.code, 2);
+  assert.match(report.stderr, /^machine-report: unknown option --no-such-option\nusage: bench\/machine-report\.sh /);
 });
