@@ -45,14 +45,19 @@ step() { echo; echo "\$ $pre$*"; "${pin[@]}" "$@"; }
 echo "== machine ($(date -u +%Y-%m-%dT%H:%MZ))"
 grep -m1 'model name' /proc/cpuinfo || true
 echo "cpus: $(nproc) online${cpus:+, pinned to $cpus}; memory: $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-echo "node $(node --version); kernel sets: $(node -e "import('./dist/src/backend/native.js').then(({NativeBackend}) => { const b = NativeBackend.create({}); console.log(b.kernels, '(auto), threads', b.threads) })")"
+# The kernel set auto picks, the default thread count, and every non-portable set this CPU has (avx2 or
+# neon first: kernel-agreement compares the others with the first).
+read -r auto nthreads sets < <(node -e "import('./dist/src/backend/native.js').then(({ NativeBackend, availableKernels }) => import('./dist/src/backend/native-addon.js').then(({ loadNativeAddon }) => {
+  const b = NativeBackend.create({});
+  console.log(b.kernels, b.threads, availableKernels(loadNativeAddon().addon.cpuFeatures()).filter((k) => k !== 'portable').reverse().join(','));
+}))")
+echo "node $(node --version); kernels: $auto (auto, of $sets), $nthreads threads by default"
 
 echo; echo "== correctness of this machine's kernel sets"
-# The op tests that hold the x86 sets to the same bits (on other machines they select nothing).
+# The op tests that hold this machine's x86 kernel sets to the same bits, and the quantization corner cases.
 echo; echo "\$ ${pre}node --test --test-name-pattern='bit-identical|bit-exact' dist/test/backend-ops.test.js"
 "${pin[@]}" node --test --test-name-pattern='bit-identical|bit-exact' dist/test/backend-ops.test.js | grep -E '^not ok|^# (pass|fail) '
 # A small random model through every set against the avx2 (or neon) one: logits and greedy tokens.
-sets=$(node -e "import('./dist/src/backend/native.js').then(({availableKernels}) => import('./dist/src/backend/native-addon.js').then(({loadNativeAddon}) => console.log(availableKernels(loadNativeAddon().addon.cpuFeatures()).filter((s) => s !== 'portable').reverse().join(','))))")
 if [ ! -f "$work/tiny/config.json" ]; then step node dist/bench/make-checkpoint.js --preset tiny --out "$work/tiny" --force; fi
 step node dist/bench/kernel-agreement.js --model "$work/tiny" --simd "$sets" --dtypes q8_0,q4_0
 

@@ -608,6 +608,12 @@ AVX2_FN void axpy_kv_avx2(float* y, float a, const KV* x, int64_t n) {
   for (; i < n; i++) y[i] = std::fma(a, to_f32(x[i]), y[i]);
 }
 
+// The 4 sums of a0..a3 (each 8 lanes) as one vector: lane i = Σ a_i.
+AVX2_FN inline __m128 hsum4x4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));  // per 128-bit half
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 // out[j] = q · k_j for n cache rows of stride `width`: 4 keys at a time, their sums reduced together.
 template <typename KV>
 AVX2_FN void scores_avx2(const float* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* out) {
@@ -623,8 +629,7 @@ AVX2_FN void scores_avx2(const float* q, const KV* k, int64_t width, int64_t n, 
       a2 = _mm256_fmadd_ps(qv, load8f(k0 + 2 * width + d), a2);
       a3 = _mm256_fmadd_ps(qv, load8f(k0 + 3 * width + d), a3);
     }
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    _mm_storeu_ps(out + j, hsum4x4(a0, a1, a2, a3));
     for (int64_t d = hd8; d < hd; d++)
       for (int r = 0; r < 4; r++) out[j + r] += q[d] * to_f32(k0[r * width + d]);
   }
@@ -812,43 +817,36 @@ AVX2_FN void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
 }
 
 // Decode attention over one cache row, every head at once (the row read in memory order):
-// out[h·stride] = scale · (q_h · row_h) for h < nHead. Eight heads share a pass: eight independent
-// accumulator chains and one reduction for the eight sums. (Per (row, head) calls of dot_kv_avx2
+// out[h·stride] = scale · (q_h · row_h) for h < nHead. G = 8 or 4 heads share a pass: G independent
+// accumulator chains and one reduction for their G sums. (Per (row, head) calls of dot_kv_avx2
 // were bound by their two-chain FMA latency and their horizontal sum: ~4× the FMA throughput, and
 // attention over a 1000-position cache took ~1.8× the time its bytes take to stream.)
+template <int G, typename KV>
+AVX2_FN void scores_heads_avx2(const float* q, const KV* row, int64_t hd, float scale, float* out, int64_t stride) {
+  static_assert(G == 8 || G == 4, "8 or 4 heads a pass");
+  const int64_t hd8 = hd / 8 * 8;
+  __m256 a[G];
+  for (int i = 0; i < G; i++) a[i] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < hd8; d += 8)
+    for (int i = 0; i < G; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * hd + d), load8f(row + i * hd + d), a[i]);
+  alignas(32) float t[8];
+  if constexpr (G == 8) _mm256_store_ps(t, hsum8x8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
+  else _mm_store_ps(t, hsum4x4(a[0], a[1], a[2], a[3]));
+  for (int i = 0; i < G; i++) {
+    float v = t[i];
+    for (int64_t d = hd8; d < hd; d++) v += q[i * hd + d] * to_f32(row[i * hd + d]);
+    out[i * stride] = v * scale;
+  }
+}
 template <typename KV>
 AVX2_FN void scores_row_avx2(const float* q, const KV* row, int64_t nHead, int64_t hd, float scale, float* out, int64_t stride) {
-  const int64_t hd8 = hd / 8 * 8;
-  int64_t h0 = 0;
-  for (; h0 + 8 <= nHead; h0 += 8) {
-    __m256 a[8];
-    for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd8; d += 8)
-      for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + i) * hd + d), load8f(row + (h0 + i) * hd + d), a[i]);
-    alignas(32) float t[8];
-    _mm256_store_ps(t, hsum8x8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
-    for (int i = 0; i < 8; i++) {
-      float v = t[i];
-      for (int64_t d = hd8; d < hd; d++) v += q[(h0 + i) * hd + d] * to_f32(row[(h0 + i) * hd + d]);
-      out[(h0 + i) * stride] = v * scale;
-    }
+  int64_t h = 0;
+  for (; h + 8 <= nHead; h += 8) scores_heads_avx2<8>(q + h * hd, row + h * hd, hd, scale, out + h * stride, stride);
+  if (h + 4 <= nHead) {  // four more (the 13B shape has 36 heads)
+    scores_heads_avx2<4>(q + h * hd, row + h * hd, hd, scale, out + h * stride, stride);
+    h += 4;
   }
-  if (h0 + 4 <= nHead) {  // four more heads (the 13B shape has 36), their sums reduced together
-    __m256 a[4];
-    for (int i = 0; i < 4; i++) a[i] = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd8; d += 8)
-      for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (h0 + i) * hd + d), load8f(row + (h0 + i) * hd + d), a[i]);
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    alignas(16) float t[4];
-    _mm_store_ps(t, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-    for (int i = 0; i < 4; i++) {
-      float v = t[i];
-      for (int64_t d = hd8; d < hd; d++) v += q[(h0 + i) * hd + d] * to_f32(row[(h0 + i) * hd + d]);
-      out[(h0 + i) * stride] = v * scale;
-    }
-    h0 += 4;
-  }
-  for (; h0 < nHead; h0++) out[h0 * stride] = dot_kv_avx2(q + h0 * hd, row + h0 * hd, hd) * scale;
+  for (; h < nHead; h++) out[h * stride] = dot_kv_avx2(q + h * hd, row + h * hd, hd) * scale;
 }
 
 // y[0..n) += w0·x0 + w1·x1 + w2·x2 + w3·x3 (four cache rows), as four axpy_kv_avx2 calls in that
@@ -1287,8 +1285,12 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
         float mx = -INFINITY;
         for (int64_t j = 0; j < m; j++) mx = std::max(mx, s[j]);
         cmax[c * nHead + hg + h] = mx;
-        csum[c * nHead + hg + h] = mx == -INFINITY ? 0.0 : exp_sum(ctx, s, m, mx);
-        if (mx == -INFINITY) std::fill(s, s + m, 0.0f);
+        if (mx == -INFINITY) {  // every key of the chunk masked for this head: zero weights
+          std::fill(s, s + m, 0.0f);
+          csum[c * nHead + hg + h] = 0.0;
+        } else {
+          csum[c * nHead + hg + h] = exp_sum(ctx, s, m, mx);
+        }
       }
       // Value rows four at a time (each head's sum still adds them in position order).
       float* acc = partial.data() + c * width + hg * headDim;
@@ -1312,16 +1314,19 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
     for (int64_t c = 0; c < chunks; c++) M = std::max(M, cmax[c * nHead + h]);
     float* o = out + h * headDim;
     if (M == -INFINITY) { std::fill(o, o + headDim, 0.0f); return; }  // every key masked: output 0
+    // S, and each chunk's exp(m_c − M) kept in its csum slot (its sum is used only here, once).
     double S = 0;
     for (int64_t c = 0; c < chunks; c++) {
       const float mc = cmax[c * nHead + h];
-      if (mc != -INFINITY) S += double(std::exp(mc - M)) * csum[c * nHead + h];
+      double& cs = csum[c * nHead + h];
+      const double e = mc == -INFINITY ? 0.0 : double(std::exp(mc - M));
+      S += e * cs;
+      cs = e;
     }
     std::fill(o, o + headDim, 0.0f);
     for (int64_t c = 0; c < chunks; c++) {
-      const float mc = cmax[c * nHead + h];
-      if (mc == -INFINITY) continue;
-      const float f = float(double(std::exp(mc - M)) / S);
+      if (cmax[c * nHead + h] == -INFINITY) continue;
+      const float f = float(csum[c * nHead + h] / S);
       const float* pc = partial.data() + c * width + h * headDim;
       for (int64_t d = 0; d < headDim; d++) o[d] += f * pc[d];
     }
@@ -1359,7 +1364,7 @@ void attention(Context& ctx, const float* q, int64_t t, const KV* kc, const KV* 
   // this layer last ran, and one head's rows are `width` apart, a stride the hardware prefetchers do
   // not follow: on the 1B shape with an f16 cache of ~150 positions, attention took 4.8–5.5 ms per
   // token head by head and 2.3–2.9 ms streamed (2 threads, development VM). Only a cache of a few KiB
-  // (a tiny model) takes the per-head path below: one parallel pass instead of four.
+  // (a tiny model) takes the per-head path below: one parallel pass instead of two.
   if (t == 1 && (past + 1) * width * int64_t(sizeof(KV)) >= (int64_t(1) << 16)) {
     attention_decode(ctx, q, kc, vc, past + 1, nHead, headDim, scale, keyMask, out);
     return;

@@ -5,7 +5,6 @@
  * folder; the real CLI process; refusals.
  */
 import { after, test } from 'node:test';
-import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -23,7 +22,7 @@ import { KVCache } from '../src/model/kv-cache.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { makeTempDir, withTempDir } from './build-safetensors.js';
-import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runFugaku, runNode, type CliRun } from './helpers.js';
+import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runCommand, runFugaku, runNode, type CliRun } from './helpers.js';
 
 /** Conversions are shared between tests (each model × dtype is converted once). */
 const shared = makeTempDir();
@@ -496,12 +495,7 @@ test('bench scripts: --help prints the usage, an unknown option is a one-line er
     assert.match(bad.stderr, /\nusage: /);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   }
-  const report = await new Promise<CliRun>((resolve, reject) => {
-    execFile('bash', [path.join(repoRoot, 'bench', 'machine-report.sh'), '--no-such-option'], (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') reject(err);
-      else resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
+  const report = await runCommand('bash', [path.join(repoRoot, 'bench', 'machine-report.sh'), '--no-such-option']);
   assert.equal(report.code, 2);
   assert.match(report.stderr, /^machine-report: unknown option --no-such-option\nusage: bench\/machine-report\.sh /);
 });

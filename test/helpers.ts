@@ -78,8 +78,13 @@ export function runFugaku(args: string[], opts: { stdin?: string; cwd?: string; 
 
 /** Runs `node ARGS…` (a script and its arguments) in a child process. */
 export function runNode(args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return runCommand(process.execPath, args, opts);
+}
+
+/** Runs a program (e.g. `bash`) with its arguments in a child process. */
+export function runCommand(cmd: string, args: string[], opts: { stdin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
