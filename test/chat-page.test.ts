@@ -36,17 +36,43 @@ test('renderMarkdown escapes HTML first, then renders code blocks, inline code, 
 
 let server: ListeningServer;
 let browser: Browser | undefined;
+/** Holds the server's step loop while closed (see yieldToEventLoop in before()). */
+const gate = {
+  closed: false,
+  opened: Promise.resolve(),
+  release: () => {},
+  close(): void {
+    this.closed = true;
+    this.opened = new Promise<void>((r) => { this.release = r; });
+  },
+  open(): void {
+    this.closed = false;
+    this.release();
+  },
+};
+/** Sequences the server finished for `reason`, from its /metrics. */
+async function finishedCount(reason: string): Promise<number> {
+  const m = await (await fetch(`${server.url}/metrics`)).text();
+  const hit = new RegExp(`^fugaku_sequences_finished_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(m);
+  return hit ? Number(hit[1]) : 0;
+}
 
 before(async () => {
   const dir = modelDirs['tiny-ja-demo'];
   const tokenizer = await AutoTokenizer.fromPretrained(dir);
   const model = await AutoModelForCausalLM.fromPretrained(dir, { dtype: 'f32' });
-  // Steps are paced (25 ms between tokens) so that there is time to press Stop mid-answer.
-  const { app, engine } = createServer({ model, tokenizer, yieldToEventLoop: () => new Promise((r) => setTimeout(r, 25)) });
+  // Steps are paced (25 ms between tokens), and the test can hold the loop at the gate between two
+  // steps: then no answer can finish while it checks one is still running and presses Stop.
+  const yieldToEventLoop = async () => {
+    await new Promise((r) => setTimeout(r, 25));
+    while (gate.closed) await gate.opened;
+  };
+  const { app, engine } = createServer({ model, tokenizer, yieldToEventLoop });
   server = await listen(app, engine, { host: '127.0.0.1', port: 0 });
 });
 
 after(async () => {
+  gate.open();
   await browser?.close();
   await server.shutdown(500);
 });
@@ -94,32 +120,44 @@ test('chat page in Chromium: Japanese input, IME Enter does not send, streamed a
 
   // Second turn with a long answer: Stop cancels it mid-stream.
   await page.click('#settings summary');
-  await page.fill('#max-tokens', '400');
+  await page.fill('#max-tokens', '200');
   await page.fill('#temperature', '1');
   await page.click('#settings summary');
-  // The tiny model may end an answer early (EOS): ask again until one is still streaming.
+  // The tiny model may end an answer early (EOS): ask again until one is still streaming. Once it has
+  // streamed a few characters the server's loop is held, so the answer cannot end between the check
+  // (the server has finished nothing since it was sent) and the click on Stop.
   let k = 1;
-  for (; k < 6; k++) {
+  let running = false;
+  for (; k < 6 && !running; k++) {
+    const finishedBefore = (await finishedCount('stop')) + (await finishedCount('length'));
     await page.fill('#input', k === 1 ? '長い物語を書いてください。' : 'もっと長く書いてください。');
     await page.click('#send');
-    const i = k;
     await page.waitForFunction((j: number) => {
       const el = document.querySelectorAll('.msg.assistant')[j];
       return el && (el.getAttribute('data-state') !== 'streaming' || el.textContent.length >= 4);
-    }, i);
-    if ((await page.locator('.msg.assistant').nth(i).getAttribute('data-state')) === 'streaming') break;
+    }, k);
+    gate.close();
+    running = (await finishedCount('stop')) + (await finishedCount('length')) === finishedBefore;
+    if (!running) {
+      gate.open();
+      await page.waitForFunction((j: number) => document.querySelectorAll('.msg.assistant')[j]?.getAttribute('data-state') !== 'streaming', k);
+      assert.equal(await page.locator('.msg.assistant').nth(k).getAttribute('data-state'), 'done', `answer ${k} ended without an error`);
+    }
   }
+  k--;
+  assert.ok(running, 'one of 5 answers was still streaming after 4 characters');
   const second = page.locator('.msg.assistant').nth(k);
   assert.equal(await second.getAttribute('data-state'), 'streaming');
   assert.equal(await page.isDisabled('#stop'), false);
   await page.click('#stop');
   await page.waitForFunction((j: number) => document.querySelectorAll('.msg.assistant')[j]?.getAttribute('data-state') === 'stopped', k);
+  gate.open();
   assert.match((await second.textContent()) ?? '', /停止しました/);
   assert.equal(await page.isDisabled('#send'), false);
   // Multi-turn: the second request carried the first exchange.
   assert.deepEqual(bodies[k].messages.map((m: { role: string }) => m.role), [...Array(k).fill(['user', 'assistant']).flat(), 'user']);
   assert.equal(bodies[k].messages[0].content, '日本の首都はどこですか？');
-  assert.equal(bodies[k].max_tokens, 400);
+  assert.equal(bodies[k].max_tokens, 200);
   // The server dropped the cancelled request.
   let m = '';
   for (let i = 0; i < 100; i++) {

@@ -144,6 +144,60 @@ test('sampling: seed reproducibility, n > 1 (streamed and not), stop strings', a
   assert.equal(cut.choices[0].text, free.choices[0].text.slice(0, free.choices[0].text.indexOf(stop)));
 });
 
+test('min_tokens (vLLM): EOS is banned and stop strings do not count until that many tokens; validation', async () => {
+  // '富士山は' ends with EOS after 11 greedy tokens; with min_tokens 20 it goes on as generate(minNewTokens) does.
+  const fuji = enc('富士山は');
+  const [free] = await lm.generateSequences(fuji, { maxNewTokens: 30 });
+  assert.equal(free.finishReason, 'eos');
+  assert.ok(free.outputIds.length < 20);
+  const [lib] = await lm.generateSequences(fuji, { maxNewTokens: 30, minNewTokens: 20 });
+  assert.ok(lib.outputIds.length >= 20);
+  const r = await raw('/v1/completions', { model: MODEL, prompt: '富士山は', max_tokens: 30, min_tokens: 20, temperature: 0 });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.choices[0].text, continuation(fuji, lib.outputIds));
+  assert.equal(r.json.usage.completion_tokens, lib.outputIds.length);
+
+  // A stop string counts only where it ends after the first min_tokens tokens' text (vLLM's rule): the
+  // text keeps earlier occurrences. Streamed deltas add up to the same text.
+  const cases = [
+    { prompt: '日本の首都は', stop: '年', min: 8, kept: 1 }, // the next 年 is 3 tokens after the boundary
+    { prompt: '日本の首都は', stop: '1975', min: 9, kept: 0 }, // straddles the boundary: it counts
+    { prompt: '昔々あるところに', stop: 'の', min: 11, kept: 3 }, // この, この, 自分の kept; the next is その
+    { prompt: '日本の首都は', stop: 'ま', min: 13, kept: 1 }, // the next まで is 13 tokens on: found by the tail check
+  ];
+  for (const c of cases) {
+    const ids = enc(c.prompt);
+    const [g] = await lm.generateSequences(ids, { maxNewTokens: 40 });
+    const full = continuation(ids, g.outputIds);
+    const boundary = continuation(ids, g.outputIds.slice(0, c.min)).length;
+    assert.ok(full.indexOf(c.stop) < boundary, `${c.stop} starts inside the first ${c.min} tokens`);
+    const at = full.indexOf(c.stop, boundary - c.stop.length + 1);
+    assert.ok(at >= 0);
+    const req = { model: MODEL, prompt: c.prompt, max_tokens: 40, min_tokens: c.min, temperature: 0, stop: c.stop };
+    const got = await raw('/v1/completions', req);
+    assert.equal(got.status, 200, JSON.stringify(got.json));
+    assert.equal(got.json.choices[0].finish_reason, 'stop');
+    assert.equal(got.json.choices[0].text, full.slice(0, at), JSON.stringify(c));
+    assert.equal(got.json.choices[0].text.split(c.stop).length - 1, c.kept, `occurrences of ${c.stop} kept`);
+    const withoutMin = await raw('/v1/completions', { ...req, min_tokens: 0 });
+    assert.equal(withoutMin.json.choices[0].text, full.slice(0, full.indexOf(c.stop)));
+    const stream = await client.completions.create({ ...req, stream: true } as OpenAI.CompletionCreateParamsStreaming);
+    let text = '';
+    for await (const ch of stream) text += ch.choices[0]?.text ?? '';
+    assert.equal(text, full.slice(0, at), `streamed ${JSON.stringify(c)}`);
+  }
+
+  // Chat: the turn boundary is a stop string too; min_tokens = max_tokens always gives that many tokens.
+  const chat = await raw('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'こんにちは。' }], max_tokens: 60, min_tokens: 60, temperature: 0 });
+  assert.equal(chat.status, 200, JSON.stringify(chat.json));
+  assert.equal(chat.json.usage.completion_tokens, 60);
+  assert.equal(chat.json.choices[0].finish_reason, 'length');
+
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', max_tokens: 3, min_tokens: 5 }), 400, 'invalid_value', 'min_tokens');
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', min_tokens: -1 }), 400, 'invalid_value', 'min_tokens');
+  assertOpenAIError(await raw('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'a' }], min_tokens: 5000 }), 400, 'invalid_value', 'min_tokens');
+});
+
 test('logprobs: completions (with echo) and chat top_logprobs', async () => {
   const r = await client.completions.create({ model: MODEL, prompt: '日本の首都は', max_tokens: 5, temperature: 0, logprobs: 3, echo: true });
   const lp = r.choices[0].logprobs!;
@@ -224,7 +278,8 @@ test('queue full → 503 with Retry-After; a client disconnect cancels its reque
       method: 'POST',
       signal: ac.signal,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-      body: JSON.stringify({ model: MODEL, prompt: '長い物語：', max_tokens: 400, temperature: 1, n, stream: true }),
+      // min_tokens: no sequence can end early (EOS), so the running request holds its 4 slots.
+      body: JSON.stringify({ model: MODEL, prompt: '長い物語：', max_tokens: 400, min_tokens: 400, temperature: 1, n, stream: true }),
     });
   };
   // 4 slots: one request with n=4 runs, two wait (max queue 2), the fourth is refused.

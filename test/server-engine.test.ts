@@ -5,6 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
 import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
@@ -161,4 +162,36 @@ test('StopTextFilter holds back a possible stop string and trailing space; final
   const g = new StopTextFilter(['END'], false);
   assert.equal(g.push('abc E'), 'abc ');
   assert.equal(g.push('x'), 'Ex', 'a false alarm is released');
+});
+
+test('StopTextFilter and finalText with a min_tokens boundary (property): stops count only where they end past it; streamed = final', () => {
+  // Reference: the earliest occurrence (by start) of any stop that ends after `from` characters.
+  const reference = (full: string, stops: string[], from: number) => {
+    for (let i = 0; i < full.length; i++) for (const s of stops) if (full.startsWith(s, i) && i + s.length > from) return full.slice(0, i);
+    return full;
+  };
+  const chunks = fc.array(fc.stringMatching(/^[abc ]{0,4}$/), { maxLength: 12 });
+  const stops = fc.array(fc.stringMatching(/^[abc]{1,3}$/), { minLength: 1, maxLength: 3 });
+  fc.assert(
+    fc.property(chunks, stops, fc.nat(14), (parts, stopList, minTokens) => {
+      const f = new StopTextFilter(stopList, false, minTokens);
+      let sent = '';
+      let from = Infinity;
+      parts.forEach((p, i) => {
+        sent += f.push(p);
+        if (minTokens > 0 && i + 1 === minTokens) {
+          f.countStopsFromHere();
+          from = parts.slice(0, i + 1).join('').length;
+        }
+        const soFar = parts.slice(0, i + 1).join('');
+        assert.ok(reference(soFar, stopList, minTokens === 0 ? 0 : from).startsWith(sent), 'nothing sent is ever cut');
+      });
+      const full = parts.join('');
+      const countFrom = minTokens === 0 ? 0 : Math.min(from, full.length);
+      const fin = finalText(full, stopList, false, countFrom);
+      assert.equal(fin.text, reference(full, stopList, countFrom));
+      assert.equal(sent + f.finish(fin.text), fin.text);
+    }),
+    { numRuns: 500 },
+  );
 });

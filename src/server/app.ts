@@ -211,10 +211,20 @@ export function createApp(o: AppOptions): Hono {
     if (r.min_p != null) options.minP = r.min_p;
     if (r.repetition_penalty != null) options.repetitionPenalty = r.repetition_penalty;
     if (r.seed != null) options.seed = r.seed;
+    // vLLM's min_tokens: EOS is banned (HF min_new_tokens) and stop strings are not looked for (engine)
+    // until this many tokens were generated.
+    if (r.min_tokens != null) options.minNewTokens = r.min_tokens;
     try {
       return o.model.generationConfig(options);
     } catch (e) {
       throw toApiError(e);
+    }
+  };
+
+  /** vLLM: min_tokens may not exceed max_tokens. */
+  const checkMinTokens = (minTokens: number | null | undefined, maxTokens: number, maxParam: string) => {
+    if (minTokens != null && minTokens > maxTokens) {
+      throw badRequest(`min_tokens (${minTokens}) must be less than or equal to ${maxParam} (${maxTokens})`, 'min_tokens', 'invalid_value');
     }
   };
 
@@ -270,6 +280,7 @@ export function createApp(o: AppOptions): Hono {
       : (p as number[][]);
     const n = req.n ?? 1;
     const maxTokens = req.max_tokens ?? 16;
+    checkMinTokens(req.min_tokens, maxTokens, 'max_tokens');
     const logprobs = req.logprobs ?? null;
     const echo = req.echo ?? false;
     const stop = stopList(req.stop);
@@ -400,6 +411,7 @@ export function createApp(o: AppOptions): Hono {
       );
     }
     const maxTokens = requested ?? nPositions - ids.length;
+    checkMinTokens(req.min_tokens, maxTokens, requested === null ? 'the rest of the context' : req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
     const n = req.n ?? 1;
     const logprobs = req.logprobs ? (req.top_logprobs ?? 0) : null;
     const id = `chatcmpl-${newId()}`;

@@ -114,6 +114,11 @@ interface Seq {
   prime: number[];
   skip: number;
   filter: StopTextFilter;
+  /**
+   * vLLM min_tokens: stop strings count only where they end after this many characters of the text (the
+   * first min_tokens tokens' text); Infinity until min_tokens tokens were generated, 0 without min_tokens.
+   */
+  stopsFrom: number;
   counts: Map<number, number>;
   logprobs?: TokenLogprob[];
   done: boolean;
@@ -431,7 +436,8 @@ export class Engine {
         streamer,
         prime,
         skip: this.decode(prime).length - primed.length,
-        filter: new StopTextFilter(stops, s.job.trimTrailingWhitespace ?? false),
+        filter: new StopTextFilter(stops, s.job.trimTrailingWhitespace ?? false, s.job.config.minNewTokens),
+        stopsFrom: s.job.config.minNewTokens > 0 ? Infinity : 0,
         counts: new Map(),
         logprobs: s.job.logprobs !== null ? [] : undefined,
         done: false,
@@ -476,12 +482,23 @@ export class Engine {
     const text = q.filter.push(chunk);
     this.emit(s, { type: 'token', index: q.index, tokenId: next, text, logprob: lp });
 
+    const minTokens = s.job.config.minNewTokens;
+    if (minTokens > 0 && q.out.length === minTokens) {
+      q.stopsFrom = this.continuationText(q.prime, q.out).length;
+      q.filter.countStopsFromHere();
+    }
     let reason: EngineFinishReason | null = null;
     if (cfg.eosTokenId.includes(next)) reason = 'stop';
-    else if (s.job.stop.length > 0) {
-      // Only the tail can hold a newly completed stop string (as in generate).
-      const t = this.tokenizer.decode(q.out.slice(-stopStringTail(s.job.stop)), { skipSpecialTokens: true });
-      if (s.job.stop.some((x) => t.includes(x))) reason = 'stop';
+    else if (s.job.stop.length > 0 && q.out.length > minTokens) {
+      // Only the tail can hold a newly completed stop string (as in generate). While the tail still
+      // reaches into the first min_tokens tokens, the whole text is searched past their text instead.
+      const tail = stopStringTail(s.job.stop);
+      if (minTokens === 0 || q.out.length - minTokens >= tail) {
+        const t = this.tokenizer.decode(q.out.slice(-tail), { skipSpecialTokens: true });
+        if (s.job.stop.some((x) => t.includes(x))) reason = 'stop';
+      } else if (finalText(this.continuationText(q.prime, q.out), s.job.stop, false, q.stopsFrom).stop !== null) {
+        reason = 'stop';
+      }
     }
     if (reason === null && q.out.length >= s.job.maxNewTokens) reason = 'length';
     if (reason !== null) this.finishSeq(s, q, reason);
@@ -491,7 +508,7 @@ export class Engine {
     q.done = true;
     q.reason = reason;
     const full = this.continuationText(q.prime, q.out);
-    q.text = finalText(full, s.job.stop, s.job.trimTrailingWhitespace ?? false).text;
+    q.text = finalText(full, s.job.stop, s.job.trimTrailingWhitespace ?? false, Math.min(q.stopsFrom, full.length)).text;
     q.streamer.end();
     const rest = q.filter.finish(q.text);
     if (rest !== '') this.emit(s, { type: 'token', index: q.index, tokenId: -1, text: rest });

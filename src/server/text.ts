@@ -12,18 +12,33 @@ import { byteOfPiece } from '../tokenizer/decoders.js';
 export class StopTextFilter {
   private text = '';
   private shown = 0;
+  /** Stop strings count only where they end after this many characters (vLLM min_tokens); see countStopsFrom. */
+  private countFrom: number;
 
+  /** `minTokens` > 0: no stop string counts until countStopsFromHere() is called. */
   constructor(
     private readonly stops: readonly string[],
     private readonly trimTrailingWhitespace: boolean,
-  ) {}
+    minTokens = 0,
+  ) {
+    this.countFrom = minTokens > 0 ? Infinity : 0;
+  }
+
+  /**
+   * Called when the min_tokens-th token was pushed: from now on a stop string counts if it ends after the
+   * text received so far. (The streamer may still hold part of that token's text, so this boundary is at
+   * or before finalText's: nothing sent here is ever cut from the final text.)
+   */
+  countStopsFromHere(): void {
+    this.countFrom = this.text.length;
+  }
 
   push(chunk: string): string {
     if (chunk === '') return '';
     this.text += chunk;
     let hold = this.text.length;
     for (const s of this.stops) {
-      const at = this.text.indexOf(s);
+      const at = this.countFrom === Infinity ? -1 : this.text.indexOf(s, Math.max(0, this.countFrom - s.length + 1));
       if (at >= 0) hold = Math.min(hold, at);
       for (let k = Math.max(0, this.text.length - s.length + 1); k < this.text.length; k++) {
         if (s.startsWith(this.text.slice(k))) {
@@ -55,13 +70,14 @@ export class StopTextFilter {
 
 /**
  * The final text of a sequence: `decode(ids)` (special tokens skipped), cut before the earliest stop
- * string, trailing whitespace removed for chat answers.
+ * string that ends after `countFrom` characters (0, or with vLLM's min_tokens the length of the first
+ * min_tokens tokens' text), trailing whitespace removed for chat answers.
  */
-export function finalText(full: string, stops: readonly string[], trimTrailingWhitespace: boolean): { text: string; stop: string | null } {
+export function finalText(full: string, stops: readonly string[], trimTrailingWhitespace: boolean, countFrom = 0): { text: string; stop: string | null } {
   let cut = full.length;
   let stop: string | null = null;
   for (const s of stops) {
-    const at = full.indexOf(s);
+    const at = full.indexOf(s, Math.max(0, countFrom - s.length + 1));
     if (at >= 0 && at < cut) {
       cut = at;
       stop = s;
