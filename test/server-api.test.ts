@@ -198,6 +198,27 @@ test('min_tokens (vLLM): EOS is banned and stop strings do not count until that 
   assertOpenAIError(await raw('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'a' }], min_tokens: 5000 }), 400, 'invalid_value', 'min_tokens');
 });
 
+test('ignore_eos (vLLM): EOS does not end the answer (checked against a direct greedy loop)', async () => {
+  const prompt = enc('富士山は'); // greedy ends with EOS after 11 tokens
+  const r = await raw('/v1/completions', { model: MODEL, prompt: '富士山は', max_tokens: 20, temperature: 0, ignore_eos: true });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const cache = lm.model.newCache(prompt.length + 20);
+  let logits = lm.model.forward(prompt, cache, { logits: 'last' });
+  const out: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    out.push(argmax(logits));
+    logits = lm.model.forward([out[i]], cache, { logits: 'last' });
+  }
+  assert.ok(out.indexOf(7) >= 0 && out.indexOf(7) < 19, 'the loop passed an EOS');
+  assert.equal(r.json.choices[0].text, continuation(prompt, out));
+  assert.equal(r.json.choices[0].finish_reason, 'length');
+  assert.equal(r.json.usage.completion_tokens, 20);
+  const plain = await raw('/v1/completions', { model: MODEL, prompt: '富士山は', max_tokens: 20, temperature: 0 });
+  assert.equal(plain.json.choices[0].finish_reason, 'stop');
+  assert.equal(plain.json.usage.completion_tokens, out.indexOf(7) + 1);
+  assertOpenAIError(await raw('/v1/completions', { model: MODEL, prompt: 'a', ignore_eos: 'yes' }), 400, 'invalid_type', 'ignore_eos');
+});
+
 test('logprobs: completions (with echo) and chat top_logprobs', async () => {
   const r = await client.completions.create({ model: MODEL, prompt: '日本の首都は', max_tokens: 5, temperature: 0, logprobs: 3, echo: true });
   const lp = r.choices[0].logprobs!;

@@ -307,6 +307,7 @@ export function createApp(o: AppOptions): Hono {
       continuation: true,
       logprobs,
       promptLogprobs: echo && logprobs !== null ? logprobs : null,
+      ignoreEos: req.ignore_eos ?? false,
       presencePenalty: req.presence_penalty ?? 0,
       frequencyPenalty: req.frequency_penalty ?? 0,
     });
@@ -424,6 +425,7 @@ export function createApp(o: AppOptions): Hono {
       stop: [TURN_STOP_STRING, ...stopList(req.stop)],
       trimTrailingWhitespace: true,
       logprobs,
+      ignoreEos: req.ignore_eos ?? false,
       presencePenalty: req.presence_penalty ?? 0,
       frequencyPenalty: req.frequency_penalty ?? 0,
     };

@@ -59,6 +59,8 @@ export interface GenerationJob {
   /** OpenAI penalties on the generated tokens' logits: presence (once per token seen), frequency (per occurrence). */
   presencePenalty?: number;
   frequencyPenalty?: number;
+  /** vLLM ignore_eos: EOS does not end the sequence (it is generated like any token; decode skips it). */
+  ignoreEos?: boolean;
   /** Cancels the job (the slot is freed at the next step). */
   signal?: AbortSignal;
   /** Streaming events, in order. */
@@ -488,7 +490,7 @@ export class Engine {
       q.filter.countStopsFromHere();
     }
     let reason: EngineFinishReason | null = null;
-    if (cfg.eosTokenId.includes(next)) reason = 'stop';
+    if (cfg.eosTokenId.includes(next) && !(s.job.ignoreEos ?? false)) reason = 'stop';
     else if (s.job.stop.length > 0 && q.out.length > minTokens) {
       // Only the tail can hold a newly completed stop string (as in generate). While the tail still
       // reaches into the first min_tokens tokens, the whole text is searched past their text instead.

@@ -1,7 +1,7 @@
 /**
  * Request bodies (zod): the OpenAI fields this server implements, plus Hugging Face extras (top_k,
- * min_p, repetition_penalty) and vLLM-style ones (add_special_tokens, min_tokens). Unknown fields are rejected with a
- * 400 naming the field (as OpenAI does: "Unrecognized request argument"), so a typo never silently
+ * min_p, repetition_penalty) and vLLM-style ones (add_special_tokens, min_tokens, ignore_eos). Unknown
+ * fields are rejected with a 400 naming the field (as OpenAI does: "Unrecognized request argument"), so a typo never silently
  * changes nothing. Fields OpenAI defines but this server does not implement are accepted only at their
  * neutral value (e.g. `logit_bias: {}`), and rejected otherwise.
  */
@@ -33,6 +33,7 @@ const common = {
   min_p: nullableNumber(0, 1),
   repetition_penalty: z.number().gt(0).max(10).nullish(),
   min_tokens: z.number().int().min(0).nullish(),
+  ignore_eos: z.boolean().nullish(),
   logit_bias: neutral((v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0, 'logit_bias'),
 };
 
