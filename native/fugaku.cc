@@ -713,14 +713,6 @@ AVX2_FN double exp_sum_avx2(float* s, int64_t n, float max) {
   }
   return sum;
 }
-// Softmax's second half: exp_sum, then s /= sum.
-AVX2_FN void exp_normalize_avx2(float* s, int64_t n, float max) {
-  const float inv = float(1.0 / exp_sum_avx2(s, n, max));
-  const __m256 vi = _mm256_set1_ps(inv);
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), vi));
-  for (; j < n; j++) s[j] *= inv;
-}
 
 // s[0..n) *= scale in place; returns the max (−∞ for n = 0). Same products as the scalar loop.
 AVX2_FN float scale_max_avx2(float* s, int64_t n, float scale) {
@@ -1197,14 +1189,9 @@ double exp_sum(const Context& ctx, float* s, int64_t n, float max) {
   return sum;
 }
 
-// s[j] → exp(s[j] − max) / Σ_j exp(s[j] − max) in place, −∞ (masked) → 0; the sum in double.
+// s[j] → exp(s[j] − max) / Σ_j exp(s[j] − max) in place, −∞ (masked) → 0; the sum in double. (The
+// scaling is one multiply per element, the same bits at any vector width: the compiler vectorizes it.)
 void exp_normalize(const Context& ctx, float* s, int64_t n, float max) {
-#ifdef FUGAKU_X86
-  if (ctx.simd) { exp_normalize_avx2(s, n, max); return; }
-#endif
-#ifdef FUGAKU_ARM64
-  if (ctx.neon) { neon::exp_normalize(s, n, max); return; }
-#endif
   const float inv = float(1.0 / exp_sum(ctx, s, n, max));
   for (int64_t j = 0; j < n; j++) s[j] *= inv;
 }

@@ -106,14 +106,6 @@ inline double exp_sum(float* s, int64_t n, float max) {
   return sum;
 }
 
-// Softmax's second half: exp_sum, then s /= sum.
-inline void exp_normalize(float* s, int64_t n, float max) {
-  const float inv = float(1.0 / exp_sum(s, n, max));
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) vst1q_f32(s + j, vmulq_n_f32(vld1q_f32(s + j), inv));
-  for (; j < n; j++) s[j] *= inv;
-}
-
 // a · b over n values (b: a float32 or f16 cache row); four accumulators so FMA latency does not bind.
 template <typename KV>
 inline float dot(const float* a, const KV* b, int64_t n) {

@@ -404,15 +404,16 @@ export function createApp(o: AppOptions): Hono {
     const cfg = samplingConfig(req);
     const ids = tok.encode(renderChat(req.messages), { addSpecialTokens: false });
     const requested = req.max_completion_tokens ?? req.max_tokens ?? null;
+    const maxParam = req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
     if (ids.length >= nPositions || (requested !== null && ids.length + requested > nPositions)) {
       throw badRequest(
         `this model's maximum context length is ${nPositions} tokens, but the messages take ${ids.length} tokens${requested !== null ? ` and max_tokens is ${requested}` : ''}; shorten the conversation${requested !== null ? ' or lower max_tokens' : ''}`,
-        ids.length >= nPositions ? 'messages' : requested === req.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens',
+        ids.length >= nPositions ? 'messages' : maxParam,
         'context_length_exceeded',
       );
     }
     const maxTokens = requested ?? nPositions - ids.length;
-    checkMinTokens(req.min_tokens, maxTokens, requested === null ? 'the rest of the context' : req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
+    checkMinTokens(req.min_tokens, maxTokens, requested === null ? 'the rest of the context' : maxParam);
     const n = req.n ?? 1;
     const logprobs = req.logprobs ? (req.top_logprobs ?? 0) : null;
     const id = `chatcmpl-${newId()}`;

@@ -510,7 +510,7 @@ export class Engine {
     q.done = true;
     q.reason = reason;
     const full = this.continuationText(q.prime, q.out);
-    q.text = finalText(full, s.job.stop, s.job.trimTrailingWhitespace ?? false, Math.min(q.stopsFrom, full.length)).text;
+    q.text = finalText(full, s.job.stop, s.job.trimTrailingWhitespace ?? false, q.stopsFrom).text;
     q.streamer.end();
     const rest = q.filter.finish(q.text);
     if (rest !== '') this.emit(s, { type: 'token', index: q.index, tokenId: -1, text: rest });

@@ -1,8 +1,8 @@
 /**
  * Request bodies (zod): the OpenAI fields this server implements, plus Hugging Face extras (top_k,
  * min_p, repetition_penalty) and vLLM-style ones (add_special_tokens, min_tokens, ignore_eos). Unknown
- * fields are rejected with a 400 naming the field (as OpenAI does: "Unrecognized request argument"), so a typo never silently
- * changes nothing. Fields OpenAI defines but this server does not implement are accepted only at their
+ * fields are rejected with a 400 naming the field (as OpenAI does: "Unrecognized request argument"), so
+ * a typo never silently changes nothing. Fields OpenAI defines but this server does not implement are accepted only at their
  * neutral value (e.g. `logit_bias: {}`), and rejected otherwise.
  */
 import { z } from 'zod';

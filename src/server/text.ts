@@ -12,7 +12,7 @@ import { byteOfPiece } from '../tokenizer/decoders.js';
 export class StopTextFilter {
   private text = '';
   private shown = 0;
-  /** Stop strings count only where they end after this many characters (vLLM min_tokens); see countStopsFrom. */
+  /** Stop strings count only where they end after this many characters (vLLM min_tokens); see countStopsFromHere. */
   private countFrom: number;
 
   /** `minTokens` > 0: no stop string counts until countStopsFromHere() is called. */
@@ -38,7 +38,7 @@ export class StopTextFilter {
     this.text += chunk;
     let hold = this.text.length;
     for (const s of this.stops) {
-      const at = this.countFrom === Infinity ? -1 : this.text.indexOf(s, Math.max(0, this.countFrom - s.length + 1));
+      const at = stopIndex(this.text, s, this.countFrom);
       if (at >= 0) hold = Math.min(hold, at);
       for (let k = Math.max(0, this.text.length - s.length + 1); k < this.text.length; k++) {
         if (s.startsWith(this.text.slice(k))) {
@@ -68,6 +68,11 @@ export class StopTextFilter {
   }
 }
 
+/** Where the first occurrence of `stop` that ends after `countFrom` characters starts (-1: none; Infinity: none counts). */
+function stopIndex(text: string, stop: string, countFrom: number): number {
+  return text.indexOf(stop, Math.max(0, countFrom - stop.length + 1));
+}
+
 /**
  * The final text of a sequence: `decode(ids)` (special tokens skipped), cut before the earliest stop
  * string that ends after `countFrom` characters (0, or with vLLM's min_tokens the length of the first
@@ -77,7 +82,7 @@ export function finalText(full: string, stops: readonly string[], trimTrailingWh
   let cut = full.length;
   let stop: string | null = null;
   for (const s of stops) {
-    const at = full.indexOf(s, Math.max(0, countFrom - s.length + 1));
+    const at = stopIndex(full, s, countFrom);
     if (at >= 0 && at < cut) {
       cut = at;
       stop = s;
