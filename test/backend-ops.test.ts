@@ -1,7 +1,8 @@
 /**
- * Every op of the native backend against the reference backend (the specification), for both
- * kernel sets (AVX2 and portable), every weight format and layout, on random shapes including
- * head_dim 144, odd sizes and row counts around the kernels' register blocking.
+ * Every op of every backend against the reference backend (the specification), in the spirit of
+ * llama.cpp's test-backend-ops: each entry of the backend registry (test/backend-registry.ts: every
+ * backend and kernel set this machine runs, at 1 and 3 threads), every weight format and layout, on
+ * random shapes including head_dim 144, odd sizes and row counts around the kernels' register blocking.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,8 +17,17 @@ import { convertStorage, f32ToF16 } from '../src/tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
 import { quantizeMatrix } from '../src/tensor/quant.js';
 import { FugakuError } from '../src/errors.js';
+import { backendRegistry } from './backend-registry.js';
 
 const addon = loadNativeAddon();
+const registry = backendRegistry();
+
+test('the backend registry: what runs here, and what does not and why', (t) => {
+  t.diagnostic(registry.describe());
+  assert.equal(registry.present[0].name, 'reference');
+  assert.ok(registry.accelerated.length >= 1, 'at least one backend besides the reference (the native addon builds with npm install)');
+  for (const a of registry.absent) assert.ok(a.reason.length > 0, a.name);
+});
 
 test('the native addon is built and loads (npm install builds it with node-gyp)', () => {
   assert.ok(addon.ok, `native addon missing: ${addon.ok ? '' : addon.reason}`);
@@ -106,9 +116,12 @@ const ref = new ReferenceBackend();
 // same float steps in the same order) whatever the number of activation rows: amx's tiles (8 rows and
 // more), avx512's 16-output pairs, avxvnni's and avx2's 8-output groups. Registered where the CPU
 // runs two or more of them.
-const x86Sets = kernelSets().filter((k) => k === 'amx' || k === 'avx512' || k === 'avxvnni' || k === 'avx2');
+const X86_SETS = ['amx', 'avx512', 'avxvnni', 'avx2'] as const;
+const x86Sets = kernelSets().filter((k) => (X86_SETS as readonly string[]).includes(k));
 if (x86Sets.length >= 2) {
-  test(`native ${x86Sets.join(', ')}: quantized matmul results are bit-identical across the sets, 1 to 130 rows`, () => {
+  test(`native ${x86Sets.join(', ')}: quantized matmul results are bit-identical across the sets, 1 to 130 rows`, (t) => {
+    const missing = X86_SETS.filter((k) => !x86Sets.includes(k));
+    t.diagnostic(`bit-identity across ${x86Sets.join(', ')}${missing.length ? `; not on this CPU: ${missing.join(', ')}` : ''}`);
     const rng = new Rng(29);
     const backends = x86Sets.map((simd) => NativeBackend.create({ simd, threads: 2 }));
     let compared = 0;
@@ -132,12 +145,13 @@ if (x86Sets.length >= 2) {
   });
 }
 
-for (const simd of kernelSets()) {
-  for (const threads of [1, 3]) {
-    const nat = NativeBackend.create({ simd, threads });
+for (const entry of registry.accelerated) {
+  for (const threads of entry.threadCounts) {
+    const nat = entry.create({ threads });
+    const be = entry.name;
 
-    test(`native ${simd} ×${threads}: matmul equals the reference for every format, layout and shape`, () => {
-      const rng = new Rng(simd === 'avx512' ? 13 : simd === 'avx2' ? 11 : 12);
+    test(`${be} ×${threads}: matmul equals the reference for every format, layout and shape`, () => {
+      const rng = new Rng(be === 'native avx512' ? 13 : be === 'native avx2' ? 11 : 12);
       let cases = 0;
       for (const format of FORMATS) {
         const quant = format === 'Q8_0' || format === 'Q4_0';
@@ -170,7 +184,7 @@ for (const simd of kernelSets()) {
       assert.equal(cases, FORMATS.length * 2 * 8);
     });
 
-    test(`native ${simd} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, () => {
+    test(`${be} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, () => {
       const rng = new Rng(5);
       for (const format of FORMATS) {
         // Include values that land exactly on rounding ties of the quantizers.
@@ -188,7 +202,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: Q4_0/Q8_0 quantization corner cases are bit-exact with the spec`, () => {
+    test(`${be} ×${threads}: Q4_0/Q8_0 quantization corner cases are bit-exact with the spec`, () => {
       // Rows of one block each: all zeros; ± the same largest magnitude (the first one sets the sign);
       // negative zero; multiples of max/8 so that x·id + 8.5 lands on integers; tiny and huge values.
       const rows: number[][] = [
@@ -213,7 +227,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: activations are quantized as the spec rounds them (ties away from zero)`, () => {
+    test(`${be} ×${threads}: activations are quantized as the spec rounds them (ties away from zero)`, () => {
       // Identity weights (row o has a single 1 at column o, exact in Q8_0 and Q4_0), so output o is
       // q_o·d_x·(its weight): one activation rounded the other way changes it by ≥ 1/127 of itself.
       const n = 64;
@@ -249,7 +263,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: storeKV copies strided rows (f32, and f16 rounded like f32ToF16); addInPlace adds`, () => {
+    test(`${be} ×${threads}: storeKV copies strided rows (f32, and f16 rounded like f32ToF16); addInPlace adds`, () => {
       const rng = new Rng(23);
       const E = 37;
       const t = 6;
@@ -274,7 +288,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
+    test(`${be} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
       // The native backend interleaves blocks of 8 output rows at load; out dims around multiples of 8
       // exercise the zero rows that pad the last group.
       const rng = new Rng(21);
@@ -300,7 +314,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
+    test(`${be} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
       const rng = new Rng(9);
       // t ≥ 4 takes the blocked prefill path (8 queries of a head per task; short last blocks, an odd
       // head_dim, a first query whose only key is masked so its output is 0); one query over a cache of
@@ -389,7 +403,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, () => {
+    test(`${be} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, () => {
       const rng = new Rng(21);
       const n = 1000;
       const src = randn(rng, n, 2);
@@ -434,7 +448,7 @@ for (const simd of kernelSets()) {
       }
     });
 
-    test(`native ${simd} ×${threads}: layerNorm and every activation equal the reference`, () => {
+    test(`${be} ×${threads}: layerNorm and every activation equal the reference`, () => {
       const rng = new Rng(3);
       // A few rows (one thread) and many (spread over the pool), an odd width and Fugaku's.
       for (const [rows, dim] of [[3, 5184 / 16 + 1], [40, 5184]]) {

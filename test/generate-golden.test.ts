@@ -6,22 +6,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
+import { backendRegistry } from './backend-registry.js';
 import { loadModelGolden, modelDirs, type TinyModelName } from './helpers.js';
 
-// Both backends: the reference (the specification) and the native one (the fast path). The native
-// backend also runs the checkpoints' own bf16/f16 storage, computed directly.
-const RUNS = [
-  { backend: 'reference', dtype: 'f32' },
-  { backend: 'native', dtype: 'f32' },
-  { backend: 'native', dtype: 'auto' },
-] as const;
+// Every backend of the registry (the reference, the specification, and each faster backend and kernel
+// set on this machine) on f32 weights; the backends that compute on bf16/f16 storage also run the
+// checkpoints' own storage directly (dtype 'auto').
+const registry = backendRegistry();
+const RUNS = registry.present.flatMap((e) => [
+  { name: e.name, create: e.create, dtype: 'f32' as const },
+  ...(e.computesStorage ? [{ name: e.name, create: e.create, dtype: 'auto' as const }] : []),
+]);
+
+test('greedy generation runs on every backend of the registry', (t) => {
+  t.diagnostic(registry.describe());
+  assert.ok(RUNS.length >= 3);
+});
 
 for (const run of RUNS)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {
-  test(`${name} (${run.backend}, ${run.dtype}): greedy generation matches transformers token for token`, async (t) => {
+  test(`${name} (${run.name}, ${run.dtype}): greedy generation matches transformers token for token`, async (t) => {
     // f32 holds the upcast checkpoint values exactly (what HF computed with) and runs faster on
     // the reference backend; the bf16/f16 storage path is checked against the logits goldens.
-    const model = await AutoModelForCausalLM.fromPretrained(modelDirs[name], { dtype: run.dtype, backend: run.backend });
+    const model = await AutoModelForCausalLM.fromPretrained(modelDirs[name], { dtype: run.dtype, backend: run.create() });
     const { golden } = loadModelGolden(name);
     // The goldens were made with one max_new_tokens per model: the longest greedy output.
     const maxNewTokens = Math.max(...golden.cases.map((c) => c.greedy.length), ...golden.batched_left_padded.greedy.map((g) => g.length));

@@ -1,6 +1,6 @@
 /**
- * The reference forward pass against Hugging Face transformers' outputs for the three tiny
- * checkpoints (bf16 sharded with head_dim 144; f16 single-file with gelu_new, untied head,
+ * Every backend's forward pass (the registry: the reference and every backend and kernel set on this
+ * machine) against Hugging Face transformers' outputs for the three tiny checkpoints (bf16 sharded with head_dim 144; f16 single-file with gelu_new, untied head,
  * scale_attn_by_inverse_layer_idx; the trained tiny-ja-demo): logits within 1e-4 and the HF
  * causal-LM loss within 1e-4.
  */
@@ -8,29 +8,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGPT2 } from '../src/model/load.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
-import { NativeBackend, availableKernels } from '../src/backend/native.js';
-import { loadNativeAddon } from '../src/backend/native-addon.js';
-import type { Backend } from '../src/backend/backend.js';
 import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
+import { backendRegistry } from './backend-registry.js';
 import { loadModelGolden, maxAbsDiff, modelDirs, type TinyModelName } from './helpers.js';
 
 const TOL = 1e-4;
 
-const addon = loadNativeAddon();
-// The reference backend and every native kernel set this CPU runs (AVX-512 where the CPU has it).
-const BACKENDS: [string, () => Backend][] = [
-  ['reference', () => new ReferenceBackend()],
-  ...(addon.ok ? availableKernels(addon.addon.cpuFeatures()) : []).map((k): [string, () => Backend] => [`native ${k}`, () => NativeBackend.create({ simd: k })]),
-];
+const registry = backendRegistry();
 
-test('the native kernel sets are among the backends checked here', () => {
-  assert.ok(BACKENDS.some(([n]) => n === 'native portable'), 'the native addon loads');
+test('the backends checked here: the reference and every other backend and kernel set on this machine', (t) => {
+  t.diagnostic(registry.describe());
+  assert.ok(registry.present.some((e) => e.name === 'native portable'), 'the native addon loads');
 });
 
-for (const [beName, makeBackend] of BACKENDS)
+for (const { name: beName, create } of registry.present)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {
   test(`${name} (${beName}): logits and loss match transformers`, async (t) => {
-    const { model } = await loadGPT2(modelDirs[name], { backend: makeBackend() });
+    const { model } = await loadGPT2(modelDirs[name], { backend: create() });
     const { golden, array } = loadModelGolden(name);
     assert.ok(golden.cases.length >= 5);
     const V = model.config.vocabSize;
@@ -122,8 +116,8 @@ test('forwardBatch (sequences with their own caches and different lengths) equal
   await assert.rejects(async () => model.forwardBatch([{ ids: [1], cache: caches[0] }, { ids: [2], cache: caches[0] }]), /share a KV cache/);
 });
 
-test('an f16 KV cache tracks the f32 one (logits within 1e-2, same greedy tokens) on both backends', async () => {
-  for (const backend of [new ReferenceBackend(), NativeBackend.create({ threads: 2 })]) {
+test('an f16 KV cache tracks the f32 one (logits within 1e-2, same greedy tokens) on every backend', async () => {
+  for (const backend of registry.present.map((e) => e.create({ threads: 2 }))) {
     const a = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend })).model;
     const b = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend, kvCacheDtype: 'f16' })).model;
     const ids = loadModelGolden('tiny-ja-demo').golden.cases[0].input_ids;

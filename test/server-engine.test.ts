@@ -133,6 +133,47 @@ test('bounded queue: 503 with Retry-After when full; requests that can never run
   assert.deepEqual(ra.sequences[0].outputIds, rb.sequences[0].outputIds);
 });
 
+test('the prompts of one request are one queue entry: served on an idle server whatever their number, batched together, all or none', async () => {
+  // Before, each prompt took a queue place: 5 prompts with --max-queue 0 got 503 on an idle server, forever.
+  let peak = 0;
+  const engine: Engine = new Engine(lm.model, tok, {
+    maxBatch: 3,
+    maxQueue: 0,
+    prefixCacheEntries: 0,
+    yieldToEventLoop: () => new Promise<void>((r) => {
+      peak = Math.max(peak, engine.stats.runningSequences);
+      setImmediate(r);
+    }),
+  });
+  const prompts = ['日本の首都は', '富士山は', 'こんにちは', '東京は', '春は'].map(enc);
+  const greedy = { doSample: false, topK: 0 };
+  const results = await Promise.all(engine.submitMany(prompts.map((ids) => job(ids, greedy, { maxNewTokens: 10, ignoreEos: true }))));
+  assert.equal(results.length, 5);
+  for (const [i, r] of results.entries()) {
+    const [g] = await lm.generateSequences(prompts[i], { maxNewTokens: 10, doSample: false });
+    assert.deepEqual(r.sequences[0].outputIds.slice(0, g.outputIds.length), g.outputIds, `prompt ${i}`);
+  }
+  assert.equal(peak, 3, 'the prompts ran side by side, up to --max-batch');
+
+  // Busy: a request waits (max queue 1), so a second one is refused whole — none of its prompts queued.
+  const busy = new Engine(lm.model, tok, { maxBatch: 1, maxQueue: 1, prefixCacheEntries: 0 });
+  const running = busy.submit(job(prompts[0], greedy, { maxNewTokens: 8 }));
+  const waiting = busy.submitMany([job(prompts[1], greedy, { maxNewTokens: 4 }), job(prompts[2], greedy, { maxNewTokens: 4 })]);
+  assert.equal(busy.stats.queued, 2);
+  assert.throws(
+    () => busy.submitMany([job(prompts[3], greedy), job(prompts[4], greedy)]),
+    (e: unknown) => e instanceof ApiError && e.status === 503 && e.retryAfter === 1 && /1 requests are already waiting/.test(e.message),
+  );
+  assert.equal(busy.stats.queued, 2, 'nothing of the refused request was queued');
+  // One bad prompt refuses the whole request before anything is queued.
+  assert.throws(() => busy.submitMany([job(prompts[3], greedy), job([1, 999999], greedy)]), /outside 0\.\.48639/);
+  assert.equal(busy.stats.queued, 2);
+  await Promise.all([running, ...waiting]);
+  // Once the load is gone the same request gets in (a client that obeys Retry-After is served).
+  const later = await Promise.all(busy.submitMany([job(prompts[3], greedy, { maxNewTokens: 3 }), job(prompts[4], greedy, { maxNewTokens: 3 })]));
+  assert.deepEqual(later.map((r) => r.sequences[0].outputIds.length), [3, 3]);
+});
+
 test('stop strings are cut from the text and never streamed; streamed chunks add up to the final text', async () => {
   const engine = new Engine(lm.model, tok, { prefixCacheEntries: 0 });
   const ids = enc('日本の首都は');

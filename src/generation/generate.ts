@@ -13,16 +13,12 @@ import type { GPT2Model } from '../model/gpt2.js';
 import type { KVCache } from '../model/kv-cache.js';
 import { resolveLengthLimits, type GenerationConfig } from './config.js';
 import { buildLogitsProcessors } from './processors.js';
+import { nextToken, type NextTokenOptions, type TokenLogprob } from './next-token.js';
 import { Rng } from './rng.js';
-import { argmax, logSoftmax, sampleFromLogits, topLogprobs } from './sampling.js';
+
+export { stopStringTail, type TokenLogprob } from './next-token.js';
 
 export type FinishReason = 'eos' | 'length' | 'stop_string' | 'max_time' | 'aborted';
-
-export interface TokenLogprob {
-  id: number;
-  logprob: number;
-  top: { id: number; logprob: number }[];
-}
 
 export interface GeneratedSequence {
   /** Index of the prompt in the batch this sequence continues. */
@@ -90,14 +86,6 @@ function checkIds(model: GPT2Model, ids: number[], where: string): void {
   }
 }
 
-/**
- * How many of the last generated tokens can hold a newly completed stop string: every kept token
- * yields at least one character, or one UTF-8 byte (≤ 4 per character) for byte-fallback pieces.
- */
-export function stopStringTail(stops: readonly string[]): number {
-  return 4 * Math.max(0, ...stops.map((x) => x.length)) + 8;
-}
-
 export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: GenerationConfig, deps: GenerateDeps = {}): Promise<GeneratedSequence[]> {
   const { inputIds } = inputs;
   if (inputIds.length === 0) throw new FugakuError('INVALID_ARGUMENT', 'generate needs at least one prompt');
@@ -124,8 +112,6 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
   if (cfg.stopStrings && cfg.stopStrings.length > 0 && !deps.decode) {
     throw new FugakuError('INVALID_ARGUMENT', 'stopStrings needs a tokenizer to decode with', 'pass deps.decode (the library facade does this)');
   }
-  const stopTail = stopStringTail(cfg.stopStrings ?? []);
-  const eos = new Set(cfg.eosTokenId);
   const pad = cfg.padTokenId ?? cfg.eosTokenId[0] ?? 0;
   const rng = deps.rng ?? (cfg.seed !== null ? new Rng(cfg.seed) : Rng.fromEntropy());
   const now = deps.now ?? (() => performance.now());
@@ -162,6 +148,15 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
   }
 
   const scores = new Float32Array(V);
+  const tokenOptions: NextTokenOptions = {
+    processors,
+    doSample: cfg.doSample,
+    rng,
+    logprobs: cfg.outputLogprobs,
+    eosTokenIds: cfg.eosTokenId,
+    stopStrings: cfg.stopStrings ?? [],
+    decode: deps.decode,
+  };
   for (let step = 0; promptLen + step < maxLen; step++) {
     if (deps.signal?.aborted) {
       for (const r of rows) if (!r.done) { r.done = true; r.reason = 'aborted'; }
@@ -178,28 +173,13 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
         r.ids.push(pad);
         continue;
       }
-      scores.set(r.nextLogits);
-      for (const p of processors) p.process(r.ids, scores);
-      const next = cfg.doSample ? sampleFromLogits(scores, rng) : argmax(scores);
-      if (r.logprobs) {
-        const lp = logSoftmax(r.nextLogits);
-        r.logprobs.push({ id: next, logprob: lp[next], top: topLogprobs(r.nextLogits, cfg.outputLogprobs ?? 0) });
-      }
-      r.ids.push(next);
-      r.out.push(next);
-      deps.onToken?.(i, next);
-      if (eos.has(next)) {
+      const t = nextToken(r.nextLogits, r, tokenOptions, scores);
+      if (r.logprobs) r.logprobs.push(t.logprob!);
+      deps.onToken?.(i, t.id);
+      if (t.finish !== null) {
         r.done = true;
-        r.reason = 'eos';
-      } else if (cfg.stopStrings && cfg.stopStrings.length > 0) {
-        // Only the tail can hold a newly completed stop string (see stopStringTail).
-        const text = deps.decode!(r.out.slice(-stopTail));
-        const hit = cfg.stopStrings.find((s) => text.includes(s));
-        if (hit !== undefined) {
-          r.done = true;
-          r.reason = 'stop_string';
-          r.stopString = hit;
-        }
+        r.reason = t.finish;
+        if (t.stopString !== undefined) r.stopString = t.stopString;
       }
     }
     if (rows.every((r) => r.done)) break;

@@ -371,6 +371,31 @@ export class SuppressTokensLogitsProcessor implements LogitsProcessor {
   }
 }
 
+/**
+ * OpenAI's presence and frequency penalties (no HF processor; vLLM applies them before its others):
+ * scores[t] − c_t·frequency − presence for every token t that occurs c_t > 0 times among the generated
+ * tokens (the ids past the prompt's `promptLength`). Counted from the ids at each step, so one instance
+ * serves every sequence of a request.
+ */
+export class PresenceFrequencyPenaltyLogitsProcessor implements LogitsProcessor {
+  readonly name = 'PresenceFrequencyPenaltyLogitsProcessor';
+
+  constructor(
+    readonly presencePenalty: number,
+    readonly frequencyPenalty: number,
+    readonly promptLength: number,
+  ) {
+    if (!Number.isFinite(presencePenalty)) throw invalid('presence_penalty', presencePenalty, 'has to be a finite number');
+    if (!Number.isFinite(frequencyPenalty)) throw invalid('frequency_penalty', frequencyPenalty, 'has to be a finite number');
+  }
+
+  process(inputIds: ArrayLike<number>, scores: Float32Array): void {
+    const counts = new Map<number, number>();
+    for (let i = this.promptLength; i < inputIds.length; i++) counts.set(inputIds[i], (counts.get(inputIds[i]) ?? 0) + 1);
+    for (const [id, c] of counts) scores[id] = scores[id] - c * this.frequencyPenalty - this.presencePenalty;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Warpers (only with do_sample)
 // ---------------------------------------------------------------------------------------------------------------

@@ -231,20 +231,19 @@ export function createApp(o: AppOptions): Hono {
   const stopList = (s: string | string[] | null | undefined): string[] => (s == null ? [] : typeof s === 'string' ? [s] : s).filter((x) => x !== '');
 
   /**
-   * Submits one job per prompt; if any is refused, the ones already queued are cancelled (so a request
-   * is all-or-nothing). `signal` cancels them all.
+   * Submits one job per prompt as one queue entry (Engine.submitMany: all or none, and the request's
+   * size never makes it wait). `signal` cancels them all.
    */
   const submitAll = (jobs: GenerationJob[], signal: AbortSignal): Promise<JobResult>[] => {
     const ac = new AbortController();
     const onAbort = () => ac.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) ac.abort();
-    const promises: Promise<JobResult>[] = [];
+    let promises: Promise<JobResult>[];
     try {
-      for (const j of jobs) promises.push(o.engine.submit({ ...j, signal: ac.signal }));
+      promises = o.engine.submitMany(jobs.map((j) => ({ ...j, signal: ac.signal })));
     } catch (e) {
       ac.abort();
-      for (const p of promises) p.catch(() => {});
       throw toApiError(e, 'prompt');
     }
     void Promise.allSettled(promises).finally(() => signal.removeEventListener('abort', onAbort));

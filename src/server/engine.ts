@@ -20,12 +20,11 @@ import { FugakuError } from '../errors.js';
 import type { GPT2Model, BatchStep } from '../model/gpt2.js';
 import type { KVCache } from '../model/kv-cache.js';
 import type { GenerationConfig } from '../generation/config.js';
-import { buildLogitsProcessors, type LogitsProcessor } from '../generation/processors.js';
+import { buildLogitsProcessors, PresenceFrequencyPenaltyLogitsProcessor, type LogitsProcessor } from '../generation/processors.js';
 import { Rng } from '../generation/rng.js';
-import { argmax, logSoftmax, sampleFromLogits, topLogprobs } from '../generation/sampling.js';
-import { stopStringTail } from '../generation/generate.js';
+import { logSoftmax, topLogprobs } from '../generation/sampling.js';
+import { nextToken, type TokenLogprob } from '../generation/next-token.js';
 import { TextStreamer } from '../generation/streamer.js';
-import type { TokenLogprob } from '../generation/generate.js';
 import type { PreTrainedTokenizer } from '../tokenizer/index.js';
 import { byteOfPiece } from '../tokenizer/decoders.js';
 import { ApiError, contextOverflow } from './errors.js';
@@ -121,15 +120,21 @@ interface Seq {
    * first min_tokens tokens' text); Infinity until min_tokens tokens were generated, 0 without min_tokens.
    */
   stopsFrom: number;
-  counts: Map<number, number>;
   logprobs?: TokenLogprob[];
   done: boolean;
   reason: EngineFinishReason;
   text: string;
 }
 
+/** One request in the queue (its prompts are separate jobs). */
+interface QueueEntry {
+  /** True once one of its jobs was admitted: the request is being served, no longer waiting. */
+  started: boolean;
+}
+
 interface JobState {
   job: GenerationJob;
+  entry: QueueEntry;
   id: number;
   rng: Rng;
   processors: LogitsProcessor[];
@@ -208,6 +213,53 @@ export class Engine {
    * shutting down; otherwise returns the promise of its result (rejected if generation fails).
    */
   submit(job: GenerationJob): Promise<JobResult> {
+    return this.submitMany([job])[0];
+  }
+
+  /**
+   * Queues the jobs of one request (the prompts of a completions request) as ONE queue entry, all or
+   * none: each job is checked first, then the request is refused (503, Retry-After) only when
+   * `maxQueue` other requests are already waiting — never for its own size, so a client that retries
+   * on 503 gets in once the load drops. Its jobs are admitted one by one as slots free up, batched
+   * with everything else like separate requests; the entry stops counting as waiting once its first
+   * job runs.
+   */
+  submitMany(jobs: readonly GenerationJob[]): Promise<JobResult>[] {
+    if (jobs.length === 0) throw new FugakuError('INVALID_ARGUMENT', 'a request needs at least one prompt', 'send a prompt');
+    for (const job of jobs) this.check(job);
+    if (this.closed) throw new ApiError(503, 'server_error', 'the server is shutting down', null, 'shutting_down', 5);
+    const waiting = this.waitingEntries();
+    const startsNow = this.queue.length === 0 && this.slotsInUse() + jobs[0].n <= this.maxBatch;
+    if (waiting >= this.maxQueue && !startsNow) {
+      this.metrics?.rejected.inc();
+      throw new ApiError(503, 'overloaded_error', `the server is busy: ${waiting} requests are already waiting (--max-queue ${this.maxQueue})`, null, 'queue_full', 1);
+    }
+    const entry: QueueEntry = { started: false };
+    const promises = jobs.map((job) => new Promise<JobResult>((resolve, reject) => {
+      this.queue.push({
+        job,
+        entry,
+        id: this.nextId++,
+        rng: job.config.seed !== null ? new Rng(job.config.seed) : Rng.fromEntropy(),
+        processors: this.processorsOf(job),
+        capacity: job.promptIds.length + job.maxNewTokens,
+        prefillCache: null,
+        prefillPos: 0,
+        cachedTokens: 0,
+        seqs: [],
+        phase: 'queued',
+        enqueuedAt: this.now(),
+        firstToken: false,
+        resolve,
+        reject,
+      });
+    }));
+    this.kick();
+    return promises;
+  }
+
+  /** Refuses a job that can never run: empty or out-of-vocabulary prompt, too long, bad n or max tokens. */
+  private check(job: GenerationJob): void {
     const cfg = this.model.config;
     const P = job.promptIds.length;
     if (P === 0) throw new FugakuError('INVALID_ARGUMENT', 'the prompt is empty', 'send at least one token (or a non-empty string)');
@@ -221,31 +273,13 @@ export class Engine {
     if (!Number.isInteger(job.n) || job.n < 1 || job.n > this.maxBatch) {
       throw new FugakuError('INVALID_ARGUMENT', `n must be an integer in 1..${this.maxBatch} (the server's --max-batch), got ${job.n}`, 'ask for fewer choices, or start the server with a larger --max-batch');
     }
-    if (this.closed) throw new ApiError(503, 'server_error', 'the server is shutting down', null, 'shutting_down', 5);
-    if (this.queue.length >= this.maxQueue && !(this.queue.length === 0 && this.slotsInUse() + job.n <= this.maxBatch)) {
-      this.metrics?.rejected.inc();
-      throw new ApiError(503, 'overloaded_error', `the server is busy: ${this.queue.length} requests are already waiting (--max-queue ${this.maxQueue})`, null, 'queue_full', 1);
-    }
-    return new Promise<JobResult>((resolve, reject) => {
-      const state: JobState = {
-        job,
-        id: this.nextId++,
-        rng: job.config.seed !== null ? new Rng(job.config.seed) : Rng.fromEntropy(),
-        processors: buildLogitsProcessors(job.config, P),
-        capacity: P + job.maxNewTokens,
-        prefillCache: null,
-        prefillPos: 0,
-        cachedTokens: 0,
-        seqs: [],
-        phase: 'queued',
-        enqueuedAt: this.now(),
-        firstToken: false,
-        resolve,
-        reject,
-      };
-      this.queue.push(state);
-      this.kick();
-    });
+  }
+
+  /** Requests in the queue none of whose jobs runs yet. */
+  private waitingEntries(): number {
+    const seen = new Set<QueueEntry>();
+    for (const s of this.queue) if (!s.entry.started) seen.add(s.entry);
+    return seen.size;
   }
 
   /**
@@ -388,6 +422,7 @@ export class Engine {
   }
 
   private admit(s: JobState): void {
+    s.entry.started = true;
     const now = this.now();
     this.metrics?.queueWait.observe((now - s.enqueuedAt) / 1000);
     this.metrics?.promptTokens.inc({}, s.job.promptIds.length);
@@ -440,7 +475,6 @@ export class Engine {
         skip: this.decode(prime).length - primed.length,
         filter: new StopTextFilter(stops, s.job.trimTrailingWhitespace ?? false, s.job.config.minNewTokens),
         stopsFrom: s.job.config.minNewTokens > 0 ? Infinity : 0,
-        counts: new Map(),
         logprobs: s.job.logprobs !== null ? [] : undefined,
         done: false,
         reason: 'length',
@@ -450,58 +484,51 @@ export class Engine {
     s.phase = 'decode';
   }
 
+  /** The request's logits processors: OpenAI's penalties first (as vLLM applies them), then generate's. */
+  private processorsOf(job: GenerationJob): LogitsProcessor[] {
+    const hf = buildLogitsProcessors(job.config, job.promptIds.length);
+    const pp = job.presencePenalty ?? 0;
+    const fp = job.frequencyPenalty ?? 0;
+    return pp !== 0 || fp !== 0 ? [new PresenceFrequencyPenaltyLogitsProcessor(pp, fp, job.promptIds.length), ...hf] : hf;
+  }
+
   private sampleNext(s: JobState, q: Seq): void {
     const cfg = s.job.config;
     const logits = q.logits!;
     q.logits = null;
-    const scores = Float32Array.from(logits);
-    const pp = s.job.presencePenalty ?? 0;
-    const fp = s.job.frequencyPenalty ?? 0;
-    if (pp !== 0 || fp !== 0) {
-      for (const [id, c] of q.counts) scores[id] = scores[id] - c * fp - pp;
-    }
-    for (const p of s.processors) p.process(q.ids, scores);
-    const next = cfg.doSample ? sampleFromLogits(scores, s.rng) : argmax(scores);
-    let lp: TokenLogprob | undefined;
-    if (q.logprobs) {
-      lp = { id: next, logprob: logSoftmax(logits)[next], top: topLogprobs(logits, s.job.logprobs ?? 0) };
-      q.logprobs.push(lp);
-    }
-    q.ids.push(next);
-    q.out.push(next);
-    q.counts.set(next, (q.counts.get(next) ?? 0) + 1);
+    const minTokens = cfg.minNewTokens;
+    const t = nextToken(logits, q, {
+      processors: s.processors,
+      doSample: cfg.doSample,
+      rng: s.rng,
+      logprobs: s.job.logprobs,
+      eosTokenIds: s.job.ignoreEos ?? false ? [] : cfg.eosTokenId,
+      stopStrings: s.job.stop,
+      decode: (ids) => this.decode(ids),
+      stopsAfterTokens: minTokens,
+      // While the searched tail still reaches into the first min_tokens tokens: the whole text past theirs.
+      stopInFullText: () => finalText(this.continuationText(q.prime, q.out), s.job.stop, false, q.stopsFrom).stop,
+    });
+    if (q.logprobs) q.logprobs.push(t.logprob!);
     this.metrics?.generationTokens.inc();
     if (!s.firstToken) {
       s.firstToken = true;
       this.metrics?.ttft.observe((this.now() - s.enqueuedAt) / 1000);
     }
-    let chunk = q.streamer.put(next);
+    let chunk = q.streamer.put(t.id);
     if (q.skip > 0) {
       const cut = Math.min(q.skip, chunk.length);
       chunk = chunk.slice(cut);
       q.skip -= cut;
     }
     const text = q.filter.push(chunk);
-    this.emit(s, { type: 'token', index: q.index, tokenId: next, text, logprob: lp });
+    this.emit(s, { type: 'token', index: q.index, tokenId: t.id, text, logprob: t.logprob });
 
-    const minTokens = s.job.config.minNewTokens;
     if (minTokens > 0 && q.out.length === minTokens) {
       q.stopsFrom = this.continuationText(q.prime, q.out).length;
       q.filter.countStopsFromHere();
     }
-    let reason: EngineFinishReason | null = null;
-    if (cfg.eosTokenId.includes(next) && !(s.job.ignoreEos ?? false)) reason = 'stop';
-    else if (s.job.stop.length > 0 && q.out.length > minTokens) {
-      // Only the tail can hold a newly completed stop string (as in generate). While the tail still
-      // reaches into the first min_tokens tokens, the whole text is searched past their text instead.
-      const tail = stopStringTail(s.job.stop);
-      if (minTokens === 0 || q.out.length - minTokens >= tail) {
-        const t = this.tokenizer.decode(q.out.slice(-tail), { skipSpecialTokens: true });
-        if (s.job.stop.some((x) => t.includes(x))) reason = 'stop';
-      } else if (finalText(this.continuationText(q.prime, q.out), s.job.stop, false, q.stopsFrom).stop !== null) {
-        reason = 'stop';
-      }
-    }
+    let reason: EngineFinishReason | null = t.finish !== null ? 'stop' : null;
     if (reason === null && q.out.length >= s.job.maxNewTokens) reason = 'length';
     if (reason !== null) this.finishSeq(s, q, reason);
   }

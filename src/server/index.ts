@@ -10,7 +10,7 @@ import { Metrics } from './metrics.js';
 export { createApp, type AppOptions } from './app.js';
 export { Engine, type EngineOptions, type GenerationJob, type JobEvent, type JobResult, type SequenceResult } from './engine.js';
 export { Metrics } from './metrics.js';
-export { PrefixCache, copyCachePrefix } from './prefix-cache.js';
+export { PrefixCache } from './prefix-cache.js';
 export { ApiError, toApiError } from './errors.js';
 export { listen, type ListeningServer } from './node.js';
 export { renderMarkdown } from './chat-page.js';

@@ -4,7 +4,7 @@
  * and starts from a copy of that many positions (e.g. turn 2 of a chat repeats all of turn 1). Entries
  * are never handed out, only copied, so one entry can seed many requests.
  */
-import { KVCache, copyRows } from '../model/kv-cache.js';
+import type { KVCache } from '../model/kv-cache.js';
 
 interface Entry {
   ids: number[];
@@ -15,20 +15,6 @@ export interface PrefixMatch {
   /** A fresh cache of `capacity` holding the first `length` positions. */
   cache: KVCache;
   length: number;
-}
-
-/** Copies the first `length` positions of `src` into a new cache of `capacity` positions. */
-export function copyCachePrefix(src: KVCache, length: number, capacity: number): KVCache {
-  const c = new KVCache(src.nLayer, src.width, capacity, src.dtype);
-  const n = length * src.width;
-  for (let l = 0; l < src.nLayer; l++) {
-    copyRows(src.keys[l], c.keys[l], n);
-    copyRows(src.values[l], c.values[l], n);
-  }
-  c.keyMask.set(src.keyMask.subarray(0, length));
-  c.length = length;
-  c.hasPadding = src.hasPadding && src.keyMask.subarray(0, length).includes(0);
-  return c;
 }
 
 export class PrefixCache {
@@ -75,7 +61,7 @@ export class PrefixCache {
     if (best === null || bestLen < this.minTokens) return null;
     this.entries = this.entries.filter((e) => e !== best);
     this.entries.push(best);
-    return { cache: copyCachePrefix(best.cache, bestLen, capacity), length: bestLen };
+    return { cache: best.cache.copy(bestLen, capacity), length: bestLen };
   }
 
   clear(): void {
