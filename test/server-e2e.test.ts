@@ -91,12 +91,29 @@ test('concurrent streaming requests get the same outputs as alone (greedy identi
   assert.ok(all - le1 > 0, 'some steps ran several sequences at once');
 });
 
-test('SIGTERM with a request in flight: it completes, the process logs and exits 0', async () => {
-  const stream = await client.completions.create({ model: 'tiny-ja-demo', prompt: '昔々', max_tokens: 40, temperature: 0, stream: true });
+test('SIGTERM with a request in flight: /health and new requests get 503 shutting_down while it completes; the process logs and exits 0', async () => {
+  // ignore_eos and 400 tokens: the answer runs long enough for the checks below.
+  const stream = await client.completions.create({ model: 'tiny-ja-demo', prompt: '昔々', max_tokens: 400, temperature: 0, stream: true, ignore_eos: true } as never) as unknown as AsyncIterable<OpenAI.Completion>;
   const it = stream[Symbol.asyncIterator]();
   const first = await it.next();
   assert.equal(first.done, false);
   srv.child.kill('SIGTERM');
+  // The listener stays open while the request drains (before, connections were refused at once).
+  let health: Response | null = null;
+  for (let i = 0; i < 100; i++) {
+    health = await fetch(`${srv.url}/health`);
+    if (health.status === 503) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(health!.status, 503);
+  assert.deepEqual(await health!.json(), { status: 'shutting_down' });
+  const late = await fetch(`${srv.url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ model: 'tiny-ja-demo', prompt: '今日は', max_tokens: 4 }),
+  });
+  assert.equal(late.status, 503);
+  assert.equal(((await late.json()) as { error: { code: string } }).error.code, 'shutting_down');
   let finish: string | null = null;
   let text = (first.value as OpenAI.Completion).choices[0].text;
   for (let r = await it.next(); !r.done; r = await it.next()) {

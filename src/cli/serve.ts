@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { FugakuError } from '../errors.js';
 import { AutoTokenizer } from '../tokenizer/index.js';
-import { createServer, listen } from '../server/index.js';
+import { createServer, listen, LISTEN_DEFAULTS } from '../server/index.js';
 import { addModelLoadOptions, intArg, modelOption } from './options.js';
 import { loadModel } from './load-model.js';
 
@@ -28,6 +28,9 @@ export interface ServeOptions {
   maxBodyBytes: number;
   prefixCache: number;
   shutdownTimeout: number;
+  timeoutHeaders: number;
+  timeoutRequest: number;
+  maxConnections: number;
 }
 
 /** Where the server writes (the process streams in the CLI). */
@@ -53,7 +56,10 @@ export function registerServeCommand(program: Command): void {
     .option('--alias <name...>', 'extra model names clients may ask for (the folder name always works)')
     .option('--max-body-bytes <n>', 'largest accepted request body', intArg('--max-body-bytes', 1), 1024 * 1024)
     .option('--prefix-cache <n>', 'finished KV caches kept for prefix reuse (0 = off)', intArg('--prefix-cache', 0), 16)
-    .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10);
+    .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10)
+    .option('--timeout-headers <seconds>', 'most time a client may take to send its request headers', intArg('--timeout-headers', 1), LISTEN_DEFAULTS.headersTimeoutMs / 1000)
+    .option('--timeout-request <seconds>', 'most time a client may take to send its whole request, body included (llama-server\'s read timeout: 600)', intArg('--timeout-request', 1), LISTEN_DEFAULTS.requestTimeoutMs / 1000)
+    .option('--max-connections <n>', 'open connections at most; more are closed at once', intArg('--max-connections', 1), LISTEN_DEFAULTS.maxConnections);
   addModelLoadOptions(cmd)
     .action(async (o: ServeOptions) => {
       await runServe(o, {
@@ -87,7 +93,13 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
     prefixCacheEntries: o.prefixCache,
     log: (line) => io.log(`${new Date().toISOString()} ${line}`),
   });
-  const server = await listen(app, engine, { host: o.host, port: o.port });
+  const server = await listen(app, engine, {
+    host: o.host,
+    port: o.port,
+    headersTimeoutMs: o.timeoutHeaders * 1000,
+    requestTimeoutMs: o.timeoutRequest * 1000,
+    maxConnections: o.maxConnections,
+  });
   const done = new Promise<void>((resolve, reject) => {
     io.onSignal((signal) => {
       io.log(`${signal}: shutting down (running requests get ${o.shutdownTimeout}s to finish)`);

@@ -12,7 +12,7 @@ export { Engine, type EngineOptions, type GenerationJob, type JobEvent, type Job
 export { Metrics } from './metrics.js';
 export { PrefixCache } from './prefix-cache.js';
 export { ApiError, toApiError } from './errors.js';
-export { listen, type ListeningServer } from './node.js';
+export { listen, LISTEN_DEFAULTS, type ListeningServer, type ListenOptions } from './node.js';
 export { renderMarkdown } from './chat-page.js';
 
 export interface ServerSetup extends EngineOptions, Omit<AppOptions, 'engine' | 'metrics' | 'modelNames' | 'model' | 'tokenizer'> {

@@ -1,6 +1,9 @@
 /**
- * The thin Node adapter: serves a Hono app with @hono/node-server on host:port and shuts it down
- * gracefully (stop accepting, let the engine finish or cancel in-flight work, close connections).
+ * The thin Node adapter: serves a Hono app with @hono/node-server on host:port, with bounded reads
+ * (headers and whole-request timeouts, a connection cap: slow or idle clients cannot hold the server),
+ * and shuts it down gracefully: the engine stops admitting work first while the listener stays open
+ * (new requests and /health answer 503 `shutting_down`), running requests finish or are cancelled,
+ * then the listener and every connection close.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +21,27 @@ export interface ListeningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-export function listen(app: Hono, engine: Engine, opts: { host: string; port: number }): Promise<ListeningServer> {
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** Most milliseconds a client may take to send the request headers (default 10 000). */
+  headersTimeoutMs?: number;
+  /** Most milliseconds a client may take to send the whole request, body included (default 600 000, llama-server's read timeout). */
+  requestTimeoutMs?: number;
+  /** Most open connections; more are closed at once (default 512). */
+  maxConnections?: number;
+}
+
+/** The defaults of ListenOptions' limits (also the CLI's). */
+export const LISTEN_DEFAULTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 600_000, maxConnections: 512 } as const;
+
+export function listen(app: Hono, engine: Engine, opts: ListenOptions): Promise<ListeningServer> {
+  const headersTimeout = opts.headersTimeoutMs ?? LISTEN_DEFAULTS.headersTimeoutMs;
+  const requestTimeout = opts.requestTimeoutMs ?? LISTEN_DEFAULTS.requestTimeoutMs;
+  const maxConnections = opts.maxConnections ?? LISTEN_DEFAULTS.maxConnections;
+  for (const [name, v] of [['headersTimeoutMs', headersTimeout], ['requestTimeoutMs', requestTimeout], ['maxConnections', maxConnections]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new FugakuError('INVALID_ARGUMENT', `${name} must be an integer >= 1, got ${v}`, 'e.g. --timeout-headers 10 --timeout-request 600 --max-connections 512');
+  }
   return new Promise((resolve, reject) => {
     let server: Server;
     const onError = (e: NodeJS.ErrnoException) => {
@@ -30,7 +53,14 @@ export function listen(app: Hono, engine: Engine, opts: { host: string; port: nu
         ),
       );
     };
-    server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info: AddressInfo) => {
+    // Node checks the timeouts every connectionsCheckingInterval (30 s by default): check often enough
+    // that a trickling client is dropped close to its limit. (headersTimeout must not exceed requestTimeout.)
+    const serverOptions = {
+      headersTimeout: Math.min(headersTimeout, requestTimeout),
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
+    };
+    server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host, serverOptions }, (info: AddressInfo) => {
       server.off('error', onError);
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       let closing: Promise<void> | null = null;
@@ -40,9 +70,11 @@ export function listen(app: Hono, engine: Engine, opts: { host: string; port: nu
         port: info.port,
         shutdown(graceMs = 5000) {
           closing ??= (async () => {
+            // Stop admitting work while still listening: until running requests are done (or cancelled
+            // after graceMs), new requests and /health get 503 shutting_down rather than a refused connection.
+            await engine.shutdown(graceMs);
             const closed = new Promise<void>((r) => server.close(() => r()));
             server.closeIdleConnections();
-            await engine.shutdown(graceMs);
             // Streams write their last events and [DONE] right after the engine settles.
             const timer = setTimeout(() => server.closeAllConnections(), 1000);
             await closed;
@@ -52,6 +84,7 @@ export function listen(app: Hono, engine: Engine, opts: { host: string; port: nu
         },
       });
     }) as Server;
+    server.maxConnections = maxConnections;
     server.once('error', onError);
   });
 }
