@@ -11,6 +11,7 @@ import { AutoTokenizer } from '../tokenizer/index.js';
 import { createServer, listen, LISTEN_DEFAULTS } from '../server/index.js';
 import { addModelLoadOptions, intArg, modelOption } from './options.js';
 import { loadModel } from './load-model.js';
+import { readModelTerms } from '../io/terms.js';
 
 export interface ServeOptions {
   model: string;
@@ -82,7 +83,9 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
   }
   const tokenizer = await AutoTokenizer.fromPretrained(o.model);
   const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype });
+  const terms = await readModelTerms(o.model);
   const { app, engine, modelNames } = createServer({
+    terms,
     model,
     tokenizer,
     aliases: o.alias,
@@ -107,6 +110,7 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
     });
   });
   io.log(`model ${modelNames.join(', ')} (context ${model.config.nPositions} tokens), max batch ${o.maxBatch}, max queue ${o.maxQueue}${apiKey ? ', API key required' : ''}`);
+  if (terms !== null) io.log(`the model's terms of use (${terms.length} characters) are served at ${server.url}/terms: a service built on this model must include them in its own terms`);
   io.out(`fugaku serve: listening on ${server.url}`);
   await done;
   io.log('server stopped');

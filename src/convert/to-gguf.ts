@@ -10,6 +10,7 @@
  * q8_0/q4_0 the position table stays F32 (it is added, not multiplied), exactly as the runtime does
  * when it quantizes while loading; quantization is src/tensor/quant.ts (ggml's reference rounding).
  */
+import { readModelTerms } from '../io/terms.js';
 import { access, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FugakuError } from '../errors.js';
@@ -51,7 +52,7 @@ export interface ConvertOptions {
   licenseName?: string;
   licenseLink?: string;
   /**
-   * A licence text file to embed as general.license.text (default: the folder's LICENSE file, if any).
+   * A licence text file to embed as general.license.text (default: the folder's LICENSE and LICENSE_ja files, if any; null: none).
    * Pass null to embed none.
    */
   licenseFile?: string | null;
@@ -220,8 +221,12 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     const licenseLink = opts.licenseLink ?? FUGAKU_LLM_LICENSE.link;
     let licenseText: string | null = null;
     let licenseFrom: string | null = null;
-    if (opts.licenseFile !== null) {
-      const f = opts.licenseFile ?? path.join(ckpt.dir, 'LICENSE');
+    if (opts.licenseFile === undefined) {
+      // The folder's terms (LICENSE, LICENSE_ja): a service on the converted file must show them too.
+      licenseText = await readModelTerms(ckpt.dir);
+      if (licenseText !== null) licenseFrom = path.resolve(ckpt.dir, 'LICENSE*');
+    } else if (opts.licenseFile !== null) {
+      const f = opts.licenseFile;
       licenseText = await readOptionalText(f);
       if (licenseText === null && opts.licenseFile !== undefined) {
         throw new FugakuError('FILE_NOT_FOUND', `licence file ${f} does not exist`, 'pass an existing text file with --license-file');

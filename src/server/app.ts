@@ -53,6 +53,12 @@ export interface AppOptions {
   wallClock?: () => number;
   /** Ids for responses (default random UUIDs). */
   newId?: () => string;
+  /**
+   * The model's terms of use (readModelTerms: the folder's LICENSE/LICENSE_ja, a GGUF's
+   * general.license.text). Fugaku-LLM's terms require a service on the model to include them: they
+   * are served at /terms and linked from the chat page. null/undefined: /terms is 404.
+   */
+  terms?: string | null;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
@@ -83,7 +89,9 @@ export function createApp(o: AppOptions): Hono {
   const tok = o.tokenizer;
   const nPositions = o.model.config.nPositions;
   const modelId = o.modelNames[0];
-  const page = { js: chatPageScript(), css: CHAT_PAGE_CSS, html: CHAT_PAGE_HTML };
+  const terms = o.terms ?? null;
+  const termsLink = '<a id="terms" href="/terms" target="_blank" rel="noopener">利用規約 (terms of use)</a>';
+  const page = { js: chatPageScript(), css: CHAT_PAGE_CSS, html: terms === null ? CHAT_PAGE_HTML : CHAT_PAGE_HTML.replace('</header>', `  ${termsLink}\n</header>`) };
   /** Requests whose response is a stream: logged and timed when the stream ends. */
   const streamed = new WeakSet<Request>();
 
@@ -128,6 +136,10 @@ export function createApp(o: AppOptions): Hono {
   app.get('/', () => new Response(page.html, { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP } }));
   app.get('/chat.js', () => new Response(page.js, { headers: { 'content-type': 'text/javascript; charset=utf-8' } }));
   app.get('/chat.css', () => new Response(page.css, { headers: { 'content-type': 'text/css; charset=utf-8' } }));
+  app.get('/terms', () =>
+    terms === null
+      ? errorResponse(new ApiError(404, 'invalid_request_error', 'this model carries no terms of use (no LICENSE/LICENSE_ja in its folder, no general.license.text in its GGUF file)', null, 'no_terms'))
+      : new Response(terms, { headers: { 'content-type': 'text/plain; charset=utf-8' } }));
   app.get('/health', () => (o.engine.isClosed ? json({ status: 'shutting_down' }, 503) : json({ status: 'ok' })));
   app.get('/metrics', () => {
     const s = o.engine.stats;

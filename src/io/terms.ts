@@ -1,0 +1,34 @@
+/**
+ * A model's terms of use, as its files carry them: Fugaku-LLM's terms require that a service built on
+ * the model include them in its own terms, so `fugaku serve` shows what this finds (at /terms, with a
+ * link on the chat page and a line at start). A checkpoint folder carries them as `LICENSE` and/or
+ * `LICENSE_ja` (the Fugaku-LLM repositories' files); a GGUF file as `general.license.text`
+ * (`fugaku convert` embeds the folder's LICENSE there). A licence *name* alone is not terms.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { metaString, openGGUF } from './gguf.js';
+
+export const TERMS_FILES = ['LICENSE', 'LICENSE_ja', 'LICENSE.txt', 'LICENSE_ja.txt'] as const;
+
+/** The terms text of the model at `modelPath` (folder or .gguf), or null when it carries none. */
+export async function readModelTerms(modelPath: string): Promise<string | null> {
+  if (/\.gguf$/i.test(modelPath)) {
+    const g = await openGGUF(modelPath);
+    try {
+      const text = metaString(g, 'general.license.text');
+      return text !== undefined && text.trim() !== '' ? text : null;
+    } finally {
+      await g.close();
+    }
+  }
+  const parts: string[] = [];
+  for (const name of TERMS_FILES) {
+    const file = path.join(modelPath, name);
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile()) continue;
+    const text = await readFile(file, 'utf8');
+    if (text.trim() !== '') parts.push(text.trimEnd());
+  }
+  return parts.length > 0 ? parts.join('\n\n') + '\n' : null;
+}
