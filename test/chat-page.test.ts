@@ -1,22 +1,24 @@
 /**
  * The chat page: the safe Markdown renderer (unit tests), and the real page in headless Chromium
- * (playwright-core + Debian's /usr/bin/chromium) against an in-process server: Japanese input, an IME
- * composition Enter does not send, a streamed answer, multi-turn history, the Stop button cancels the
- * request on the server. Saves a screenshot to test-artifacts/chat-page.png (and to docs/img/chat-page.png
- * when UPDATE_DOCS_SCREENSHOT=1).
+ * (playwright-core + the Chromium that test/browser.ts finds: a system one, else the npm one) against an
+ * in-process server: Japanese input, an IME composition Enter does not send, a streamed answer, multi-turn
+ * history, the Stop button cancels the request on the server, Japanese text in the page's fonts renders as
+ * glyphs (not tofu boxes). Saves a screenshot to test-artifacts/chat-page.png (and to docs/img/chat-page.png
+ * when UPDATE_DOCS_SCREENSHOT=1), and the glyph check's to <tmpdir>/fugaku-chat-page-glyphs.png.
  * Without Chromium this test FAILS (it is part of the contract), it does not skip.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { createServer, listen, renderMarkdown, type ListeningServer } from '../src/server/index.js';
 import { modelDirs, repoRoot } from './helpers.js';
+import { launchBrowser, type LaunchedBrowser } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // Browser globals inside page functions (this project compiles without the DOM lib).
 declare const document: any;
 declare const window: any;
@@ -35,7 +37,12 @@ test('renderMarkdown escapes HTML first, then renders code blocks, inline code, 
 });
 
 let server: ListeningServer;
-let browser: Browser | undefined;
+let launched: Promise<LaunchedBrowser> | undefined;
+/** The browser, launched by the first test that needs it (a missing browser fails that test, saying what to install). */
+async function browser(): Promise<Browser> {
+  launched ??= launchBrowser();
+  return (await launched).browser;
+}
 /** Holds the server's step loop while closed (see yieldToEventLoop in before()). */
 const gate = {
   closed: false,
@@ -73,14 +80,12 @@ before(async () => {
 
 after(async () => {
   gate.open();
-  await browser?.close();
+  await launched?.then((l) => l.close(), () => {});
   await server.shutdown(500);
 });
 
 test('chat page in Chromium: Japanese input, IME Enter does not send, streamed answer, history, Stop, screenshot', async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is required for the chat page test but ${CHROMIUM} does not exist (Debian: apt-get install chromium)`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  const page = await browser.newPage({ viewport: { width: 960, height: 720 }, locale: 'ja-JP' });
+  const page = await (await browser()).newPage({ viewport: { width: 960, height: 720 }, locale: 'ja-JP' });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   const bodies: any[] = [];
@@ -185,4 +190,30 @@ test('chat page in Chromium: Japanese input, IME Enter does not send, streamed a
   assert.ok(existsSync(shot));
   // The README's picture is refreshed on request only, so a test run never edits tracked files.
   if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(shot, path.join(repoRoot, 'docs', 'img', 'chat-page.png'));
+});
+
+test('chat page fonts: Japanese renders as distinct glyphs, not identical tofu boxes', async () => {
+  const page = await (await browser()).newPage({ viewport: { width: 960, height: 240 }, locale: 'ja-JP' });
+  await page.goto(server.url + '/');
+  const fontFamily: string = await page.evaluate(() => window.getComputedStyle(document.body).fontFamily);
+  assert.match(fontFamily, /Noto Sans JP/);
+  // Each character alone in a cell of whole pixels, in the page's own font stack. A character no font has is
+  // drawn as the same box (or nothing), so such cells are pixel-identical; real glyphs all differ.
+  const japanese = [...'日本の首都はどこですか？ありがト'];
+  const unassigned = ['\u0378', '\u0379', '\u0380', '\u0381', '\u0382', '\u0383'];
+  const cells = (id: string, chars: string[]) =>
+    `<div id="${id}">${chars.map((c) => `<span style="display:inline-block;width:40px;height:48px;line-height:48px;text-align:center">${c}</span>`).join('')}</div>`;
+  await page.goto('about:blank'); // setContent keeps the document's CSP, which forbids style attributes
+  await page.setContent(`<body style="margin:8px;font-size:32px;font-family:${fontFamily.replace(/"/g, "'")}">${cells('ja', japanese)}${cells('none', unassigned)}</body>`);
+  const shot = path.join(os.tmpdir(), 'fugaku-chat-page-glyphs.png');
+  await page.screenshot({ path: shot });
+  const distinct = async (id: string) => {
+    const images = await Promise.all((await page.locator(`#${id} span`).all()).map((cell) => cell.screenshot()));
+    return new Set(images.map((png) => png.toString('base64'))).size;
+  };
+  // The control: characters that no font has give one image, so identical boxes would be seen as such.
+  assert.equal(await distinct('none'), 1, 'unassigned code points all look the same (tofu)');
+  assert.equal(await distinct('ja'), japanese.length,
+    `every Japanese character is its own glyph, not a tofu box (a Japanese font is missing; see ${shot})`);
+  await page.close();
 });
