@@ -16,7 +16,7 @@
  * against the same llama runs; default auto), --json (one JSON line).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,7 @@ const reps = Number(opt('--reps', '3'));
 const P = Number(opt('--prompt-tokens', '128'));
 const G = Number(opt('--new-tokens', '64'));
 const work = opt('--work', '/tmp/fugaku-bench');
+mkdirSync(work, { recursive: true }); // checkpoints and GGUF files are written here (make-checkpoint, convert)
 // Our KV cache element type (llama.cpp's default cache is f16; ours defaults to f32 for HF parity).
 const kvDtype = opt('--kv-cache-dtype', 'f32');
 const asJSON = args.includes('--json');
