@@ -11,7 +11,7 @@
  *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
  *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
  *
- * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
+ * Options: --work DIR (checkpoints and GGUF files, created if missing; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
  * (ours; llama.cpp's own default is f16), --simd avx512,avx2 (our kernel sets, each run and reported
  * against the same llama runs; default auto), --json (one JSON line).
  */
