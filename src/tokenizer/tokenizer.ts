@@ -168,7 +168,7 @@ export class PreTrainedTokenizer {
     this.allSpecialIds = special;
   }
 
-  /** Load `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json` when present) from a folder. */
+  /** Load `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json` when present) from a folder, or the tokenizer a GGUF file holds. */
   static async fromPretrained(dir: string): Promise<PreTrainedTokenizer> {
     if ((await resolveModelPath(dir)) === 'gguf') return PreTrainedTokenizer.fromGGUF(dir);
     const file = path.join(dir, 'tokenizer.json');
