@@ -12,7 +12,6 @@
  *   node dist/bench/make-checkpoint.js --preset 13b --gguf q4_0 --out /tmp/13b-q4_0.gguf
  *   presets: 13b (Fugaku-LLM-13B), 1b, gpt2-small, tiny; or --n-embd/--n-layer/--n-head/--n-inner/--vocab/--n-positions
  */
-import { parseArgs } from 'node:util';
 import { open, mkdir, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +23,7 @@ import { buildSpmVocab } from '../src/convert/vocab.js';
 import { writeGGUF } from '../src/io/gguf.js';
 import { parseGPT2Config } from '../src/model/config.js';
 import { QK } from '../src/tensor/quant.js';
+import { benchArgs } from './args.js';
 
 interface Shape { nEmbd: number; nLayer: number; nHead: number; nInner: number; vocab: number; nPositions: number; activation: string }
 
@@ -114,13 +114,16 @@ async function writeRandomGGUF(shape: Shape, dtype: 'q4_0' | 'q8_0', out: string
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const values = benchArgs(
+    'make-checkpoint',
+    `node dist/bench/make-checkpoint.js --out DIR|FILE.gguf [--gguf q4_0|q8_0] [--preset ${Object.keys(PRESETS).join('|')}] [--n-embd E] [--n-layer L] [--n-head H] [--n-inner I] [--vocab V] [--n-positions N] [--shard-size-gb G] [--seed S] [--force]` +
+      ' (missing parent folders of --out are created)',
+    {
       preset: { type: 'string' }, out: { type: 'string' }, 'shard-size-gb': { type: 'string' }, seed: { type: 'string' },
       'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, 'n-inner': { type: 'string' },
       vocab: { type: 'string' }, 'n-positions': { type: 'string' }, force: { type: 'boolean' }, gguf: { type: 'string' },
     },
-  });
+  );
   if (!values.out) throw new Error('--out DIR (or FILE.gguf with --gguf) is required');
   const base = PRESETS[values.preset ?? 'tiny'];
   if (!base) throw new Error(`unknown preset ${values.preset}; use one of ${Object.keys(PRESETS).join(', ')}`);
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
     if (values.gguf !== 'q4_0' && values.gguf !== 'q8_0') throw new Error(`--gguf ${values.gguf}: use q4_0 or q8_0`);
     if (existsSync(out) && !values.force) throw new Error(`${out} exists (use --force)`);
     if (shape.nEmbd % QK !== 0 || shape.nInner % QK !== 0) throw new Error(`--gguf needs n_embd and n_inner that are multiples of ${QK}`);
+    await mkdir(path.dirname(path.resolve(out)), { recursive: true });
     await writeRandomGGUF(shape, values.gguf, out, new Rng(Number(values.seed ?? 1)));
     return;
   }

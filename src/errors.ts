@@ -6,6 +6,7 @@
 export type ErrorCode =
   // files and checkpoints
   | 'FILE_NOT_FOUND'
+  | 'MODEL_INVALID'
   | 'CONFIG_INVALID'
   | 'ARCH_UNSUPPORTED'
   | 'SAFETENSORS_INVALID'
@@ -19,6 +20,9 @@ export type ErrorCode =
   | 'TOKENIZER_INVALID'
   | 'TOKENIZER_UNSUPPORTED'
   | 'TOKEN_ID_OUT_OF_RANGE'
+  // command line
+  | 'UNKNOWN_COMMAND'
+  | 'UNKNOWN_OPTION'
   // generation / inputs
   | 'INVALID_ARGUMENT'
   | 'CONTEXT_OVERFLOW'

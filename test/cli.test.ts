@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { goldenDir, loadModelGolden, modelDirs, repoRoot } from './helpers.js';
 import { runFugaku, type CliRun } from './helpers.js';
@@ -10,10 +10,24 @@ import { withTempDir } from './build-safetensors.js';
 import { AutoModelForCausalLM } from '../src/generation/causal-lm.js';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { causalLMLoss, lossFromLogits } from '../src/eval/perplexity.js';
+import { convertToGGUF } from '../src/convert/to-gguf.js';
+import { rejectsWith } from './helpers.js';
 
 
 function fugaku(args: string[], stdin = ''): Promise<CliRun> {
   return runFugaku(args, { stdin });
+}
+
+/** The README's error format: exactly one line on stderr, `error[CODE]: message (hint: ...)`. */
+const ERROR_LINE = /^error\[[A-Z_]+\]: [^\n]+ \(hint: [^\n]+\)\n$/;
+
+/** Runs `args`, expects exit 1 with one documented error line of `code`; returns that line. */
+async function failsWith(args: string[], code: string, stdin = ''): Promise<string> {
+  const r = await fugaku(args, stdin);
+  assert.equal(r.code, 1, `${args.join(' ')} should exit 1; stderr: ${r.stderr}`);
+  assert.match(r.stderr, ERROR_LINE, `${args.join(' ')}: ${r.stderr}`);
+  assert.ok(r.stderr.startsWith(`error[${code}]: `), `${args.join(' ')}: expected ${code}, got ${r.stderr}`);
+  return r.stderr;
 }
 
 interface TokGolden { text: string; ids: number[]; ids_with_special: number[]; decode: string; decode_with_special: string; decode_with_special_skip: string }
@@ -103,7 +117,7 @@ test('every command has --help; bad input gives exit 1 and a one-line error', as
     assert.match(h.stdout, new RegExp(`Usage: fugaku ${cmd}`));
   }
   const bad: [string[], string, RegExp][] = [
-    [['generate', '--bogus'], '', /unknown option '--bogus'/],
+    [['generate', '--bogus'], '', /UNKNOWN_OPTION.*unknown option --bogus/],
     [['generate'], '', /--prompt/],
     [['generate', '--prompt', 'a', '--top-k', '-1'], '', /--top-k/],
     [['generate', '--prompt', 'a', '--temperature', '0', '--do-sample'], '', /GENERATION_CONFIG_INVALID.*temperature/],
@@ -123,7 +137,7 @@ test('every command has --help; bad input gives exit 1 and a one-line error', as
     const r = await fugaku(args, stdin);
     assert.equal(r.code, 1, `${args.join(' ')} should fail`);
     assert.match(r.stderr, pattern, `${args.join(' ')}: ${r.stderr}`);
-    assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, ERROR_LINE, `the documented format for ${args.join(' ')}`);
   }
 });
 
@@ -139,4 +153,111 @@ test('fugaku generate --stream prints the same text as the non-streaming run; --
   assert.ok(j.output_ids.length < 20);
   const bad = await fugaku([...args, '--stream', '--json']);
   assert.equal(bad.code, 1);
+});
+
+test('--model that is not a model: a typed one-line error from the CLI and from the library, never INTERNAL', async () => {
+  await withTempDir(async (t) => {
+    const readme = path.join(repoRoot, 'README.md');
+    // A plain file is neither a folder nor a GGUF file, for every command that resolves --model.
+    for (const args of [['generate', '--prompt', 'a'], ['tokenize'], ['detokenize'], ['bench'], ['perplexity', '--file', readme]]) {
+      const line = await failsWith([...args, '--model', readme], 'MODEL_INVALID', '"a"\n');
+      assert.match(line, /README\.md is a file but neither a model folder nor a GGUF file \(hint: pass a Hugging Face model folder/);
+    }
+    await rejectsWith(AutoModelForCausalLM.fromPretrained(readme), 'MODEL_INVALID', 'neither a model folder nor a GGUF file');
+    await rejectsWith(AutoTokenizer.fromPretrained(readme), 'MODEL_INVALID', 'neither a model folder nor a GGUF file');
+    // Nothing there.
+    assert.match(await failsWith(['generate', '--model', path.join(t.dir, 'nowhere'), '--prompt', 'a'], 'FILE_NOT_FOUND'), /nowhere does not exist/);
+    await rejectsWith(AutoModelForCausalLM.fromPretrained(path.join(t.dir, 'nowhere')), 'FILE_NOT_FOUND', 'does not exist');
+    // A folder without the model files: no tokenizer.json; tokenizer files but no config.json.
+    const empty = path.join(t.dir, 'empty');
+    await mkdir(empty);
+    assert.match(await failsWith(['generate', '--model', empty, '--prompt', 'a'], 'FILE_NOT_FOUND'), /tokenizer\.json not found/);
+    const tokOnly = path.join(t.dir, 'tokenizer-only');
+    await mkdir(tokOnly);
+    await copyFile(path.join(modelDirs['tiny-gpt2-f16'], 'tokenizer.json'), path.join(tokOnly, 'tokenizer.json'));
+    assert.match(await failsWith(['generate', '--model', tokOnly, '--prompt', 'a'], 'FILE_NOT_FOUND'), /has no config\.json/);
+    // GGUF files: empty, cut inside the metadata, cut inside the tensor data.
+    const zero = path.join(t.dir, 'x.gguf');
+    await writeFile(zero, '');
+    assert.match(await failsWith(['generate', '--model', zero, '--prompt', 'a'], 'GGUF_INVALID'), /0 bytes, too short/);
+    const full = path.join(t.dir, 'full.gguf');
+    await convertToGGUF({ model: modelDirs['tiny-gpt2-f16'], out: full, dtype: 'f16', licenseFile: null });
+    const bytes = await readFile(full);
+    for (const [name, length] of [['head', 4096], ['tail', bytes.length - 1000]] as const) {
+      const cut = path.join(t.dir, `cut-${name}.gguf`);
+      await writeFile(cut, bytes.subarray(0, length));
+      assert.match(await failsWith(['generate', '--model', cut, '--prompt', 'a'], 'GGUF_INVALID'), /truncated/);
+    }
+    // A GGUF file without the .gguf name is still a GGUF file (recognised by its magic).
+    const args = ['generate', '--prompt', 'あ', '--max-new-tokens', '3', '--json'];
+    const bin = path.join(t.dir, 'model.bin');
+    await copyFile(full, bin);
+    const [a, b] = [await fugaku([...args, '--model', full]), await fugaku([...args, '--model', bin])];
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(JSON.parse(b.stdout), JSON.parse(a.stdout));
+  });
+});
+
+test('option errors in every command: error[CODE]: message (hint: what is allowed), exit 1; --help and --version exit 0', async () => {
+  const cases: [string[], string, RegExp][] = [
+    [['generate', '--max-new-tokens', '-1'], 'INVALID_ARGUMENT', /fugaku generate: --max-new-tokens "-1" is invalid \(hint: --max-new-tokens takes an integer >= 1; see fugaku generate --help\)/],
+    [['generate', '--max-new-tokens', '1.5'], 'INVALID_ARGUMENT', /--max-new-tokens takes an integer >= 1/],
+    [['generate', '--temperature', 'abc'], 'INVALID_ARGUMENT', /--temperature "abc" is invalid \(hint: --temperature takes a number/],
+    [['generate', '--threads', '0'], 'INVALID_ARGUMENT', /--threads "0" is invalid \(hint: --threads takes an integer in 1\.\.256/],
+    [['generate', '--dtype', 'q2_k'], 'INVALID_ARGUMENT', /--dtype "q2_k" is invalid \(hint: --dtype takes one of auto, bf16, f16, f32, q8_0, q4_0; see fugaku generate --help\)/],
+    [['generate', '--frobnicate'], 'UNKNOWN_OPTION', /fugaku generate: unknown option --frobnicate \(hint: see fugaku generate --help/],
+    [['generate', '--promt', 'a'], 'UNKNOWN_OPTION', /did you mean --prompt\?/],
+    [['generate', '--prompt'], 'INVALID_ARGUMENT', /--prompt needs a value \(hint: write --prompt <text>/],
+    [['generate', '--prompt', 'a', '--input-ids', '[1]'], 'INVALID_ARGUMENT', /--prompt and --input-ids cannot be used together/],
+    [['generate', '--input-ids', 'x'], 'INVALID_ARGUMENT', /--input-ids takes a non-empty JSON array/],
+    [['generate', 'extra'], 'INVALID_ARGUMENT', /too many arguments/],
+    [['frobnicate'], 'UNKNOWN_COMMAND', /fugaku: unknown command frobnicate \(hint: commands: tokenize, detokenize, generate, perplexity, chat, serve, eval, convert, bench; see fugaku --help\)/],
+    [['--frobnicate'], 'UNKNOWN_OPTION', /fugaku: unknown option --frobnicate/],
+    [['serve', '--port', '99999'], 'INVALID_ARGUMENT', /fugaku serve: --port "99999" is invalid \(hint: --port takes an integer in 0\.\.65535; see fugaku serve --help\)/],
+    [['serve', '--port', '80x'], 'INVALID_ARGUMENT', /--port takes an integer in 0\.\.65535/],
+    [['tokenize', '--frobnicate'], 'UNKNOWN_OPTION', /fugaku tokenize: unknown option/],
+    [['detokenize', '--frobnicate'], 'UNKNOWN_OPTION', /fugaku detokenize: unknown option/],
+    [['perplexity'], 'INVALID_ARGUMENT', /fugaku perplexity: --file is required \(hint: add --file <path>/],
+    [['perplexity', '--file', 'x', '--stride', '0'], 'INVALID_ARGUMENT', /--stride takes an integer >= 1/],
+    [['chat', '--max-new-tokens', '0'], 'INVALID_ARGUMENT', /fugaku chat: --max-new-tokens "0" is invalid/],
+    [['chat', '--kv-cache-dtype', 'q8'], 'INVALID_ARGUMENT', /--kv-cache-dtype takes one of f32, f16/],
+    [['eval', 'frob'], 'UNKNOWN_COMMAND', /fugaku eval: unknown command frob \(hint: commands: mt-bench, perplexity, gsm8k/],
+    [['eval', 'perplexity'], 'INVALID_ARGUMENT', /fugaku eval perplexity: the argument <files> is missing/],
+    [['eval', 'gsm8k', '--shots', '-1'], 'INVALID_ARGUMENT', /fugaku eval gsm8k: --shots "-1" is invalid/],
+    [['eval', 'mt-bench', 'answer', '--frobnicate'], 'UNKNOWN_OPTION', /fugaku eval mt-bench answer: unknown option --frobnicate/],
+    [['eval', 'mt-bench', 'judge', '--parallel', 'x'], 'INVALID_ARGUMENT', /--parallel takes an integer >= 1/],
+    [['eval', 'mt-bench', 'score', '--judgments', 'x', '--frobnicate'], 'UNKNOWN_OPTION', /fugaku eval mt-bench score: unknown option/],
+    [['convert', '--model', 'x'], 'INVALID_ARGUMENT', /fugaku convert: --dtype is required/],
+    [['bench', '--runs', '0'], 'INVALID_ARGUMENT', /fugaku bench: --runs "0" is invalid \(hint: --runs takes an integer in 1\.\.100/],
+    [['bench', '--simd', 'sse2'], 'INVALID_ARGUMENT', /--simd takes one of auto, /],
+  ];
+  for (const [args, code, pattern] of cases) assert.match(await failsWith(args, code), pattern, args.join(' '));
+  // Help and version: commander's own output on stdout, exit 0.
+  for (const args of [['--help'], ['generate', '--help'], ['eval', 'mt-bench', 'answer', '--help'], ['help', 'serve']]) {
+    const r = await fugaku(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /^Usage: fugaku/);
+    assert.equal(r.stderr, '');
+  }
+  const v = await fugaku(['--version']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout, `${(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+});
+
+test('fugaku detokenize accepts the ids the server\'s /detokenize accepts: integers below the model\'s vocab_size', async () => {
+  const vocab = (JSON.parse(readFileSync(path.join(modelDirs['tiny-ja-demo'], 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+  for (const bad of [99999999, vocab, -1, 1.5]) {
+    const line = await failsWith(['detokenize'], 'TOKEN_ID_OUT_OF_RANGE', `[31]\n[31, ${bad}]\n`);
+    assert.match(line, new RegExp(`stdin line 2: ${bad} is not a token id of this model \\(integers 0\\.\\.${vocab - 1}\\)`));
+  }
+  // The last embedding row (padding past the tokenizer's vocabulary) is a valid id, as on the server.
+  const ok = await fugaku(['detokenize'], `[${vocab - 1}]\n`);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(typeof JSON.parse(ok.stdout), 'string');
+  // Malformed lines are typed errors too.
+  assert.match(await failsWith(['detokenize'], 'INVALID_ARGUMENT', '[1, 2\n'), /stdin line 1 is not valid JSON/);
+  assert.match(await failsWith(['detokenize'], 'INVALID_ARGUMENT', '{"ids": [1]}\n'), /stdin line 1 is not a JSON array of numbers/);
+  assert.match(await failsWith(['tokenize'], 'INVALID_ARGUMENT', '"a"\n{not json\n'), /stdin line 2 is not valid JSON/);
+  assert.match(await failsWith(['tokenize'], 'INVALID_ARGUMENT', 'null\n'), /stdin line 1 is not a JSON string/);
 });

@@ -11,12 +11,12 @@
  *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
  *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
  *
- * Options: --work DIR (checkpoints and GGUF files; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
+ * Options: --work DIR (checkpoints and GGUF files, created if missing; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
  * (ours; llama.cpp's own default is f16), --simd avx512,avx2 (our kernel sets, each run and reported
  * against the same llama runs; default auto), --json (one JSON line).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,7 @@ const reps = Number(opt('--reps', '3'));
 const P = Number(opt('--prompt-tokens', '128'));
 const G = Number(opt('--new-tokens', '64'));
 const work = opt('--work', '/tmp/fugaku-bench');
+mkdirSync(work, { recursive: true }); // checkpoints and GGUF files are written here (make-checkpoint, convert)
 // Our KV cache element type (llama.cpp's default cache is f16; ours defaults to f32 for HF parity).
 const kvDtype = opt('--kv-cache-dtype', 'f32');
 const asJSON = args.includes('--json');

@@ -2,10 +2,14 @@
  * The `fugaku` command line. Each command is a thin wrapper over the library; errors become one
  * line on stderr (`error[CODE]: message (hint: ...)`) and exit code 1.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import * as path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
 import { FugakuError, isFugakuError } from '../errors.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../tokenizer/index.js';
+import { findInvalidTokenId } from '../tokenizer/token-ids.js';
+import { readModelConfig } from '../model/load.js';
 import type { GPT2LMHeadModel } from '../generation/causal-lm.js';
 import { sequenceText } from '../generation/generate.js';
 import { TextStreamer } from '../generation/streamer.js';
@@ -18,8 +22,12 @@ import { registerServeCommand } from './serve.js';
 import { registerEvalCommand } from './eval.js';
 import { registerConvertCommand } from './convert.js';
 import { registerBenchCommand } from './bench.js';
+import { installUsageErrors } from './usage-errors.js';
+import { packageRoot } from '../paths.js';
 
-
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 function checkTokenizerFitsModel(tok: PreTrainedTokenizer, model: GPT2LMHeadModel): void {
   if (tok.vocabSize > model.config.vocabSize) {
@@ -30,7 +38,7 @@ function checkTokenizerFitsModel(tok: PreTrainedTokenizer, model: GPT2LMHeadMode
 export function buildProgram(): Command {
   const program = new Command('fugaku')
     .description('Fugaku-LLM in TypeScript: tokenize, generate and evaluate Hugging Face GPT-2 checkpoints')
-    .configureOutput({ outputError: (str, write) => write(str.split('\n').filter((l) => l.trim() !== '')[0] + '\n') });
+    .version(packageVersion(), '-V, --version', 'print the version');
 
   program
     .command('tokenize')
@@ -53,10 +61,16 @@ export function buildProgram(): Command {
     .option('--skip-special-tokens', 'drop special tokens such as <EOD|LLM-jp>', false)
     .action(async (o: { model: string; skipSpecialTokens: boolean }) => {
       const tok = await AutoTokenizer.fromPretrained(o.model);
+      // The ids the server's /detokenize accepts: below the model's vocab_size (tokenizer files only: the tokenizer's).
+      const vocabSize = (await readModelConfig(o.model))?.vocabSize ?? tok.vocabSize;
       await mapLines(process.stdin, process.stdout, (line, n) => {
         const ids = parseJSONLine(line, n, 'a JSON array of token ids, e.g. [31, 26467]');
         if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number')) {
           throw new FugakuError('INVALID_ARGUMENT', `stdin line ${n} is not a JSON array of numbers`, 'e.g. [31, 26467]');
+        }
+        const bad = findInvalidTokenId(ids, vocabSize);
+        if (bad !== undefined) {
+          throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `stdin line ${n}: ${bad} is not a token id of this model (integers 0..${vocabSize - 1})`, 'pass ids from `fugaku tokenize` or from generate --json with the same --model');
         }
         return JSON.stringify(tok.decode(ids, { skipSpecialTokens: o.skipSpecialTokens }));
       });
@@ -158,21 +172,17 @@ export function buildProgram(): Command {
   registerConvertCommand(program);
   registerBenchCommand(program);
 
+  installUsageErrors(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  program.exitOverride();
   try {
-    await program.parseAsync(argv);
+    await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (typeof code === 'string' && code.startsWith('commander.')) {
-      // commander already printed its one-line message (or help/version, which exit 0).
-      return code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help' ? 0 : (e as { exitCode?: number }).exitCode ?? 1;
-    }
+    // Help and --version: commander printed them. Usage errors arrive as FugakuErrors (usage-errors.ts).
+    if (e instanceof CommanderError) return 0;
     if (isFugakuError(e)) process.stderr.write(e.toLine() + '\n');
     else process.stderr.write(`error[INTERNAL]: ${(e as Error)?.message ?? String(e)} (hint: this is a bug; please report it with the command you ran)\n`);
     return 1;

@@ -1,4 +1,4 @@
-/** Parsers for CLI option values: each rejects bad input with a message commander prints on one line. */
+/** The options commands share, and parsers for option values (bad values become one-line errors in usage-errors.ts). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { WEIGHT_FORMATS } from '../model/load.js';
 import { BACKEND_NAMES, SIMD_CHOICES } from '../backend/select.js';
@@ -25,12 +25,17 @@ export function addModelLoadOptions(cmd: Command): Command {
   return cmd.addOption(dtypeOption()).addOption(backendOption()).addOption(threadsOption()).addOption(simdOption()).addOption(kvCacheDtypeOption());
 }
 
+/**
+ * Option-value parsers. Each throws commander's InvalidArgumentError whose message says what the
+ * option takes ("--threads takes an integer in 1..256"); usage-errors.ts makes that the hint of the
+ * one-line error.
+ */
 export function intArg(name: string, min = -Infinity, max = Infinity) {
+  const range = min > -Infinity ? (max < Infinity ? ` in ${min}..${max}` : ` >= ${min}`) : max < Infinity ? ` <= ${max}` : '';
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      const range = min > -Infinity ? (max < Infinity ? ` in ${min}..${max}` : ` >= ${min}`) : '';
-      throw new InvalidArgumentError(`${name} must be an integer${range}, got ${JSON.stringify(v)}.`);
+    if (!/^\s*[+-]?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} takes an integer${range}`);
     }
     return n;
   };
@@ -39,7 +44,7 @@ export function intArg(name: string, min = -Infinity, max = Infinity) {
 export function floatArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(v)}.`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} takes a number, e.g. 0.7`);
     return n;
   };
 }
@@ -49,10 +54,10 @@ export function idsArg(v: string): number[] {
   try {
     parsed = JSON.parse(v);
   } catch {
-    throw new InvalidArgumentError(`--input-ids must be a JSON array of token ids, e.g. [31,26467], got ${JSON.stringify(v)}.`);
+    parsed = undefined;
   }
   if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => Number.isInteger(x) && x >= 0)) {
-    throw new InvalidArgumentError('--input-ids must be a non-empty JSON array of non-negative integers.');
+    throw new InvalidArgumentError('--input-ids takes a non-empty JSON array of non-negative token ids, e.g. [31,26467]');
   }
   return parsed as number[];
 }

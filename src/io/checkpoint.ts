@@ -112,6 +112,13 @@ async function readJsonObject(file: string, code: 'CONFIG_INVALID' | 'SAFETENSOR
   return json;
 }
 
+/** The parsed config.json of a checkpoint folder without touching the weights; null when the folder has none. */
+export async function readConfigFile(dir: string): Promise<Record<string, unknown> | null> {
+  const configPath = path.join(path.resolve(dir), CONFIG_FILE);
+  if (!(await isFile(configPath))) return null;
+  return readJsonObject(configPath, 'CONFIG_INVALID', 'config.json must be a JSON object; re-download it');
+}
+
 /** Opens a checkpoint folder and validates its config and every safetensors header. */
 export async function openCheckpoint(dir: string, options: OpenCheckpointOptions = {}): Promise<CheckpointFolder> {
   const abs = path.resolve(dir);

@@ -5,9 +5,10 @@
  */
 import { totalmem } from 'node:os';
 import { FugakuError } from '../errors.js';
-import { openCheckpoint, type CheckpointFolder } from '../io/checkpoint.js';
+import { openCheckpoint, readConfigFile, type CheckpointFolder } from '../io/checkpoint.js';
 import type { ProgressReporter } from '../io/progress.js';
 import { openGGUFModel } from '../io/gguf-model.js';
+import { resolveModelPath } from '../io/model-path.js';
 import { storageToF32 } from '../tensor/dtype.js';
 import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
@@ -88,8 +89,26 @@ function describeShape(name: string): string {
   return 'n_embd';
 }
 
+/**
+ * The GPT-2 config of a model folder (its config.json) or GGUF file (its metadata), without reading
+ * weights; null for a folder without config.json (tokenizer files only).
+ */
+export async function readModelConfig(dir: string): Promise<GPT2Config | null> {
+  if ((await resolveModelPath(dir)) === 'gguf') {
+    const g = await openGGUFModel(dir);
+    try {
+      return parseGPT2Config(g.config, `${dir} (fugaku.hf_config)`);
+    } finally {
+      await g.close();
+    }
+  }
+  const raw = await readConfigFile(dir);
+  return raw === null ? null : parseGPT2Config(raw, `${dir}/config.json`);
+}
+
+/** Loads `dir`: a Hugging Face checkpoint folder, or a GGUF file (ours, from `fugaku convert`, or another GPT-2 GGUF). */
 export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedModel> {
-  if (isGGUFPath(dir)) return loadGGUFModel(dir, opts);
+  if ((await resolveModelPath(dir)) === 'gguf') return loadGGUFModel(dir, opts);
   const ckpt = await openCheckpoint(dir, { progress: opts.progress });
   try {
     const config = parseGPT2Config(ckpt.config, `${ckpt.dir}/config.json`);
@@ -109,11 +128,6 @@ export async function loadGPT2(dir: string, opts: LoadOptions): Promise<LoadedMo
   } finally {
     await ckpt.close();
   }
-}
-
-/** A GGUF file (ours, from `fugaku convert`, or another GPT-2 GGUF) instead of a folder. */
-export function isGGUFPath(p: string): boolean {
-  return p.toLowerCase().endsWith('.gguf');
 }
 
 async function loadGGUFModel(file: string, opts: LoadOptions): Promise<LoadedModel> {

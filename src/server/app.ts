@@ -15,6 +15,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { PreTrainedTokenizer } from '../tokenizer/index.js';
+import { findInvalidTokenId } from '../tokenizer/token-ids.js';
 import type { GPT2LMHeadModel } from '../generation/causal-lm.js';
 import type { TokenLogprob } from '../generation/generate.js';
 import { applyChatTemplate, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
@@ -207,7 +208,7 @@ export function createApp(o: AppOptions): Hono {
   app.post('/detokenize', async (c) => {
     const req = parseBody(detokenizeRequest, await readJson(c));
     checkModel(req.model);
-    const bad = req.tokens.find((t) => t >= o.model.config.vocabSize);
+    const bad = findInvalidTokenId(req.tokens, o.model.config.vocabSize);
     if (bad !== undefined) throw badRequest(`token id ${bad} is outside 0..${o.model.config.vocabSize - 1}`, 'tokens', 'token_id_out_of_range');
     return json({ prompt: tok.decode(req.tokens, { skipSpecialTokens: req.skip_special_tokens ?? false }) });
   });

@@ -21,6 +21,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { metaString, openGGUF } from '../io/gguf.js';
+import { resolveModelPath } from '../io/model-path.js';
 import { FugakuError } from '../errors.js';
 import { AddedVocabulary, type AddedTokenMatcher } from './added-tokens.js';
 import { decoderFromJson, type Decoder } from './decoders.js';
@@ -78,7 +79,7 @@ async function readOptional(file: string): Promise<string | null> {
     return await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    throw new FugakuError('FILE_NOT_FOUND', `cannot read ${file}: ${(e as Error).message}`, 'the tokenizer files must be readable UTF-8 JSON files', { cause: e });
   }
 }
 
@@ -167,9 +168,9 @@ export class PreTrainedTokenizer {
     this.allSpecialIds = special;
   }
 
-  /** Load `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json` when present) from a folder. */
+  /** Load `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json` when present) from a folder, or the tokenizer a GGUF file holds. */
   static async fromPretrained(dir: string): Promise<PreTrainedTokenizer> {
-    if (dir.toLowerCase().endsWith('.gguf')) return PreTrainedTokenizer.fromGGUF(dir);
+    if ((await resolveModelPath(dir)) === 'gguf') return PreTrainedTokenizer.fromGGUF(dir);
     const file = path.join(dir, 'tokenizer.json');
     const text = await readOptional(file);
     if (text === null) {
