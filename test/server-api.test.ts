@@ -372,3 +372,32 @@ test('a flood of bad requests next to a good one: the good one is unaffected', a
   assert.deepEqual([...new Set(statuses)], [400]);
   assert.equal(text, lib.text);
 });
+
+test('security headers on every response: pages, JSON, errors, 404, SSE, metrics', async () => {
+  const auth = { authorization: `Bearer ${KEY}` };
+  const post = (path: string, body: string) => fetch(server.url + path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+  const responses: [string, Response][] = [
+    ['/', await fetch(`${server.url}/`)],
+    ['/chat.js', await fetch(`${server.url}/chat.js`)],
+    ['/chat.css', await fetch(`${server.url}/chat.css`)],
+    ['/health', await fetch(`${server.url}/health`)],
+    ['/metrics', await fetch(`${server.url}/metrics`)],
+    ['/v1/models', await fetch(`${server.url}/v1/models`, { headers: auth })],
+    ['401', await fetch(`${server.url}/v1/models`)],
+    ['404', await fetch(`${server.url}/no/such/route`, { headers: auth })],
+    ['400', await post('/v1/completions', '{"model":')],
+    ['SSE', await post('/v1/completions', JSON.stringify({ model: MODEL, prompt: 'a', max_tokens: 2, stream: true }))],
+  ];
+  assert.deepEqual(responses.map(([, r]) => r.status), [200, 200, 200, 200, 200, 200, 401, 404, 400, 200]);
+  for (const [name, r] of responses) {
+    await r.arrayBuffer();
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', name);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY', name);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /(^|; )frame-ancestors 'none'($|;)/, name);
+  }
+  const pageCsp = responses[0][1].headers.get('content-security-policy')!;
+  assert.match(pageCsp, /default-src 'none'; script-src 'self'/, 'the page keeps its own policy');
+  assert.equal(pageCsp.match(/frame-ancestors/g)?.length, 1);
+  assert.match(responses[9][1].headers.get('content-type') ?? '', /^text\/event-stream/);
+});

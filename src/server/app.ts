@@ -33,6 +33,7 @@ import {
 } from './schemas.js';
 import { tokenString } from './text.js';
 import { CHAT_PAGE_CSS, CHAT_PAGE_HTML, chatPageScript } from './chat-page.js';
+import { SECURITY_HEADERS, withFrameAncestors } from './security.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -93,6 +94,14 @@ export function createApp(o: AppOptions): Hono {
     o.metrics.requestLatency.observe(seconds);
     log(`${method} ${path} ${status} ${(seconds * 1000).toFixed(0)}ms${extra}`);
   };
+
+  // Security headers on every response (routes, errors, 404, streams).
+  app.use('*', async (c, next) => {
+    await next();
+    const h = c.res.headers;
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) h.set(k, v);
+    h.set('content-security-policy', withFrameAncestors(h.get('content-security-policy')));
+  });
 
   app.use('*', async (c, next) => {
     const t0 = now();
