@@ -5,12 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import OpenAI from 'openai';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
 import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
 import { argmax } from '../src/generation/sampling.js';
 import { createServer, listen, type ListeningServer } from '../src/server/index.js';
+import { hostPolicy } from '../src/server/security.js';
 import { modelDirs } from './helpers.js';
 
 const KEY = 'sk-test-key';
@@ -400,4 +402,90 @@ test('security headers on every response: pages, JSON, errors, 404, SSE, metrics
   assert.match(pageCsp, /default-src 'none'; script-src 'self'/, 'the page keeps its own policy');
   assert.equal(pageCsp.match(/frame-ancestors/g)?.length, 1);
   assert.match(responses[9][1].headers.get('content-type') ?? '', /^text\/event-stream/);
+});
+
+/** A raw HTTP request (node:http, so Host and Origin are exactly what the test says). */
+function httpRequest(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('cross-site requests without an API key: text/plain → 415, foreign Host → 403, foreign Origin → 403; same origin, listed origins and CORS preflight work', async () => {
+  const { app, engine } = createServer({ model: lm, tokenizer: tok, maxBatch: 2, allowedOrigins: ['http://app.example:3000'], allowedHosts: ['fugaku.lan'] });
+  const open = await listen(app, engine, { host: '127.0.0.1', port: 0 });
+  try {
+    const port = open.port;
+    const url = (p: string) => `${open.url}${p}`;
+    const body = JSON.stringify({ model: MODEL, prompt: '日本', max_tokens: 2, temperature: 0 });
+    const errCode = (r: { text: string }) => JSON.parse(r.text).error.code;
+    // The CSRF shape: a "simple" text/plain POST from another page.
+    const csrf = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'text/plain', origin: 'http://evil.example' }, body);
+    assert.equal(csrf.status, 403, csrf.text);
+    assert.equal(errCode(csrf), 'origin_not_allowed');
+    assert.equal(csrf.headers['access-control-allow-origin'], undefined);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+      const r = await httpRequest(url('/v1/completions'), 'POST', type ? { 'content-type': type } : {}, body);
+      assert.equal(r.status, 415, `${type}: ${r.text}`);
+      assert.deepEqual(Object.keys(JSON.parse(r.text).error).sort(), ['code', 'message', 'param', 'type']);
+      assert.equal(errCode(r), 'unsupported_media_type');
+    }
+    for (const path of ['/v1/chat/completions', '/tokenize', '/detokenize']) {
+      assert.equal((await httpRequest(url(path), 'POST', { 'content-type': 'text/plain' }, '{}')).status, 415, path);
+    }
+    const okJson = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'Application/JSON; charset=utf-8' }, body);
+    assert.equal(okJson.status, 200, okJson.text);
+    // DNS rebinding: the attacker's name resolves to 127.0.0.1, so the Host header carries it.
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+      const r = await httpRequest(url('/health'), 'GET', { host });
+      assert.equal(r.status, 403, `Host ${host}: ${r.text}`);
+      assert.equal(errCode(r), 'host_not_allowed');
+      assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST', 'fugaku.lan:8000']) {
+      assert.equal((await httpRequest(url('/health'), 'GET', { host })).status, 200, `Host ${host}`);
+    }
+    // Same origin (the chat page) is fine; so is a listed cross origin, which gets CORS headers.
+    const same = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'application/json', origin: `http://localhost:${port}`, host: `localhost:${port}` }, body);
+    assert.equal(same.status, 200, same.text);
+    assert.equal(same.headers['access-control-allow-origin'], undefined);
+    const listed = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'application/json', origin: 'http://app.example:3000' }, body);
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.headers['access-control-allow-origin'], 'http://app.example:3000');
+    const sameHostOtherPort = await httpRequest(url('/v1/models'), 'GET', { origin: `http://127.0.0.1:${port + 1}` });
+    assert.equal(sameHostOtherPort.status, 403, 'another port is another origin');
+    assert.equal((await httpRequest(url('/v1/models'), 'GET', { origin: 'null' })).status, 403);
+    const preflight = await httpRequest(url('/v1/chat/completions'), 'OPTIONS', {
+      origin: 'http://app.example:3000',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type, authorization',
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], 'http://app.example:3000');
+    assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+    assert.deepEqual(String(preflight.headers['access-control-allow-headers']).split(/,\s*/).sort(), ['authorization', 'content-type', 'x-request-id']);
+    const badPreflight = await httpRequest(url('/v1/chat/completions'), 'OPTIONS', { origin: 'http://evil.example', 'access-control-request-method': 'POST' });
+    assert.equal(badPreflight.status, 403);
+    assert.equal(badPreflight.headers['access-control-allow-origin'], undefined);
+  } finally {
+    await open.shutdown(1000);
+  }
+});
+
+test('hostPolicy: "*" allows any host or origin; IPv6 and case are normalized', () => {
+  const any = hostPolicy(['*'], ['*']);
+  assert.ok(any.hostAllowed('whatever.example:1'));
+  assert.ok(any.originAllowed('https://x.example', 'localhost:8000'));
+  assert.ok(!any.originAllowed('null', 'localhost:8000'), 'an opaque origin is never a listed origin');
+  const p = hostPolicy(['::1', 'Box.Local'], ['HTTP://App.Example:3000/']);
+  assert.ok(p.hostAllowed('[::1]:80') && p.hostAllowed('box.local') && p.hostAllowed(undefined));
+  assert.ok(!p.hostAllowed('box.local.evil') && !p.hostAllowed('[::2]:80'));
+  assert.ok(p.originAllowed('http://app.example:3000', 'localhost:1') && p.isListedCrossOrigin('http://app.example:3000', 'localhost:1'));
+  assert.ok(!p.originAllowed('http://app.example:3001', 'localhost:1'));
 });
