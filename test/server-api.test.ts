@@ -489,3 +489,35 @@ test('hostPolicy: "*" allows any host or origin; IPv6 and case are normalized', 
   assert.ok(p.originAllowed('http://app.example:3000', 'localhost:1') && p.isListedCrossOrigin('http://app.example:3000', 'localhost:1'));
   assert.ok(!p.originAllowed('http://app.example:3001', 'localhost:1'));
 });
+
+test('log lines: control characters in the path are escaped (no forged lines, no ANSI, no NUL); X-Request-Id accepted or generated, returned and logged', async () => {
+  const auth = { authorization: `Bearer ${KEY}` };
+  const from = logLines.length;
+  const forged = await httpRequest(`${server.url}/x%0A2026-01-01T00:00:00.000Z%20POST%20/v1/completions%20200%201ms%0D%1B%5B31mred%00%C2%9B%E2%80%A8%5C`, 'GET', { ...auth, 'x-request-id': 'client-id_1.2:3' });
+  assert.equal(forged.status, 404);
+  assert.equal(forged.headers['x-request-id'], 'client-id_1.2:3');
+  const mine = logLines.slice(from);
+  assert.equal(mine.length, 1, mine.join('\n'));
+  const line = mine[0];
+  assert.ok(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(line), JSON.stringify(line));
+  assert.ok(line.startsWith('[client-id_1.2:3] GET /x\\n2026-01-01T00:00:00.000Z POST /v1/completions 200 1ms\\r\\x1b[31mred\\x00\\x9b\\u2028\\\\ 404 '), JSON.stringify(line));
+
+  for (const bad of ['has space', 'a'.repeat(129), 'x\u00e9', '']) {
+    const r = await httpRequest(`${server.url}/health`, 'GET', { 'x-request-id': bad });
+    const rid = String(r.headers['x-request-id']);
+    assert.match(rid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `a fresh id instead of ${JSON.stringify(bad)}`);
+    assert.ok(logLines.some((l) => l.startsWith(`[${rid}] GET /health 200 `)));
+  }
+  const ids = new Set<string>();
+  for (let i = 0; i < 3; i++) ids.add((await fetch(`${server.url}/health`)).headers.get('x-request-id')!);
+  assert.equal(ids.size, 3, 'each request gets its own id');
+  const stream = await fetch(`${server.url}/v1/completions`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', 'x-request-id': 'stream-1' },
+    body: JSON.stringify({ model: MODEL, prompt: 'a', max_tokens: 2, stream: true }),
+  });
+  assert.equal(stream.headers.get('x-request-id'), 'stream-1');
+  await stream.text();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(logLines.some((l) => /^\[stream-1\] POST \/v1\/completions 200 \d+ms stream \d+ tokens$/.test(l)), logLines.slice(-3).join('\n'));
+});

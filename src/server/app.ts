@@ -33,7 +33,7 @@ import {
 } from './schemas.js';
 import { tokenString } from './text.js';
 import { CHAT_PAGE_CSS, CHAT_PAGE_HTML, chatPageScript } from './chat-page.js';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, SECURITY_HEADERS, hostPolicy, withFrameAncestors } from './security.js';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, SECURITY_HEADERS, escapeLogField, hostPolicy, requestId, withFrameAncestors } from './security.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -98,17 +98,25 @@ export function createApp(o: AppOptions): Hono {
   /** Requests whose response is a stream: logged and timed when the stream ends. */
   const streamed = new WeakSet<Request>();
 
-  const finishRequest = (method: string, path: string, status: number, t0: number, extra = ''): void => {
+  /** The request's id (X-Request-Id), set by the first middleware. */
+  const ridOf = (c: Context): string => (c.get('rid' as never) as string | undefined) ?? '-';
+
+  /** Metrics and the log line; every field a client controls is escaped (no forged lines, no ANSI escapes). */
+  const finishRequest = (c: Context, status: number, t0: number, extra = ''): void => {
+    const { method, path } = c.req;
     const seconds = (now() - t0) / 1000;
     o.metrics.requests.inc({ route: KNOWN_ROUTES.has(path) ? path : 'other', method, status: String(status) });
     o.metrics.requestLatency.observe(seconds);
-    log(`${method} ${path} ${status} ${(seconds * 1000).toFixed(0)}ms${extra}`);
+    log(`[${ridOf(c)}] ${escapeLogField(method)} ${escapeLogField(path)} ${status} ${(seconds * 1000).toFixed(0)}ms${extra}`);
   };
 
-  // Security headers on every response (routes, errors, 404, streams).
+  // Request id and security headers on every response (routes, errors, 404, streams).
   app.use('*', async (c, next) => {
+    const rid = requestId(c.req.header('x-request-id'), () => randomUUID());
+    c.set('rid' as never, rid as never);
     await next();
     const h = c.res.headers;
+    h.set('x-request-id', rid);
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) h.set(k, v);
     h.set('content-security-policy', withFrameAncestors(h.get('content-security-policy')));
   });
@@ -117,7 +125,7 @@ export function createApp(o: AppOptions): Hono {
     const t0 = now();
     c.set('t0' as never, t0 as never);
     await next();
-    if (!streamed.has(c.req.raw)) finishRequest(c.req.method, c.req.path, c.res.status, t0);
+    if (!streamed.has(c.req.raw)) finishRequest(c, c.res.status, t0);
   });
 
   // Host / Origin policy (DNS rebinding, cross-site requests) and CORS, before authentication.
@@ -169,7 +177,9 @@ export function createApp(o: AppOptions): Hono {
 
   app.onError((e, c) => {
     const err = toApiError(e);
-    if (err.status >= 500) log(`error on ${c.req.method} ${c.req.path}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    if (err.status >= 500) {
+      log(`[${ridOf(c)}] error on ${escapeLogField(c.req.method)} ${escapeLogField(c.req.path)}: ${escapeLogField(e instanceof Error ? e.stack ?? e.message : String(e))}`);
+    }
     return errorResponse(err);
   });
   app.notFound((c) => errorResponse(new ApiError(404, 'invalid_request_error', `no route for ${c.req.method} ${c.req.path}`, null, 'unknown_url')));
@@ -575,7 +585,7 @@ export function createApp(o: AppOptions): Hono {
                 // already closed by the client
               }
             }
-            finishRequest(c.req.method, c.req.path, 200, t0, ` stream ${tokens} tokens${reqSignal.aborted || cancel.signal.aborted ? ' (client disconnected)' : ''}`);
+            finishRequest(c, 200, t0, ` stream ${tokens} tokens${reqSignal.aborted || cancel.signal.aborted ? ' (client disconnected)' : ''}`);
           });
       },
       cancel() {
