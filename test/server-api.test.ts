@@ -5,12 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import OpenAI from 'openai';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
 import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
 import { argmax } from '../src/generation/sampling.js';
 import { createServer, listen, type ListeningServer } from '../src/server/index.js';
+import { hostPolicy } from '../src/server/security.js';
 import { modelDirs } from './helpers.js';
 
 const KEY = 'sk-test-key';
@@ -371,4 +373,151 @@ test('a flood of bad requests next to a good one: the good one is unaffected', a
   const statuses = (await Promise.all(bad)).map((r) => r.status);
   assert.deepEqual([...new Set(statuses)], [400]);
   assert.equal(text, lib.text);
+});
+
+test('security headers on every response: pages, JSON, errors, 404, SSE, metrics', async () => {
+  const auth = { authorization: `Bearer ${KEY}` };
+  const post = (path: string, body: string) => fetch(server.url + path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+  const responses: [string, Response][] = [
+    ['/', await fetch(`${server.url}/`)],
+    ['/chat.js', await fetch(`${server.url}/chat.js`)],
+    ['/chat.css', await fetch(`${server.url}/chat.css`)],
+    ['/health', await fetch(`${server.url}/health`)],
+    ['/metrics', await fetch(`${server.url}/metrics`)],
+    ['/v1/models', await fetch(`${server.url}/v1/models`, { headers: auth })],
+    ['401', await fetch(`${server.url}/v1/models`)],
+    ['404', await fetch(`${server.url}/no/such/route`, { headers: auth })],
+    ['400', await post('/v1/completions', '{"model":')],
+    ['SSE', await post('/v1/completions', JSON.stringify({ model: MODEL, prompt: 'a', max_tokens: 2, stream: true }))],
+  ];
+  assert.deepEqual(responses.map(([, r]) => r.status), [200, 200, 200, 200, 200, 200, 401, 404, 400, 200]);
+  for (const [name, r] of responses) {
+    await r.arrayBuffer();
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', name);
+    assert.equal(r.headers.get('x-frame-options'), 'DENY', name);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /(^|; )frame-ancestors 'none'($|;)/, name);
+  }
+  const pageCsp = responses[0][1].headers.get('content-security-policy')!;
+  assert.match(pageCsp, /default-src 'none'; script-src 'self'/, 'the page keeps its own policy');
+  assert.equal(pageCsp.match(/frame-ancestors/g)?.length, 1);
+  assert.match(responses[9][1].headers.get('content-type') ?? '', /^text\/event-stream/);
+});
+
+/** A raw HTTP request (node:http, so Host and Origin are exactly what the test says). */
+function httpRequest(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('cross-site requests without an API key: text/plain → 415, foreign Host → 403, foreign Origin → 403; same origin, listed origins and CORS preflight work', async () => {
+  const { app, engine } = createServer({ model: lm, tokenizer: tok, maxBatch: 2, allowedOrigins: ['http://app.example:3000'], allowedHosts: ['fugaku.lan'] });
+  const open = await listen(app, engine, { host: '127.0.0.1', port: 0 });
+  try {
+    const port = open.port;
+    const url = (p: string) => `${open.url}${p}`;
+    const body = JSON.stringify({ model: MODEL, prompt: '日本', max_tokens: 2, temperature: 0 });
+    const errCode = (r: { text: string }) => JSON.parse(r.text).error.code;
+    // The CSRF shape: a "simple" text/plain POST from another page.
+    const csrf = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'text/plain', origin: 'http://evil.example' }, body);
+    assert.equal(csrf.status, 403, csrf.text);
+    assert.equal(errCode(csrf), 'origin_not_allowed');
+    assert.equal(csrf.headers['access-control-allow-origin'], undefined);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+      const r = await httpRequest(url('/v1/completions'), 'POST', type ? { 'content-type': type } : {}, body);
+      assert.equal(r.status, 415, `${type}: ${r.text}`);
+      assert.deepEqual(Object.keys(JSON.parse(r.text).error).sort(), ['code', 'message', 'param', 'type']);
+      assert.equal(errCode(r), 'unsupported_media_type');
+    }
+    for (const path of ['/v1/chat/completions', '/tokenize', '/detokenize']) {
+      assert.equal((await httpRequest(url(path), 'POST', { 'content-type': 'text/plain' }, '{}')).status, 415, path);
+    }
+    const okJson = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'Application/JSON; charset=utf-8' }, body);
+    assert.equal(okJson.status, 200, okJson.text);
+    // DNS rebinding: the attacker's name resolves to 127.0.0.1, so the Host header carries it.
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+      const r = await httpRequest(url('/health'), 'GET', { host });
+      assert.equal(r.status, 403, `Host ${host}: ${r.text}`);
+      assert.equal(errCode(r), 'host_not_allowed');
+      assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST', 'fugaku.lan:8000']) {
+      assert.equal((await httpRequest(url('/health'), 'GET', { host })).status, 200, `Host ${host}`);
+    }
+    // Same origin (the chat page) is fine; so is a listed cross origin, which gets CORS headers.
+    const same = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'application/json', origin: `http://localhost:${port}`, host: `localhost:${port}` }, body);
+    assert.equal(same.status, 200, same.text);
+    assert.equal(same.headers['access-control-allow-origin'], undefined);
+    const listed = await httpRequest(url('/v1/completions'), 'POST', { 'content-type': 'application/json', origin: 'http://app.example:3000' }, body);
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.headers['access-control-allow-origin'], 'http://app.example:3000');
+    const sameHostOtherPort = await httpRequest(url('/v1/models'), 'GET', { origin: `http://127.0.0.1:${port + 1}` });
+    assert.equal(sameHostOtherPort.status, 403, 'another port is another origin');
+    assert.equal((await httpRequest(url('/v1/models'), 'GET', { origin: 'null' })).status, 403);
+    const preflight = await httpRequest(url('/v1/chat/completions'), 'OPTIONS', {
+      origin: 'http://app.example:3000',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type, authorization',
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], 'http://app.example:3000');
+    assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+    assert.deepEqual(String(preflight.headers['access-control-allow-headers']).split(/,\s*/).sort(), ['authorization', 'content-type', 'x-request-id']);
+    const badPreflight = await httpRequest(url('/v1/chat/completions'), 'OPTIONS', { origin: 'http://evil.example', 'access-control-request-method': 'POST' });
+    assert.equal(badPreflight.status, 403);
+    assert.equal(badPreflight.headers['access-control-allow-origin'], undefined);
+  } finally {
+    await open.shutdown(1000);
+  }
+});
+
+test('hostPolicy: "*" allows any host or origin; IPv6 and case are normalized', () => {
+  const any = hostPolicy(['*'], ['*']);
+  assert.ok(any.hostAllowed('whatever.example:1'));
+  assert.ok(any.originAllowed('https://x.example', 'localhost:8000'));
+  assert.ok(!any.originAllowed('null', 'localhost:8000'), 'an opaque origin is never a listed origin');
+  const p = hostPolicy(['::1', 'Box.Local'], ['HTTP://App.Example:3000/']);
+  assert.ok(p.hostAllowed('[::1]:80') && p.hostAllowed('box.local') && p.hostAllowed(undefined));
+  assert.ok(!p.hostAllowed('box.local.evil') && !p.hostAllowed('[::2]:80'));
+  assert.ok(p.originAllowed('http://app.example:3000', 'localhost:1') && p.isListedCrossOrigin('http://app.example:3000', 'localhost:1'));
+  assert.ok(!p.originAllowed('http://app.example:3001', 'localhost:1'));
+});
+
+test('log lines: control characters in the path are escaped (no forged lines, no ANSI, no NUL); X-Request-Id accepted or generated, returned and logged', async () => {
+  const auth = { authorization: `Bearer ${KEY}` };
+  const from = logLines.length;
+  const forged = await httpRequest(`${server.url}/x%0A2026-01-01T00:00:00.000Z%20POST%20/v1/completions%20200%201ms%0D%1B%5B31mred%00%C2%9B%E2%80%A8%5C`, 'GET', { ...auth, 'x-request-id': 'client-id_1.2:3' });
+  assert.equal(forged.status, 404);
+  assert.equal(forged.headers['x-request-id'], 'client-id_1.2:3');
+  const mine = logLines.slice(from);
+  assert.equal(mine.length, 1, mine.join('\n'));
+  const line = mine[0];
+  assert.ok(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(line), JSON.stringify(line));
+  assert.ok(line.startsWith('[client-id_1.2:3] GET /x\\n2026-01-01T00:00:00.000Z POST /v1/completions 200 1ms\\r\\x1b[31mred\\x00\\x9b\\u2028\\\\ 404 '), JSON.stringify(line));
+
+  for (const bad of ['has space', 'a'.repeat(129), 'x\u00e9', '']) {
+    const r = await httpRequest(`${server.url}/health`, 'GET', { 'x-request-id': bad });
+    const rid = String(r.headers['x-request-id']);
+    assert.match(rid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `a fresh id instead of ${JSON.stringify(bad)}`);
+    assert.ok(logLines.some((l) => l.startsWith(`[${rid}] GET /health 200 `)));
+  }
+  const ids = new Set<string>();
+  for (let i = 0; i < 3; i++) ids.add((await fetch(`${server.url}/health`)).headers.get('x-request-id')!);
+  assert.equal(ids.size, 3, 'each request gets its own id');
+  const stream = await fetch(`${server.url}/v1/completions`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', 'x-request-id': 'stream-1' },
+    body: JSON.stringify({ model: MODEL, prompt: 'a', max_tokens: 2, stream: true }),
+  });
+  assert.equal(stream.headers.get('x-request-id'), 'stream-1');
+  await stream.text();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(logLines.some((l) => /^\[stream-1\] POST \/v1\/completions 200 \d+ms stream \d+ tokens$/.test(l)), logLines.slice(-3).join('\n'));
 });

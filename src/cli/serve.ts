@@ -27,6 +27,8 @@ export interface ServeOptions {
   kvCacheDtype?: string;
   alias?: string[];
   maxBodyBytes: number;
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
   prefixCache: number;
   shutdownTimeout: number;
   timeoutHeaders: number;
@@ -43,6 +45,11 @@ export interface ServeIO {
   onSignal: (handler: (signal: string) => void) => void;
 }
 
+/** A comma-separated list flag (repeating it adds to the list). */
+function listArg(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+}
+
 /** Registers `fugaku serve` on `program` (commander). */
 export function registerServeCommand(program: Command): void {
   const cmd = program
@@ -55,6 +62,8 @@ export function registerServeCommand(program: Command): void {
     .option('--max-queue <n>', 'requests waiting for a slot before new ones get 503', intArg('--max-queue', 0), 64)
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on /v1/* (default: $FUGAKU_API_KEY)')
     .option('--alias <name...>', 'extra model names clients may ask for (the folder name always works)')
+    .option('--allowed-hosts <names>', 'Host header names accepted besides localhost, 127.0.0.1, [::1] and --host, comma-separated (* = any)', listArg)
+    .option('--allowed-origins <origins>', 'cross origins (e.g. http://app.example:3000) browsers may call the API from, comma-separated (* = any)', listArg)
     .option('--max-body-bytes <n>', 'largest accepted request body', intArg('--max-body-bytes', 1), 1024 * 1024)
     .option('--prefix-cache <n>', 'finished KV caches kept for prefix reuse (0 = off)', intArg('--prefix-cache', 0), 16)
     .option('--shutdown-timeout <seconds>', 'on SIGINT/SIGTERM, how long running requests may finish before they are cancelled', intArg('--shutdown-timeout', 0), 10)
@@ -93,6 +102,8 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
     maxBatch: o.maxBatch,
     maxQueue: o.maxQueue,
     maxBodyBytes: o.maxBodyBytes,
+    allowedHosts: [o.host, ...(o.allowedHosts ?? [])],
+    allowedOrigins: o.allowedOrigins ?? [],
     prefixCacheEntries: o.prefixCache,
     log: (line) => io.log(`${new Date().toISOString()} ${line}`),
   });

@@ -34,6 +34,7 @@ import {
 } from './schemas.js';
 import { tokenString } from './text.js';
 import { CHAT_PAGE_CSS, CHAT_PAGE_HTML, chatPageScript } from './chat-page.js';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, SECURITY_HEADERS, escapeLogField, hostPolicy, requestId, withFrameAncestors } from './security.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -46,6 +47,16 @@ export interface AppOptions {
   /** Largest accepted request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   metrics: Metrics;
+  /**
+   * Host names accepted in the Host header besides localhost, 127.0.0.1 and [::1] (any port); `*`
+   * accepts any. Anything else is a 403 (`host_not_allowed`): a DNS-rebinding guard.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Cross origins (`http://app.example:3000`) allowed to call the server from a browser (CORS); `*`
+   * allows any. Requests with any other non-same-origin `Origin` header get 403 (`origin_not_allowed`).
+   */
+  allowedOrigins?: readonly string[];
   /** One line per request (default: nothing). */
   log?: (line: string) => void;
   /** Milliseconds clock for latencies (default performance.now). */
@@ -96,18 +107,65 @@ export function createApp(o: AppOptions): Hono {
   /** Requests whose response is a stream: logged and timed when the stream ends. */
   const streamed = new WeakSet<Request>();
 
-  const finishRequest = (method: string, path: string, status: number, t0: number, extra = ''): void => {
+  /** The request's id (X-Request-Id), set by the first middleware. */
+  const ridOf = (c: Context): string => (c.get('rid' as never) as string | undefined) ?? '-';
+
+  /** Metrics and the log line; every field a client controls is escaped (no forged lines, no ANSI escapes). */
+  const finishRequest = (c: Context, status: number, t0: number, extra = ''): void => {
+    const { method, path } = c.req;
     const seconds = (now() - t0) / 1000;
     o.metrics.requests.inc({ route: KNOWN_ROUTES.has(path) ? path : 'other', method, status: String(status) });
     o.metrics.requestLatency.observe(seconds);
-    log(`${method} ${path} ${status} ${(seconds * 1000).toFixed(0)}ms${extra}`);
+    log(`[${ridOf(c)}] ${escapeLogField(method)} ${escapeLogField(path)} ${status} ${(seconds * 1000).toFixed(0)}ms${extra}`);
   };
+
+  // Request id and security headers on every response (routes, errors, 404, streams).
+  app.use('*', async (c, next) => {
+    const rid = requestId(c.req.header('x-request-id'), () => randomUUID());
+    c.set('rid' as never, rid as never);
+    await next();
+    const h = c.res.headers;
+    h.set('x-request-id', rid);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) h.set(k, v);
+    h.set('content-security-policy', withFrameAncestors(h.get('content-security-policy')));
+  });
 
   app.use('*', async (c, next) => {
     const t0 = now();
     c.set('t0' as never, t0 as never);
     await next();
-    if (!streamed.has(c.req.raw)) finishRequest(c.req.method, c.req.path, c.res.status, t0);
+    if (!streamed.has(c.req.raw)) finishRequest(c, c.res.status, t0);
+  });
+
+  // Host / Origin policy (DNS rebinding, cross-site requests) and CORS, before authentication.
+  const policy = hostPolicy(o.allowedHosts, o.allowedOrigins);
+  app.use('*', async (c, next) => {
+    const host = c.req.header('host');
+    if (!policy.hostAllowed(host)) {
+      throw new ApiError(403, 'invalid_request_error', `the Host header ${JSON.stringify(host)} is not one this server answers to (start it with --allowed-hosts NAME for the name clients use)`, null, 'host_not_allowed');
+    }
+    const origin = c.req.header('origin');
+    if (origin === undefined) return next();
+    if (!policy.originAllowed(origin, host)) {
+      throw new ApiError(403, 'invalid_request_error', `cross-origin requests from ${JSON.stringify(origin)} are not allowed (start the server with --allowed-origins ORIGIN to let that site call it)`, null, 'origin_not_allowed');
+    }
+    const cross = policy.isListedCrossOrigin(origin, host);
+    if (c.req.method === 'OPTIONS') {
+      const headers: Record<string, string> = {
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': CORS_ALLOW_METHODS,
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': '600',
+        vary: 'Origin',
+      };
+      return new Response(null, { status: 204, headers });
+    }
+    await next();
+    if (cross) {
+      c.res.headers.set('access-control-allow-origin', origin);
+      c.res.headers.set('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+      c.res.headers.append('vary', 'Origin');
+    }
   });
 
   const needsKey = (path: string): boolean => path.startsWith('/v1/') || path === '/tokenize' || path === '/detokenize';
@@ -128,7 +186,9 @@ export function createApp(o: AppOptions): Hono {
 
   app.onError((e, c) => {
     const err = toApiError(e);
-    if (err.status >= 500) log(`error on ${c.req.method} ${c.req.path}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    if (err.status >= 500) {
+      log(`[${ridOf(c)}] error on ${escapeLogField(c.req.method)} ${escapeLogField(c.req.path)}: ${escapeLogField(e instanceof Error ? e.stack ?? e.message : String(e))}`);
+    }
     return errorResponse(err);
   });
   app.notFound((c) => errorResponse(new ApiError(404, 'invalid_request_error', `no route for ${c.req.method} ${c.req.path}`, null, 'unknown_url')));
@@ -171,6 +231,16 @@ export function createApp(o: AppOptions): Hono {
   /** The JSON body, within the size limit; 400 for malformed JSON, 413 when too large. */
   const readJson = async (c: Context): Promise<unknown> => {
     const tooLarge = () => new ApiError(413, 'invalid_request_error', `the request body is larger than the limit of ${maxBody} bytes`, null, 'request_too_large');
+    const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new ApiError(
+        415,
+        'invalid_request_error',
+        `the request body must be JSON sent with "content-type: application/json" (got ${type === '' ? 'no content-type' : JSON.stringify(type)})`,
+        null,
+        'unsupported_media_type',
+      );
+    }
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBody) throw tooLarge();
     const body = c.req.raw.body;
@@ -527,7 +597,7 @@ export function createApp(o: AppOptions): Hono {
                 // already closed by the client
               }
             }
-            finishRequest(c.req.method, c.req.path, 200, t0, ` stream ${tokens} tokens${reqSignal.aborted || cancel.signal.aborted ? ' (client disconnected)' : ''}`);
+            finishRequest(c, 200, t0, ` stream ${tokens} tokens${reqSignal.aborted || cancel.signal.aborted ? ' (client disconnected)' : ''}`);
           });
       },
       cancel() {
