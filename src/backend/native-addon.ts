@@ -28,7 +28,7 @@ export interface NativeAddon {
   addInPlace(ctx: NativeContext, a: Float32Array, b: Float32Array, n: number): void;
   activation(ctx: NativeContext, kind: number, x: Float32Array, n: number): void;
   /** rows × n values from src (row r at srcOff + r·srcStride) to dst (rows contiguous from dstOff); f16 bits when dst is a Uint16Array. */
-  storeRows(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows: number): void;
+  storeRows(ctx: NativeContext, src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows: number): void;
   attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
   matrixBytes(m: NativeMatrix): number;
   streamTriad(ctx: NativeContext, n: number, reps: number): number;

@@ -183,7 +183,7 @@ export class NativeBackend implements Backend {
   }
 
   storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
-    this.addon.storeRows(src, srcOff, srcStride, dst, dstOff, n, rows);
+    this.addon.storeRows(this.ctx, src, srcOff, srcStride, dst, dstOff, n, rows);
   }
 
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {
