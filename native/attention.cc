@@ -97,20 +97,7 @@ void attention_decode(Context& ctx, const float* q, const KV* kc, const KV* vc, 
         }
       }
       // Value rows four at a time (each head's sum still adds them in position order).
-      float* acc = partial.data() + c * width + hg * headDim;
-      const KV* vr = vc + j0 * width + hg * headDim;
-      int64_t j = 0;
-      for (; j + 4 <= m; j += 4)
-        for (int64_t h = 0; h < hn; h++) {
-          const int64_t o = h * headDim;
-          const KV* x = vr + j * width + o;
-          K.axpy4(acc + o, sc + h * KB + j, x, x + width, x + 2 * width, x + 3 * width, headDim);
-        }
-      for (; j < m; j++)
-        for (int64_t h = 0; h < hn; h++) {
-          const float pw = sc[h * KB + j];
-          if (pw != 0.0f) K.axpy(acc + h * headDim, pw, vr + j * width + h * headDim, headDim);
-        }
+      K.accumulate(partial.data() + c * width + hg * headDim, sc, KB, vc + j0 * width + hg * headDim, width, m, hn, headDim);
     }
   });
   ctx.pool.parallel_for(nHead, [&](int64_t h) {

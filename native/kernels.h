@@ -42,6 +42,10 @@ struct KvKernels {
   void (*axpy)(float* y, float a, const KV* x, int64_t n);
   // y += w[r]·x_r for four rows r in order, zero weights skipped (as four axpy calls).
   void (*axpy4)(float* y, const float* w, const KV* x0, const KV* x1, const KV* x2, const KV* x3, int64_t n);
+  // Decode's value pass over one chunk of m cache rows (`width` apart) for nHead heads: acc[h·hd + d] +=
+  // Σ_j p[h·pstride + j] · v_j[h·hd + d], rows four at a time (axpy4) then one by one (axpy), each head's
+  // sum in row order, zero weights skipped (accumulate_rows below, compiled into the set's own code).
+  void (*accumulate)(float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m, int64_t nHead, int64_t hd);
   // out[d] = Σ_j p[j] · v_j[d] over n cache rows `width` apart (zero weights skipped).
   void (*weighted_sum)(const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out);
   // Prefill: scores and weighted sums of QB queries of one head, each key and value row read once
@@ -49,6 +53,25 @@ struct KvKernels {
   void (*scores_qb)(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out);
   void (*weighted_sum_qb)(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out);
 };
+
+// KvKernels::accumulate from a set's axpy4 and axpy (instantiated in the set's file, inside a function
+// with its target, so the kernels inline into the loop).
+template <typename KV, typename Axpy4, typename Axpy>
+inline void accumulate_rows(Axpy4 axpy4, Axpy axpy, float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m,
+                            int64_t nHead, int64_t hd) {
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4)
+    for (int64_t h = 0; h < nHead; h++) {
+      const int64_t o = h * hd;
+      const KV* x = v + j * width + o;
+      axpy4(acc + o, p + h * pstride + j, x, x + width, x + 2 * width, x + 3 * width, hd);
+    }
+  for (; j < m; j++)
+    for (int64_t h = 0; h < nHead; h++) {
+      const float pw = p[h * pstride + j];
+      if (pw != 0.0f) axpy(acc + h * hd, pw, v + j * width + h * hd, hd);
+    }
+}
 
 struct Kernels {
   // matmul, float formats: [1] and [NR] are used (one activation row, and NR at a time).

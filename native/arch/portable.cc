@@ -125,6 +125,10 @@ void axpy4(float* y, const float* w, const KV* x0, const KV* x1, const KV* x2, c
     if (w[r] != 0.0f) axpy_kv(t, y, w[r], x[r], n);
 }
 template <typename KV>
+void accumulate(float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m, int64_t nHead, int64_t hd) {
+  accumulate_rows<KV>(axpy4<KV>, axpy<KV>, acc, p, pstride, v, width, m, nHead, hd);
+}
+template <typename KV>
 void weighted_sum(const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out) {
   const float* t = f16_table();
   std::fill(out, out + hd, 0.0f);
@@ -170,7 +174,7 @@ uint64_t read_sum(const uint64_t* a, int64_t n) {
 
 template <typename KV>
 KvKernels<KV> kv_kernels() {
-  return {scores<KV>, scores_row<KV>, axpy<KV>, axpy4<KV>, weighted_sum<KV>, nullptr, nullptr};
+  return {scores<KV>, scores_row<KV>, axpy<KV>, axpy4<KV>, accumulate<KV>, weighted_sum<KV>, nullptr, nullptr};
 }
 
 }  // namespace

@@ -57,6 +57,10 @@ void axpy4(float* y, const float* w, const KV* x0, const KV* x1, const KV* x2, c
     if (w[r] != 0.0f) neon::axpy(y, w[r], x[r], n);
 }
 template <typename KV>
+void accumulate(float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m, int64_t nHead, int64_t hd) {
+  accumulate_rows<KV>(axpy4<KV>, neon::axpy<KV>, acc, p, pstride, v, width, m, nHead, hd);
+}
+template <typename KV>
 void weighted_sum(const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out) {
   std::fill(out, out + hd, 0.0f);
   for (int64_t j = 0; j < n; j++) {
@@ -65,7 +69,7 @@ void weighted_sum(const float* p, int64_t n, const KV* v, int64_t width, int64_t
 }
 template <typename KV>
 KvKernels<KV> kv_kernels() {
-  return {scores<KV>, scores_row<KV>, neon::axpy<KV>, axpy4<KV>, weighted_sum<KV>, neon::scores_qb<KV>, neon::weighted_sum_qb<KV>};
+  return {scores<KV>, scores_row<KV>, neon::axpy<KV>, axpy4<KV>, accumulate<KV>, weighted_sum<KV>, neon::scores_qb<KV>, neon::weighted_sum_qb<KV>};
 }
 void activation(int32_t kind, float* x, int64_t a, int64_t b) {
   if (kind != GELU && kind != RELU) neon::activation(kind, x, a, b);

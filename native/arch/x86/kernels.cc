@@ -88,6 +88,10 @@ AVX2_FN void axpy4_kv(float* y, const float* w, const KV* x0, const KV* x1, cons
   for (int r = 0; r < 4; r++)
     if (w[r] != 0.0f) axpy_kv_avx2(y, w[r], x[r], n);
 }
+template <typename KV>
+AVX2_FN void accumulate(float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m, int64_t nHead, int64_t hd) {
+  accumulate_rows<KV>(axpy4_kv<KV>, axpy_kv_avx2<KV>, acc, p, pstride, v, width, m, nHead, hd);
+}
 AVX2_FN void activation(int32_t kind, float* x, int64_t a, int64_t b) {
   if (kind != GELU && kind != RELU) activation_avx2(kind, x, a, b);
   else portable::activation(kind, x, a, b);  // erf and max: no vector kernel
@@ -101,7 +105,7 @@ AVX2_FN uint64_t read_sum(const uint64_t* a, int64_t n) {
 
 template <typename KV>
 KvKernels<KV> kv_kernels() {
-  return {scores_avx2<KV>, scores_row_avx2<KV>, axpy_kv_avx2<KV>, axpy4_kv<KV>, weighted_sum_avx2<KV>, scores_qb_avx2<KV>, weighted_sum_qb_avx2<KV>};
+  return {scores_avx2<KV>, scores_row_avx2<KV>, axpy_kv_avx2<KV>, axpy4_kv<KV>, accumulate<KV>, weighted_sum_avx2<KV>, scores_qb_avx2<KV>, weighted_sum_qb_avx2<KV>};
 }
 
 }  // namespace
