@@ -2,7 +2,20 @@
   "targets": [
     {
       "target_name": "fugaku",
-      "sources": ["native/fugaku.cc"],
+      # One translation unit per part (docs/ARCHITECTURE.md, "native/"). The arch/ files compile to
+      # nothing on other architectures; their kernels use target attributes, so no -m flags.
+      "sources": [
+        "native/napi.cc",
+        "native/cpu.cc",
+        "native/quant.cc",
+        "native/load.cc",
+        "native/matmul.cc",
+        "native/attention.cc",
+        "native/ops.cc",
+        "native/arch/portable.cc",
+        "native/arch/x86/kernels.cc",
+        "native/arch/arm/kernels.cc"
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-ffp-contract=off", "-fexceptions", "-Wall", "-Wno-unused-function"],

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm install` step: builds the native addon (native/fugaku.cc) with node-gyp and the machine's
+// `npm install` step: builds the native addon (the sources under native/, listed in binding.gyp) with node-gyp and the machine's
 // compiler. Node's own headers are used when they are installed beside node (no download). A
 // failed build is not an install failure: the package then runs on the reference backend and says
 // so once; the compiler output is kept in build/native-build.log.

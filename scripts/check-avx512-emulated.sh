@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs native/check/avx512-emulated.cc: the AVX-512, AVX-VNNI and AMX kernels (native/avx512.h, avxvnni.h, amx.h) on SIMDe's portable
+# Runs native/check/avx512-emulated.cc: the AVX-512, AVX-VNNI and AMX kernels (native/arch/x86/avx512.h, avxvnni.h, amx.h) on SIMDe's portable
 # intrinsics under AddressSanitizer, for machines without AVX-512. Needs libsimde-dev
 # (apt-get install libsimde-dev). A development check, not part of `npm test`.
 set -eu

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs native/check/neon-emulated.cc: the NEON kernels (native/neon.h, neon_float.h) cross-compiled for aarch64 and
+# Runs native/check/neon-emulated.cc: the NEON kernels (native/arch/arm/neon.h, neon_float.h) cross-compiled for aarch64 and
 # run under qemu-aarch64, for machines that are not 64-bit Arm. Needs g++-aarch64-linux-gnu and
 # qemu-user (apt-get install g++-aarch64-linux-gnu qemu-user). A development check, not part of `npm test`.
 set -eu

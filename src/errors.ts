@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'ABORTED'
   // compute
   | 'BACKEND_UNAVAILABLE'
+  | 'NATIVE_INVALID_ARGUMENT'
   | 'INTERNAL';
 
 export class FugakuError extends Error {

@@ -1,4 +1,4 @@
-// Checks native/avx512.h (and native/avxvnni.h) on a machine without AVX-512: compiled against SIMDe (portable
+// Checks native/arch/x86/avx512.h (and avxvnni.h, amx.h) on a machine without AVX-512: compiled against SIMDe (portable
 // implementations of the x86 intrinsics, Debian package libsimde-dev) plus the few intrinsics that
 // SIMDe 0.7 lacks, written out below lane by lane. Every kernel is compared with a plain
 // double-precision sum over the same quantized values, on buffers that end exactly where the
@@ -43,12 +43,12 @@ inline simde__m512 _mm512_cvtph_ps(simde__m256i a) {
 }
 
 #define FUGAKU_AVX512_FN
-#include "../avx512.h"
+#include "../arch/x86/avx512.h"
 // The AVX-VNNI kernels: SIMDe 0.7 has the EVEX form of the 256-bit vpdpbusd (AVX512-VL + VNNI), which
 // computes the same as the VEX form AVX-VNNI adds.
 #define FUGAKU_AVXVNNI_FN
 #define FUGAKU_DPBUSD256 _mm256_dpbusd_epi32
-#include "../avxvnni.h"
+#include "../arch/x86/avxvnni.h"
 
 // The AMX kernels on a scalar model of the tile instructions they use (SIMDe has no AMX): eight tile
 // registers shaped by ldtilecfg's palette 1, loads and stores of rows × colsb bytes at a stride (so
@@ -99,7 +99,7 @@ inline void dpbssd(int ct, int at, int bt) {
 #define _tile_dpbssd(c, a, b) amx_model::dpbssd(c, a, b)
 #define _tile_release() (amx_model::configured = false)
 #define FUGAKU_AMX_FN
-#include "../amx.h"
+#include "../arch/x86/amx.h"
 
 namespace {
 check::Tally tally;

@@ -1,5 +1,5 @@
 // Test data and scalar references shared by the emulated kernel checks (avx512-emulated.cc,
-// neon-emulated.cc): random Q8_0/Q4_0 rows laid out as fugaku.cc's interleaved groups of 8 rows, each
+// neon-emulated.cc): random Q8_0/Q4_0 rows laid out as native/common.h's interleaved groups of 8 rows, each
 // group in its own allocation (so AddressSanitizer catches a kernel reading past it), activation rows
 // quantized as the kernels expect them, and the products summed in double.
 #pragma once

@@ -1,19 +1,19 @@
-// Checks native/neon.h without an Arm machine: cross-compiled for aarch64 (Debian's
+// Checks native/arch/arm/neon.h without an Arm machine: cross-compiled for aarch64 (Debian's
 // g++-aarch64-linux-gnu) and run under qemu-aarch64 (qemu-user) by scripts/check-neon-emulated.sh,
 // on the "max" CPU (with the dot-product extension: neon::dp and neon::base) and on a Cortex-A72
 // model (without it: neon::base and the float kernels, which must then contain no DotProd
 // instruction). The kernels are built exactly as in the addon (for plain ARMv8-A, with the DotProd
 // target attribute on neon::dp) and compared with plain double-precision sums over
 // the same quantized values; the float kernels (neon_float.h) with double-precision references, and
-// the activation quantizer bit for bit with fugaku.cc's scalar one.
+// the activation quantizer bit for bit with native/quant.cc's scalar one.
 #include <arm_neon.h>
 #if defined(__linux__)
 #include <sys/auxv.h>
 #endif
 
 #include "common.h"
-#include "../neon.h"
-#include "../neon_float.h"
+#include "../arch/arm/neon.h"
+#include "../arch/arm/neon_float.h"
 
 namespace {
 check::Tally tally;
@@ -201,7 +201,7 @@ void check_attention_blocks(const char* what) {
   }
 }
 
-// fugaku.cc's scalar f32_to_f16 (round to nearest even; NaN is not compared).
+// native/common.h's scalar f32_to_f16 (round to nearest even; NaN is not compared).
 uint16_t f32_to_f16_scalar(float f) {
   uint32_t x; std::memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u;
@@ -249,7 +249,7 @@ void check_layer_norm() {
   }
 }
 
-// fugaku.cc's scalar quantize_acts (the specification the NEON one must match bit for bit).
+// native/quant.cc's scalar quantize_acts (the specification the NEON one must match bit for bit).
 void quantize_acts_scalar(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
   for (int64_t b = 0; b < n / 32; b++) {
     float amax = 0;

@@ -1,37 +1,36 @@
 /**
  * The fast CPU backend: weights live in native memory (converted or quantized once while loading),
- * and matmul, attention, LayerNorm and activations run in the native addon (native/fugaku.cc) on its
- * own thread pool with SIMD kernels chosen from the CPU's features. It implements the same Backend
- * interface as the reference backend and passes the same op-level and model tests.
+ * and matmul, attention, LayerNorm and activations run in the native addon (native/, see
+ * docs/ARCHITECTURE.md) on its own thread pool with SIMD kernels chosen from the CPU's features. It
+ * implements the same Backend interface as the reference backend and passes the same op-level and
+ * model tests. The numeric codes of formats, kernel sets and activations are the addon's own
+ * (`addon.constants`); the addon's errors arrive as FugakuErrors (native-addon.ts).
  */
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
 import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
 import { physicalCores } from './cpu.js';
-import { loadNativeAddon, type NativeAddon, type NativeContext, type NativeMatrix } from './native-addon.js';
+import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
 
-const FORMAT_CODE: Record<MatrixFormat, number> = { F32: 0, BF16: 1, F16: 2, Q8_0: 3, Q4_0: 4 };
-
-/** Activations computed natively (others fall back to the TypeScript definitions). */
-const NATIVE_ACTIVATION: Partial<Record<ActivationName, number>> = {
-  gelu: 0,
-  gelu_python: 0,
-  gelu_new: 1,
-  gelu_pytorch_tanh: 1,
-  gelu_accurate: 1,
-  gelu_fast: 2,
-  quick_gelu: 3,
-  relu: 4,
-  silu: 5,
-  swish: 5,
+/** Activations computed natively, by the addon's name for them (others fall back to the TypeScript definitions). */
+const NATIVE_ACTIVATION: Partial<Record<ActivationName, keyof NativeConstants['activations']>> = {
+  gelu: 'gelu',
+  gelu_python: 'gelu',
+  gelu_new: 'gelu_tanh',
+  gelu_pytorch_tanh: 'gelu_tanh',
+  gelu_accurate: 'gelu_tanh',
+  gelu_fast: 'gelu_fast',
+  quick_gelu: 'quick_gelu',
+  relu: 'relu',
+  silu: 'silu',
+  swish: 'silu',
 };
 
 export type SimdChoice = 'auto' | 'amx' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
 export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'amx', 'avx512', 'avxvnni', 'avx2', 'neon', 'portable'];
 /** The kernel sets of the addon. */
 export type KernelSet = 'amx' | 'avx512' | 'avxvnni' | 'avx2' | 'neon' | 'portable';
-const LEVEL: Record<KernelSet, number> = { portable: 0, avx2: 1, avx512: 2, neon: 3, avxvnni: 4, amx: 5 };
 
 type CpuFeatures = ReturnType<NativeAddon['cpuFeatures']>;
 /** The kernel sets this CPU can run, best first (the addon checks the same features again). */
@@ -65,7 +64,7 @@ export interface NativeBackendOptions {
   threads?: number;
   /** Kernel set: 'auto' picks the best the CPU has (AMX, else AVX-512 VNNI, else AVX-VNNI, else AVX2/FMA/F16C, Arm NEON (with DotProd where present), else portable C++). */
   simd?: SimdChoice;
-  /** A loaded addon (default: build/Release/fugaku.node). */
+  /** An addon from loadNativeAddon (default: build/Release/fugaku.node). */
   addon?: NativeAddon;
 }
 
@@ -95,7 +94,7 @@ export class NativeBackend implements Backend {
     }
     this.kernels = simd === 'auto' ? have[0] : simd;
     this.threads = threads;
-    this.ctx = addon.createContext(threads, LEVEL[this.kernels]);
+    this.ctx = addon.createContext(threads, addon.constants.levels[this.kernels]);
   }
 
   /** Creates the backend, or throws BACKEND_UNAVAILABLE saying why the addon cannot be used. */
@@ -125,7 +124,8 @@ export class NativeBackend implements Backend {
     if (isQuantType(w.dtype) && target !== w.dtype) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }
-    const handle = this.addon.loadMatrix(this.ctx, FORMAT_CODE[w.dtype], w.data, inDim, outDim, layout === 'in_out', FORMAT_CODE[target]);
+    const formats = this.addon.constants.formats;
+    const handle = this.addon.loadMatrix(this.ctx, formats[w.dtype], w.data, inDim, outDim, layout === 'in_out', formats[target]);
     const m: NativeMatrixHandle = { backend: this.name, inDim, outDim, format: target, byteSize: this.addon.matrixBytes(handle), handle };
     return m;
   }
@@ -161,7 +161,7 @@ export class NativeBackend implements Backend {
   activation(name: ActivationName, x: Float32Array, n: number): void {
     const kind = NATIVE_ACTIVATION[name];
     if (kind !== undefined) {
-      this.addon.activation(this.ctx, kind, x, n);
+      this.addon.activation(this.ctx, this.addon.constants.activations[kind], x, n);
       return;
     }
     const f = ACTIVATIONS[name];
@@ -183,7 +183,7 @@ export class NativeBackend implements Backend {
   }
 
   storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
-    this.addon.storeRows(src, srcOff, srcStride, dst, dstOff, n, rows);
+    this.addon.storeRows(this.ctx, src, srcOff, srcStride, dst, dstOff, n, rows);
   }
 
   addInPlace(a: Float32Array, b: Float32Array, n: number): void {

@@ -1,4 +1,4 @@
-// Float kernels of the `neon` kernel set (64-bit Arm), included by fugaku.cc on aarch64 after neon.h:
+// Float kernels of the `neon` kernel set (64-bit Arm), included by arch/arm/kernels.cc after neon.h:
 // what the AVX2 set does on x86 besides the quantized products. Float-weight products (f32, bf16, f16
 // weights widened to float32), attention's dot products and weighted sums over float32 or f16 cache
 // rows, softmax's exp-and-normalize, the exp-based activations and the activations' int8 quantizer.
@@ -13,8 +13,8 @@
 
 namespace neon {
 
-constexpr int kF32 = 0, kBF16 = 1, kF16 = 2;                           // float weight formats (fugaku.cc's Format)
-constexpr int kGeluTanh = 1, kGeluFast = 2, kQuickGelu = 3, kSilu = 5;  // fugaku.cc's Act
+constexpr int kF32 = 0, kBF16 = 1, kF16 = 2;                           // float weight formats (common.h's Format)
+constexpr int kGeluTanh = 1, kGeluFast = 2, kQuickGelu = 3, kSilu = 5;  // common.h's Act
 
 // 4 cache or weight values as float32: float32 rows, or f16 bit patterns.
 inline float32x4_t load4(const float* p) { return vld1q_f32(p); }
@@ -28,7 +28,7 @@ inline float bf16_value(uint16_t h) {
   return f;
 }
 
-// exp on 4 lanes: Cephes' expf as fugaku.cc's exp256 (range reduction by ln 2, a degree-5 polynomial,
+// exp on 4 lanes: Cephes' expf as arch/x86/avx2.h's exp256 (range reduction by ln 2, a degree-5 polynomial,
 // ~1 ulp on [−87, 88], saturating outside).
 inline float32x4_t exp4(float32x4_t x) {
   x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
@@ -46,7 +46,7 @@ inline float32x4_t exp4(float32x4_t x) {
   return vmulq_f32(y, vreinterpretq_f32_s32(e));
 }
 
-// x[a..b) in place for the x · sigmoid(k·g(x)) activations, as fugaku.cc's activation_avx2: gelu_tanh /
+// x[a..b) in place for the x · sigmoid(k·g(x)) activations, as arch/x86/avx2.h's activation_avx2: gelu_tanh /
 // gelu_fast = x / (1 + exp(−2y)), y = √(2/π)·x·(1 + 0.044715x²); quick_gelu = x·σ(1.702x); silu = x·σ(x).
 inline void activation(int kind, float* x, int64_t a, int64_t b) {
   const float32x4_t one = vdupq_n_f32(1.0f);
@@ -169,7 +169,7 @@ inline void dot_float(int fmt, const uint8_t* row, int64_t n, const float* const
   }
 }
 
-// Prefill attention, 8 queries of one head at a time (as fugaku.cc's scores_qb_avx2 / weighted_sum_qb_avx2):
+// Prefill attention, 8 queries of one head at a time (as arch/x86/avx2.h's scores_qb_avx2 / weighted_sum_qb_avx2):
 // each key row is read once for the 8 scores out[i][j] = q_i · k_j, and each value row once for the 8
 // outputs o_i = Σ_j p_i[j] · v_j (4 dims of the 8 in registers, sums in j order). Rows are `width` apart,
 // a stride the hardware prefetchers may not follow, so they are prefetched a few rows ahead.
@@ -216,7 +216,7 @@ inline void weighted_sum_qb(const float* const* p, int64_t n, const KV* v, int64
     }
 }
 
-// LayerNorm of one row as fugaku.cc's layer_norm_row: mean and variance summed in double, output in float.
+// LayerNorm of one row as arch/portable.cc's layer_norm_row: mean and variance summed in double, output in float.
 inline void layer_norm_row(const float* x, int64_t dim, const float* g, const float* b, float eps, float* out) {
   float64x2_t s0 = vdupq_n_f64(0.0), s1 = vdupq_n_f64(0.0);
   int64_t i = 0;
@@ -246,14 +246,14 @@ inline void layer_norm_row(const float* x, int64_t dim, const float* g, const fl
   for (; i < dim; i++) out[i] = (x[i] - m) * inv * g[i] + b[i];
 }
 
-// float32 → f16 bits, rounded to nearest even (the hardware conversion; what fugaku.cc's f32_to_f16 computes).
+// float32 → f16 bits, rounded to nearest even (the hardware conversion; what common.h's f32_to_f16 computes).
 inline void to_f16(const float* src, uint16_t* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
   for (; i < n; i++) dst[i] = vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(src[i]))), 0);
 }
 
-// The activations' int8 blocks (Q8_0's rule), bit for bit as fugaku.cc's scalar quantize_acts: per 32
+// The activations' int8 blocks (Q8_0's rule), bit for bit as quant.cc's scalar quantize_acts: per 32
 // values d = max|x| / 127, q = round-half-away(x · (1/d)) (vcvtaq is that rounding), and Σq per block.
 inline void quantize_acts(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums) {
   for (int64_t b = 0; b < n / 32; b++) {

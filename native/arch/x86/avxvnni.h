@@ -1,7 +1,7 @@
-// AVX-VNNI kernels of the native backend (included by fugaku.cc on x86-64): the quantized products
+// AVX-VNNI kernels of the native backend (included by arch/x86/kernels.cc): the quantized products
 // with the VEX-encoded vpdpbusd on 256-bit registers, which Intel's client CPUs from Alder Lake on
 // have without AVX-512 (AMD's Zen 4 and later have AVX-512 VNNI and take the avx512 set). Same
-// interleaved layout and same sums as the AVX2 group kernels (fugaku.cc, "interleaved quantized
+// interleaved layout and same sums as the AVX2 group kernels (native/common.h, "interleaved quantized
 // layout"); vpdpbusd adds 4 u8·s8 products into each int32 lane in one instruction where AVX2 needs
 // maddubs + madd (+ sign for Q8_0). Q4_0 nibbles are the unsigned operand; Q8_0 weights XOR 0x80 are
 // w + 128 as unsigned bytes, and 128·Σx per activation block is subtracted, as in avx512.h. Integer

@@ -1,5 +1,5 @@
-// NEON kernels of the native backend's quantized products on 64-bit Arm, included by fugaku.cc on
-// aarch64. They compute the quantized products on the interleaved layout (fugaku.cc, "interleaved
+// NEON kernels of the native backend's quantized products on 64-bit Arm, included by arch/arm/kernels.cc
+// on aarch64. They compute the quantized products on the interleaved layout (native/common.h, "interleaved
 // quantized layout"): a group's 32-byte chunk holds 4 bytes of each of its 8 rows, so one 16-byte
 // load covers 4 rows, multiplied by 4 activation bytes broadcast to every 32-bit lane. Q4_0 nibbles
 // are made signed (q − 8) first, so no activation sums are needed.
@@ -13,7 +13,7 @@
 //   and one pairwise add per block folds the pairs into the same per-row sums.
 // The integer sums are exact either way, so both give bit-identical results.
 //
-// Needs <arm_neon.h>, <cstring> and <utility> (std::integer_sequence), included by the includer (fugaku.cc
+// Needs <arm_neon.h>, <cstring> and <utility> (std::integer_sequence), included by the includer (arch/arm/kernels.cc
 // includes this file inside its anonymous namespace). Self-contained like avx512.h otherwise: scripts/check-neon-emulated.sh cross-compiles
 // native/check/neon-emulated.cc with this file and runs it under qemu-aarch64 (neon::base also on a
 // CPU model without DotProd, so no DotProd instruction can slip into it).

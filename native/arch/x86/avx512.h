@@ -1,6 +1,6 @@
-// AVX-512 kernels of the native backend (included by fugaku.cc; the CPU must report AVX-512 F, BW,
+// AVX-512 kernels of the native backend (included by arch/x86/kernels.cc; the CPU must report AVX-512 F, BW,
 // VL and VNNI, which Context checks before choosing them). They compute the same sums as the AVX2
-// kernels on the same interleaved layout (fugaku.cc, "interleaved quantized layout"), with 512-bit
+// kernels on the same interleaved layout (native/common.h, "interleaved quantized layout"), with 512-bit
 // registers and VNNI's vpdpbusd (4 u8·s8 products added into each int32 lane in one instruction,
 // where AVX2 needs maddubs + madd and int16 partial sums).
 //
@@ -22,7 +22,7 @@ namespace avx512 {
 
 constexpr int kIL = 8;   // output rows per interleaved group
 constexpr int kQK = 32;  // elements per quantized block
-constexpr int kF32 = 0, kBF16 = 1, kF16 = 2;  // float weight formats (fugaku.cc's Format)
+constexpr int kF32 = 0, kBF16 = 1, kF16 = 2;  // float weight formats (common.h's Format)
 
 FUGAKU_AVX512_FN inline __m512i bcast4(const void* p) {
   int32_t v;

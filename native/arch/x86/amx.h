@@ -1,4 +1,4 @@
-// AMX kernels of the native backend (included by fugaku.cc after avx512.h; the CPU must report AMX-TILE
+// AMX kernels of the native backend (included by arch/x86/kernels.cc after avx512.h; the CPU must report AMX-TILE
 // and AMX-INT8 on top of the AVX-512 set, and Linux must have granted this process the tile state,
 // which Context checks before choosing them). They serve the quantized matrix-matrix products of
 // prefill only; a one-row product (decode) streams its weights with the AVX-512 kernels, where
@@ -14,7 +14,7 @@
 // fma(d_w·d_x, float(sum), acc) in the same block order, so the results are bit-identical to the
 // AVX-512 (and AVX2) kernels'. This is llama.cpp's AMX design for these formats too (ggml-cpu/amx).
 //
-// The interleaved layout (fugaku.cc) already stores each group of 8 rows in VNNI order; a B tile wants
+// The interleaved layout (native/common.h) already stores each group of 8 rows in VNNI order; a B tile wants
 // 16 rows (64-byte tile rows), so each block of a group pair is copied (Q8_0) or unpacked (Q4_0) into
 // a 512-byte buffer first, once per block for all the activation tiles of a call.
 //
@@ -38,7 +38,7 @@
 namespace amx {
 
 constexpr int kM = 16;        // activation rows per tile
-constexpr int kMaxTiles = 4;  // activation tiles per call (fugaku.cc's chunks hold 64 rows)
+constexpr int kMaxTiles = 4;  // activation tiles per call (matmul.cc's chunks hold 64 rows)
 
 // The 64-byte operand of ldtilecfg (palette 1).
 struct alignas(64) TileConfig {

@@ -1,0 +1,141 @@
+// The kernel table: one struct of function pointers per kernel set (ggml-cpu's per-type traits),
+// filled once per context from the level it was created with (make_kernels, cpu.cc): the portable
+// C++ kernels (arch/portable.cc) first, then what an architecture's set replaces (arch/x86/kernels.cc
+// for avx2, avxvnni, avx512 and amx; arch/arm/kernels.cc for neon). The op drivers (matmul.cc,
+// attention.cc, ops.cc, load.cc) call ctx.k.xxx(...) and never ask which set is in use.
+//
+// Dispatch is per row, group, chunk or cache row, where the drivers called a kernel before; the
+// loops over elements and blocks are inside the kernels. Kernels templated over their number of
+// activation rows are arrays over that number (index n for n rows). A null entry is a path the set
+// does not have (the driver then takes the general one).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "common.h"
+#include "pool.h"
+
+namespace fugaku {
+
+// Float-format weight row o · n activation rows (res[t]).
+using DotFloatFn = void (*)(const Matrix& m, int64_t o, const float* const* xs, float* res);
+// Weight rows o and o + 1 · NR activation rows (res0[t], res1[t]).
+using Dot2FloatFn = void (*)(const Matrix& m, int64_t o, const float* const* xs, float* res0, float* res1);
+// Quantized: one group g (8 output rows; a pair: groups g and g + 1, 16 rows) · n activation rows
+// quantized to xq/xd (xsum: each block's Σ, where the format or set needs it): res[t·8 + r] (pairs: t·16 + r).
+using GroupFn = void (*)(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res);
+// AMX: groups [ga, gb) × activation rows [r0, r1) of a quantized product, two groups at a time, into
+// out (+ bias); returns how many groups it did (an odd last group is left to the pair kernels).
+using AmxChunkFn = int64_t (*)(const Matrix& m, int64_t ga, int64_t gb, int64_t r0, int64_t r1, const int8_t* q, const float* d,
+                               const float* bias, float* out);
+
+// Attention over cache rows of type KV (float32, or uint16_t f16 bits).
+template <typename KV>
+struct KvKernels {
+  // out[j] = q · k_j for n cache rows `width` apart.
+  void (*scores)(const float* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* out);
+  // out[h·stride] = scale · (q_h · row_h) for every head of one cache row (decode).
+  void (*scores_row)(const float* q, const KV* row, int64_t nHead, int64_t hd, float scale, float* out, int64_t stride);
+  // y[0..n) += a · x[0..n).
+  void (*axpy)(float* y, float a, const KV* x, int64_t n);
+  // y += w[r]·x_r for four rows r in order, zero weights skipped (as four axpy calls).
+  void (*axpy4)(float* y, const float* w, const KV* x0, const KV* x1, const KV* x2, const KV* x3, int64_t n);
+  // Decode's value pass over one chunk of m cache rows (`width` apart) for nHead heads: acc[h·hd + d] +=
+  // Σ_j p[h·pstride + j] · v_j[h·hd + d], rows four at a time (axpy4) then one by one (axpy), each head's
+  // sum in row order, zero weights skipped (accumulate_rows below, compiled into the set's own code).
+  void (*accumulate)(float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m, int64_t nHead, int64_t hd);
+  // out[d] = Σ_j p[j] · v_j[d] over n cache rows `width` apart (zero weights skipped).
+  void (*weighted_sum)(const float* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* out);
+  // Prefill: scores and weighted sums of QB queries of one head, each key and value row read once
+  // (null: the set has no block kernels and prefill takes one query at a time).
+  void (*scores_qb)(const float* const* q, const KV* k, int64_t width, int64_t n, int64_t hd, float* const* out);
+  void (*weighted_sum_qb)(const float* const* p, int64_t n, const KV* v, int64_t width, int64_t hd, float* const* out);
+};
+
+// KvKernels::accumulate from a set's axpy4 and axpy (instantiated in the set's file, inside a function
+// with its target, so the kernels inline into the loop).
+template <typename KV, typename Axpy4, typename Axpy>
+inline void accumulate_rows(Axpy4 axpy4, Axpy axpy, float* acc, const float* p, int64_t pstride, const KV* v, int64_t width, int64_t m,
+                            int64_t nHead, int64_t hd) {
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4)
+    for (int64_t h = 0; h < nHead; h++) {
+      const int64_t o = h * hd;
+      const KV* x = v + j * width + o;
+      axpy4(acc + o, p + h * pstride + j, x, x + width, x + 2 * width, x + 3 * width, hd);
+    }
+  for (; j < m; j++)
+    for (int64_t h = 0; h < nHead; h++) {
+      const float pw = p[h * pstride + j];
+      if (pw != 0.0f) axpy(acc + h * hd, pw, v + j * width + h * hd, hd);
+    }
+}
+
+struct Kernels {
+  // matmul, float formats: [1] and [NR] are used (one activation row, and NR at a time).
+  DotFloatFn dot_float[NR + 1];
+  Dot2FloatFn dot2_float;  // null: no two-row tile (the set takes dot_float row by row)
+  // matmul, quantized formats: group[n] for n ≤ NR rows; pair[n] for n ≤ NR2 rows (null: no pair kernels).
+  GroupFn group[NR + 1];
+  GroupFn pair[NR2 + 1];
+  AmxChunkFn amx_chunk;  // null: no tiles
+  bool q8_sums;          // the Q8_0 kernels need the activation blocks' sums (Q4_0's always do)
+  void (*quantize_acts)(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
+  // loading: float32 rows to f16 / Q8_0 / Q4_0 (bit-identical to the scalar spec in quant.cc); to_f16
+  // also writes f16 KV-cache rows (storeRows).
+  void (*to_f16)(const float* src, uint16_t* dst, int64_t n);
+  void (*quantize_q8_0)(const float* x, BlockQ8* y, int64_t n);
+  void (*quantize_q4_0)(const float* x, BlockQ4* y, int64_t n);
+  // attention
+  KvKernels<float> kv_f32;
+  KvKernels<uint16_t> kv_f16;
+  double (*exp_sum)(float* s, int64_t n, float max);    // s[j] → exp(s[j] − max), −∞ → 0; Σ in double
+  float (*scale_max)(float* s, int64_t n, float scale);  // s *= scale; returns the max (−∞ for n = 0)
+  // the rest
+  void (*layer_norm_row)(const float* x, int64_t dim, const float* g, const float* b, float eps, float* out);
+  void (*add)(float* a, const float* b, int64_t n);
+  void (*activation)(int32_t kind, float* x, int64_t a, int64_t b);  // x[a..b) in place
+  uint64_t (*read_sum)(const uint64_t* a, int64_t n);  // the read-bandwidth probe's loop
+
+  template <typename KV>
+  const KvKernels<KV>& kv() const {
+    if constexpr (std::is_same_v<KV, float>) return kv_f32;
+    else return kv_f16;
+  }
+};
+
+// t[K] = make(std::integral_constant<int, K>{}) for K = 1..Max: a row-count template's instantiations.
+template <int Max, int K = 1, typename Fn, typename Make>
+void fill_rows(Fn* t, Make make) {
+  t[K] = make(std::integral_constant<int, K>{});
+  if constexpr (K < Max) fill_rows<Max, K + 1>(t, make);
+}
+
+// The kernel sets' fillers (each arch's kernels.cc; the x86 and arm ones exist on their architecture only).
+Kernels portable_kernels();
+namespace portable {
+void activation(int32_t kind, float* x, int64_t a, int64_t b);  // the scalar definitions (any kind)
+}
+#ifdef FUGAKU_X86
+namespace x86 {
+void fill(Kernels& k, int level);  // AVX2 / AVXVNNI / AVX512 / AMX
+}
+#endif
+#ifdef FUGAKU_ARM64
+namespace arm {
+void fill_neon(Kernels& k, bool dotprod);
+}
+#endif
+// The table for a level the CPU has (cpu.cc checks that first).
+Kernels make_kernels(int level);
+
+struct Context {
+  Pool pool;
+  const Kernels k;
+  const int level;
+  Context(int threads, int level_) : pool(threads), k(make_kernels(level_)), level(level_) {}
+};
+
+}  // namespace fugaku
