@@ -9,6 +9,8 @@
 // the other.
 #include <node_api.h>
 
+#include <string>
+
 #include <cstring>
 
 #include "common.h"
@@ -264,25 +266,22 @@ bool probe_args(napi_env env, napi_callback_info info, const char* usage, Contex
   return true;
 }
 
-// streamTriad(ctx, n, reps) → best GB/s of a[i] = b[i] + s·c[i] over n floats (ops.cc).
-napi_value StreamTriad(napi_env env, napi_callback_info info) {
+// A bandwidth probe's result: probe(ctx, n, reps) → best GB/s, negative when out of memory.
+napi_value run_probe(napi_env env, napi_callback_info info, const char* name, double (*probe)(Context&, int64_t, int64_t)) {
   Context* ctx; int64_t n, reps;
-  if (!probe_args(env, info, "streamTriad(ctx, n >= 1024, reps >= 1)", &ctx, &n, &reps)) return nullptr;
-  const double best = stream_triad(*ctx, n, reps);
-  if (best < 0) return throw_err(env, kNoMemory, "streamTriad: out of memory");
+  const std::string usage = std::string(name) + "(ctx, n >= 1024, reps >= 1)";
+  if (!probe_args(env, info, usage.c_str(), &ctx, &n, &reps)) return nullptr;
+  const double best = probe(*ctx, n, reps);
+  if (best < 0) return throw_err(env, kNoMemory, (std::string(name) + ": out of memory").c_str());
   napi_value v; CHECK(napi_create_double(env, best, &v));
   return v;
 }
 
+// streamTriad(ctx, n, reps) → best GB/s of a[i] = b[i] + s·c[i] over n floats (ops.cc).
+napi_value StreamTriad(napi_env env, napi_callback_info info) { return run_probe(env, info, "streamTriad", stream_triad); }
+
 // streamRead(ctx, n, reps) → best GB/s of reading n floats' bytes with the pool's threads (ops.cc).
-napi_value StreamRead(napi_env env, napi_callback_info info) {
-  Context* ctx; int64_t n, reps;
-  if (!probe_args(env, info, "streamRead(ctx, n >= 1024, reps >= 1)", &ctx, &n, &reps)) return nullptr;
-  const double best = stream_read(*ctx, n, reps);
-  if (best < 0) return throw_err(env, kNoMemory, "streamRead: out of memory");
-  napi_value v; CHECK(napi_create_double(env, best, &v));
-  return v;
-}
+napi_value StreamRead(napi_env env, napi_callback_info info) { return run_probe(env, info, "streamRead", stream_read); }
 
 // matrixBytes(m) → the weights' size in bytes
 napi_value MatrixBytes(napi_env env, napi_callback_info info) {
