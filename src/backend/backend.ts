@@ -3,9 +3,10 @@
  * only these ops; the plain-TypeScript reference backend (./reference.ts) is their specification,
  * and every faster backend must pass the same op-level and model-level tests against it.
  *
- * Conventions: activations are float32, row-major; a "matrix" is a weight the backend owns in
- * whatever format it likes (bf16 bits, f32, quantized blocks...). Outputs are written into
- * caller-provided arrays so the model controls allocation.
+ * Conventions: a backend owns its data. A "matrix" is a weight held in whatever format the backend
+ * likes (bf16 bits, f32, quantized blocks...); a Tensor is a buffer of activations (float32, row-major)
+ * or KV cache rows (f32 or f16). Outputs are written into caller-allocated tensors so the model controls
+ * allocation, and only `read`/`argmax` bring numbers back to the host, asynchronously.
  */
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
 import type { QuantType } from '../tensor/quant.js';
@@ -43,13 +44,30 @@ export interface Matrix {
   readonly byteSize: number;
 }
 
+/** Element type of a backend tensor: float32, or IEEE half bits (KV caches with --kv-cache-dtype f16). */
+export type TensorDType = 'f32' | 'f16';
+
+/**
+ * A buffer of numbers that a backend owns: activations, the residual stream, KV cache rows, LayerNorm
+ * weights and biases. Opaque: only the backend that made it computes on it, and its contents reach
+ * the host only through `Backend.read` (the CPU backends back it with a typed array at no cost; the
+ * WebGPU backend with a GPU buffer). Offsets and lengths are in elements.
+ */
+export interface Tensor {
+  readonly backend: string;
+  readonly dtype: TensorDType;
+  /** Number of elements. */
+  readonly length: number;
+}
+
 export interface AttentionArgs {
-  /** Queries for `t` new tokens, [t, nHead·headDim]. */
-  readonly q: Float32Array;
+  /** Queries for `t` new tokens: rows [t, nHead·headDim] of `q` from element `qOffset`. */
+  readonly q: Tensor;
+  readonly qOffset: number;
   readonly t: number;
-  /** Key and value cache rows [capacity, nHead·headDim] (float32 or f16 bits); rows [0, past + t) are filled. */
-  readonly kCache: Float32Array | Uint16Array;
-  readonly vCache: Float32Array | Uint16Array;
+  /** Key and value cache rows [capacity, nHead·headDim] (f32 or f16); rows [0, past + t) are filled. */
+  readonly kCache: Tensor;
+  readonly vCache: Tensor;
   /** Number of cached positions before the new tokens; query i sits at position past + i. */
   readonly past: number;
   readonly nHead: number;
@@ -58,29 +76,54 @@ export interface AttentionArgs {
   readonly scale: number;
   /** Per cached position: 1 = may be attended to, 0 = padding (HF attention_mask). null = all 1. */
   readonly keyMask: Uint8Array | null;
-  /** Output [t, nHead·headDim]. */
-  readonly out: Float32Array;
+  /** Output rows [t, nHead·headDim] of `out` from element `outOffset`. */
+  readonly out: Tensor;
+  readonly outOffset: number;
 }
 
+/**
+ * Ops are queued in call order and may run later (a GPU backend records them into command buffers);
+ * every op sees the results of the ops queued before it. Data leaves the backend only through `read`
+ * and `argmax`, which are async and resolve with the values as of the call: ops queued after the call
+ * do not change what it returns.
+ */
 export interface Backend {
   readonly name: string;
   /** Takes a checkpoint weight and returns the backend's matrix for it, converted to `format` (default: as stored). */
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix;
+  /** A new zero-filled tensor of `n` elements. */
+  alloc(n: number, dtype?: TensorDType): Tensor;
+  /** Copies host floats into t[offset, offset + data.length) (rounded to nearest-even f16 for an f16 tensor). */
+  write(t: Tensor, data: Float32Array, offset?: number): void;
+  /** t[offset, offset + n) on the host (default: all of it), after every op queued before this call. */
+  read(t: Tensor, offset?: number, n?: number): Promise<Float32Array>;
+  /** The index of the largest value of each of `rows` rows of `cols` floats of x (the first one on ties). */
+  argmax(x: Tensor, rows: number, cols: number): Promise<Int32Array>;
+  /** Gives the tensor's memory back now (GPU memory; the CPU backends leave it to the garbage collector). */
+  free(t: Tensor): void;
   /** out[r, :] = x[r, :] · W (+ bias) for r < rows. x is [rows, inDim], out is [rows, outDim]. */
-  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void;
+  matmul(x: Tensor, rows: number, w: Matrix, bias: Tensor | null, out: Tensor): void;
   /** Copies embedding rows (ids index the matrix's outDim axis of an 'out_in' matrix) into out [ids.length, inDim]. */
-  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void;
+  embedding(w: Matrix, ids: Int32Array, out: Tensor): void;
   /** LayerNorm over the last axis (biased variance, like torch). */
-  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
+  layerNorm(x: Tensor, rows: number, dim: number, gamma: Tensor, beta: Tensor, eps: number, out: Tensor): void;
   /** Applies the activation to x[0..n) in place. */
-  activation(name: ActivationName, x: Float32Array, n: number): void;
+  activation(name: ActivationName, x: Tensor, n: number): void;
   /** Causal multi-head attention of new queries over the cache (exact softmax). */
   attention(args: AttentionArgs): void;
   /**
    * dst[dstOff + r·n + i] = src[srcOff + r·srcStride + i] for i < n, r < rows (default 1 row; srcStride
-   * default n), rounded to f16 when dst holds f16 bits: KV cache stores, and splitting the fused QKV rows.
+   * default n), rounded to f16 when dst is f16 (an f16 src needs an f16 dst): KV cache stores, splitting
+   * the fused QKV rows, gathering the rows whose logits are wanted, copying a cache.
    */
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows?: number, srcStride?: number): void;
+  copyRows(src: Tensor, srcOff: number, dst: Tensor, dstOff: number, n: number, rows?: number, srcStride?: number): void;
   /** a[i] += b[i] for i < n (residual connections). */
-  addInPlace(a: Float32Array, b: Float32Array, n: number): void;
+  addInPlace(a: Tensor, b: Tensor, n: number): void;
+}
+
+/** A new tensor holding a copy of host floats. */
+export function tensorFrom(be: Backend, data: Float32Array): Tensor {
+  const t = be.alloc(data.length);
+  be.write(t, data);
+  return t;
 }

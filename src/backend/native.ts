@@ -9,7 +9,8 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
+import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, Tensor, WeightTensor } from './backend.js';
+import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
 import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
 
@@ -72,7 +73,7 @@ interface NativeMatrixHandle extends Matrix {
   readonly handle: NativeMatrix;
 }
 
-export class NativeBackend implements Backend {
+export class NativeBackend extends HostBackend implements Backend {
   readonly name = 'native';
   readonly threads: number;
   /**
@@ -85,6 +86,7 @@ export class NativeBackend implements Backend {
   private readonly ctx: NativeContext;
 
   private constructor(private readonly addon: NativeAddon, threads: number, simd: SimdChoice) {
+    super();
     const have = availableKernels(addon.cpuFeatures());
     if (!SIMD_CHOICES.includes(simd)) {
       throw new FugakuError('INVALID_ARGUMENT', `unknown kernel set ${JSON.stringify(simd)}`, `use one of ${SIMD_CHOICES.join(', ')}`);
@@ -135,12 +137,12 @@ export class NativeBackend implements Backend {
     return w as NativeMatrixHandle;
   }
 
-  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void {
+  matmul(x: Tensor, rows: number, w: Matrix, bias: Tensor | null, out: Tensor): void {
     if (rows === 0) return;
-    this.addon.matmul(this.ctx, this.own(w).handle, x, rows, bias, out);
+    this.addon.matmul(this.ctx, this.own(w).handle, this.f32(x), rows, bias === null ? null : this.f32(bias), this.f32(out));
   }
 
-  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void {
+  embedding(w: Matrix, ids: Int32Array, out: Tensor): void {
     const m = this.own(w);
     const idx = new Int32Array(ids.length);
     for (let t = 0; t < ids.length; t++) {
@@ -150,15 +152,16 @@ export class NativeBackend implements Backend {
       }
       idx[t] = id;
     }
-    this.addon.embedding(this.ctx, m.handle, idx, out);
+    this.addon.embedding(this.ctx, m.handle, idx, this.f32(out));
   }
 
-  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void {
+  layerNorm(x: Tensor, rows: number, dim: number, gamma: Tensor, beta: Tensor, eps: number, out: Tensor): void {
     if (rows === 0) return;
-    this.addon.layerNorm(this.ctx, x, rows, dim, gamma, beta, eps, out);
+    this.addon.layerNorm(this.ctx, this.f32(x), rows, dim, this.f32(gamma), this.f32(beta), eps, this.f32(out));
   }
 
-  activation(name: ActivationName, x: Float32Array, n: number): void {
+  activation(name: ActivationName, xt: Tensor, n: number): void {
+    const x = this.f32(xt);
     const kind = NATIVE_ACTIVATION[name];
     if (kind !== undefined) {
       this.addon.activation(this.ctx, this.addon.constants.activations[kind], x, n);
@@ -169,7 +172,10 @@ export class NativeBackend implements Backend {
   }
 
   attention(a: AttentionArgs): void {
-    this.addon.attention(this.ctx, a.q, a.t, a.kCache, a.vCache, a.past, a.nHead, a.headDim, a.scale, a.keyMask, a.out);
+    const width = a.nHead * a.headDim;
+    const q = this.f32(a.q).subarray(a.qOffset, a.qOffset + a.t * width);
+    const out = this.f32(a.out).subarray(a.outOffset, a.outOffset + a.t * width);
+    this.addon.attention(this.ctx, q, a.t, this.host(a.kCache), this.host(a.vCache), a.past, a.nHead, a.headDim, a.scale, a.keyMask, out);
   }
 
   /** Memory bandwidth (GB/s, STREAM triad counting) measured with this backend's threads. */
@@ -182,11 +188,14 @@ export class NativeBackend implements Backend {
     return this.addon.streamRead(this.ctx, floats, reps);
   }
 
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
+  copyRows(srcT: Tensor, srcOff: number, dstT: Tensor, dstOff: number, n: number, rows = 1, srcStride = n): void {
+    const src = this.host(srcT);
+    const dst = this.host(dstT);
+    if (src instanceof Uint16Array) return this.copyHalfRows(src, srcOff, dst, dstOff, n, rows, srcStride);
     this.addon.storeRows(this.ctx, src, srcOff, srcStride, dst, dstOff, n, rows);
   }
 
-  addInPlace(a: Float32Array, b: Float32Array, n: number): void {
-    this.addon.addInPlace(this.ctx, a, b, n);
+  addInPlace(a: Tensor, b: Tensor, n: number): void {
+    this.addon.addInPlace(this.ctx, this.f32(a), this.f32(b), n);
   }
 }

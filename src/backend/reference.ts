@@ -5,10 +5,11 @@
  * sums accumulate in float64 (JavaScript numbers), results are stored as float32.
  */
 import { FugakuError } from '../errors.js';
-import { convertStorage, f32ToF16, makeF16Table, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
+import { convertStorage, f32ToF16, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { dequantizeRow, dotQuantRow, isQuantType, quantizeActivations, quantizeMatrix, quantRowBytes, type QuantType } from '../tensor/quant.js';
-import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, WeightTensor } from './backend.js';
+import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, Tensor, WeightTensor } from './backend.js';
+import { HostBackend } from './host.js';
 
 interface FloatMatrix extends Matrix {
   readonly kind: 'float';
@@ -93,15 +94,8 @@ function axpy(y: Float64Array, yb: number, a: number, w: Float32Array, wb: numbe
   for (let i = 0; i < n; i++) y[yb + i] += a * w[wb + i];
 }
 
-export class ReferenceBackend implements Backend {
+export class ReferenceBackend extends HostBackend implements Backend {
   readonly name = 'reference';
-  /** f16 → f32 lookup table, built on first use and shared by this backend's f16 matrices. */
-  private f16Lookup: Float32Array | null = null;
-
-  private f16Table(): Float32Array {
-    this.f16Lookup ??= makeF16Table();
-    return this.f16Lookup;
-  }
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     if (w.shape.length !== 2) {
@@ -155,8 +149,11 @@ export class ReferenceBackend implements Backend {
     return w as RefMatrix;
   }
 
-  matmul(x: Float32Array, rows: number, w: Matrix, bias: Float32Array | null, out: Float32Array): void {
+  matmul(xt: Tensor, rows: number, w: Matrix, biasT: Tensor | null, outT: Tensor): void {
     const m = this.own(w);
+    const x = this.f32(xt);
+    const bias = biasT === null ? null : this.f32(biasT);
+    const out = this.f32(outT);
     const acc = new Float64Array(rows * m.outDim);
     if (m.kind === 'quant') matmulQuant(m, x, rows, acc);
     else if (m.layout === 'in_out') matmulInOut(m, x, rows, acc);
@@ -167,8 +164,9 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  embedding(w: Matrix, ids: ArrayLike<number>, out: Float32Array): void {
+  embedding(w: Matrix, ids: Int32Array, outT: Tensor): void {
     const m = this.own(w);
+    const out = this.f32(outT);
     if (m.kind === 'float' && m.layout !== 'out_in') throw new FugakuError('INTERNAL', 'embedding needs an out_in matrix');
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
@@ -180,7 +178,8 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  layerNorm(x: Float32Array, rows: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void {
+  layerNorm(xt: Tensor, rows: number, dim: number, gammaT: Tensor, betaT: Tensor, eps: number, outT: Tensor): void {
+    const [x, gamma, beta, out] = [this.f32(xt), this.f32(gammaT), this.f32(betaT), this.f32(outT)];
     for (let r = 0; r < rows; r++) {
       const b = r * dim;
       let mean = 0;
@@ -196,17 +195,22 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  activation(name: ActivationName, x: Float32Array, n: number): void {
+  activation(name: ActivationName, xt: Tensor, n: number): void {
+    const x = this.f32(xt);
     const f = ACTIVATIONS[name];
     for (let i = 0; i < n; i++) x[i] = f(x[i]);
   }
 
   attention(a: AttentionArgs): void {
-    const { q, t, past, nHead, headDim, scale, keyMask, out } = a;
+    const { t, past, nHead, headDim, scale, keyMask } = a;
     const width = nHead * headDim;
+    const q = this.f32(a.q).subarray(a.qOffset, a.qOffset + t * width);
+    const out = this.f32(a.out).subarray(a.outOffset, a.outOffset + t * width);
     // f16 caches are read through the f16 → f32 table.
-    const kCache = a.kCache instanceof Uint16Array ? this.f16View(a.kCache, (past + t) * width) : a.kCache;
-    const vCache = a.vCache instanceof Uint16Array ? this.f16View(a.vCache, (past + t) * width) : a.vCache;
+    const kc = this.host(a.kCache);
+    const vc = this.host(a.vCache);
+    const kCache = kc instanceof Uint16Array ? this.f16View(kc, (past + t) * width) : kc;
+    const vCache = vc instanceof Uint16Array ? this.f16View(vc, (past + t) * width) : vc;
     const scores = new Float64Array(past + t);
     for (let i = 0; i < t; i++) {
       const last = past + i; // causal: keys 0..last
@@ -253,7 +257,10 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  storeKV(src: Float32Array, srcOff: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows = 1, srcStride = n): void {
+  copyRows(srcT: Tensor, srcOff: number, dstT: Tensor, dstOff: number, n: number, rows = 1, srcStride = n): void {
+    const src = this.host(srcT);
+    const dst = this.host(dstT);
+    if (src instanceof Uint16Array) return this.copyHalfRows(src, srcOff, dst, dstOff, n, rows, srcStride);
     for (let r = 0; r < rows; r++) {
       const s = srcOff + r * srcStride;
       const d = dstOff + r * n;
@@ -262,7 +269,9 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  addInPlace(a: Float32Array, b: Float32Array, n: number): void {
+  addInPlace(at: Tensor, bt: Tensor, n: number): void {
+    const a = this.f32(at);
+    const b = this.f32(bt);
     for (let i = 0; i < n; i++) a[i] += b[i];
   }
 }

@@ -8,31 +8,31 @@
  *        ─► ln_f ─► lm_head (tied wte, or lm_head.weight) ─► logits [t, vocab]
  */
 import { FugakuError } from '../errors.js';
-import type { Backend, Matrix } from '../backend/backend.js';
+import type { Backend, Matrix, Tensor } from '../backend/backend.js';
 import type { GPT2Config } from './config.js';
 import { KVCache, type KVCacheDType } from './kv-cache.js';
 
 export interface GPT2Block {
-  ln1Weight: Float32Array;
-  ln1Bias: Float32Array;
+  ln1Weight: Tensor;
+  ln1Bias: Tensor;
   attnQKV: Matrix;
-  attnQKVBias: Float32Array;
+  attnQKVBias: Tensor;
   attnProj: Matrix;
-  attnProjBias: Float32Array;
-  ln2Weight: Float32Array;
-  ln2Bias: Float32Array;
+  attnProjBias: Tensor;
+  ln2Weight: Tensor;
+  ln2Bias: Tensor;
   mlpFc: Matrix;
-  mlpFcBias: Float32Array;
+  mlpFcBias: Tensor;
   mlpProj: Matrix;
-  mlpProjBias: Float32Array;
+  mlpProjBias: Tensor;
 }
 
 export interface GPT2Weights {
   wte: Matrix;
   wpe: Matrix;
   blocks: GPT2Block[];
-  lnFWeight: Float32Array;
-  lnFBias: Float32Array;
+  lnFWeight: Tensor;
+  lnFBias: Tensor;
   /** The output head: wte itself when tied, else lm_head.weight; both [vocab, nEmbd]. */
   lmHead: Matrix;
 }
@@ -46,7 +46,22 @@ export interface ForwardOptions {
   logits?: 'all' | 'last' | 'none';
 }
 
+/** Activation buffers of one forward, kept between calls and grown when a step has more rows. */
+interface Workspace {
+  rows: number;
+  h: Tensor;
+  pos: Tensor;
+  x: Tensor;
+  qkv: Tensor;
+  q: Tensor;
+  att: Tensor;
+  proj: Tensor;
+  ff: Tensor;
+}
+
 export class GPT2Model {
+  private workspace: Workspace | null = null;
+
   constructor(
     readonly config: GPT2Config,
     readonly weights: GPT2Weights,
@@ -56,24 +71,25 @@ export class GPT2Model {
   ) {}
 
   newCache(capacity = this.config.nPositions): KVCache {
-    return new KVCache(this.config.nLayer, this.config.nEmbd, Math.min(capacity, this.config.nPositions), this.kvCacheDtype);
+    return new KVCache(this.backend, this.config.nLayer, this.config.nEmbd, Math.min(capacity, this.config.nPositions), this.kvCacheDtype);
   }
 
   /**
    * Runs `ids` (new tokens of one sequence) through the model, appending to `cache`.
    * Returns logits [n, vocabSize] for the requested positions (n = t, 1 or 0).
    */
-  forward(ids: ArrayLike<number>, cache: KVCache, opts: ForwardOptions = {}): Float32Array {
-    return this.forwardBatch([{ ids, cache, ...opts }])[0];
+  async forward(ids: ArrayLike<number>, cache: KVCache, opts: ForwardOptions = {}): Promise<Float32Array> {
+    return (await this.forwardBatch([{ ids, cache, ...opts }]))[0];
   }
 
   /**
    * Runs several sequences at once, each with its own cache (continuous batching): the new tokens
    * of every sequence are stacked into one [Σt, nEmbd] activation so each weight matrix is read once
    * per step for the whole batch; attention is computed per sequence over its own cache.
-   * Returns one logits array per sequence (as `forward` would).
+   * Returns one logits array per sequence (as `forward` would). Every op is queued on the backend at
+   * once; the only data brought back to the host are the logits asked for.
    */
-  forwardBatch(steps: readonly BatchStep[]): Float32Array[] {
+  async forwardBatch(steps: readonly BatchStep[]): Promise<Float32Array[]> {
     const cfg = this.config;
     const be = this.backend;
     const E = cfg.nEmbd;
@@ -86,6 +102,8 @@ export class GPT2Model {
     for (const s of steps) {
       const t = s.ids.length;
       const cache = s.cache;
+      cache.checkLive();
+      if (cache.backend !== be) throw new FugakuError('INVALID_ARGUMENT', `the KV cache was made by backend ${cache.backend.name}, not this model's ${be.name}`, 'make caches with model.newCache()');
       const past = cache.length;
       if (t === 0) throw new FugakuError('INVALID_ARGUMENT', 'forward needs at least one token');
       if (past + t > cache.capacity) {
@@ -122,18 +140,11 @@ export class GPT2Model {
 
     // Embeddings: h = wte[ids] + wpe[positions]
     const T = total;
-    const h = new Float32Array(T * E);
-    const pos = new Float32Array(T * E);
-    be.embedding(this.weights.wte, allIds, h);
-    be.embedding(this.weights.wpe, allPos, pos);
+    const { h, pos, x, qkv, q, att, proj, ff } = this.workspaceFor(T);
+    be.embedding(this.weights.wte, Int32Array.from(allIds), h);
+    be.embedding(this.weights.wpe, Int32Array.from(allPos), pos);
     be.addInPlace(h, pos, T * E);
 
-    const x = new Float32Array(T * E);
-    const qkv = new Float32Array(T * 3 * E);
-    const q = new Float32Array(T * E);
-    const att = new Float32Array(T * E);
-    const proj = new Float32Array(T * E);
-    const ff = new Float32Array(T * cfg.nInner);
     for (let l = 0; l < cfg.nLayer; l++) {
       const b = this.weights.blocks[l];
       // Attention sub-block.
@@ -150,14 +161,14 @@ export class GPT2Model {
         const vc = cache.values[l];
         // Split the fused rows [q k v] of this step's t tokens: queries to q, keys and values to the cache.
         const src = offsets[s] * 3 * E;
-        be.storeKV(qkv, src, q, offsets[s] * E, E, t, 3 * E);
-        be.storeKV(qkv, src + E, kc, past * E, E, t, 3 * E);
-        be.storeKV(qkv, src + 2 * E, vc, past * E, E, t, 3 * E);
+        be.copyRows(qkv, src, q, offsets[s] * E, E, t, 3 * E);
+        be.copyRows(qkv, src + E, kc, past * E, E, t, 3 * E);
+        be.copyRows(qkv, src + 2 * E, vc, past * E, E, t, 3 * E);
         be.attention({
-          q: q.subarray(offsets[s] * E, (offsets[s] + t) * E), t, kCache: kc, vCache: vc, past,
+          q, qOffset: offsets[s] * E, t, kCache: kc, vCache: vc, past,
           nHead: cfg.nHead, headDim: cfg.headDim, scale,
           keyMask: cache.hasPadding ? cache.keyMask : null,
-          out: att.subarray(offsets[s] * E, (offsets[s] + t) * E),
+          out: att, outOffset: offsets[s] * E,
         });
       }
       be.matmul(att, T, b.attnProj, b.attnProjBias, proj);
@@ -180,15 +191,17 @@ export class GPT2Model {
     const nRows = rowsOf.reduce((a, r) => a + r.length, 0);
     const V = this.weights.lmHead.outDim;
     if (nRows === 0) return steps.map(() => new Float32Array(0));
-    const sel = new Float32Array(nRows * E);
+    // Gather the wanted rows of h (into x, free by now), normalize them, and project to the vocabulary.
     let k = 0;
     for (let s = 0; s < steps.length; s++) {
-      for (const i of rowsOf[s]) sel.set(h.subarray((offsets[s] + i) * E, (offsets[s] + i + 1) * E), (k++) * E);
+      for (const i of rowsOf[s]) be.copyRows(h, (offsets[s] + i) * E, x, (k++) * E, E);
     }
-    const hf = new Float32Array(nRows * E);
-    be.layerNorm(sel, nRows, E, this.weights.lnFWeight, this.weights.lnFBias, cfg.layerNormEpsilon, hf);
-    const logits = new Float32Array(nRows * V);
-    be.matmul(hf, nRows, this.weights.lmHead, null, logits);
+    const hf = q; // free by now too, and as large
+    be.layerNorm(x, nRows, E, this.weights.lnFWeight, this.weights.lnFBias, cfg.layerNormEpsilon, hf);
+    const logitsT = be.alloc(nRows * V);
+    be.matmul(hf, nRows, this.weights.lmHead, null, logitsT);
+    const logits = await be.read(logitsT);
+    be.free(logitsT);
     if (steps.length === 1) return [logits];  // one sequence: its rows are all of them, no copy
     const out: Float32Array[] = [];
     k = 0;
@@ -198,6 +211,29 @@ export class GPT2Model {
       k += n;
     }
     return out;
+  }
+
+  /** The activation buffers for a step of `rows` stacked tokens (grown, never shrunk). */
+  private workspaceFor(rows: number): Workspace {
+    const w = this.workspace;
+    if (w !== null && w.rows >= rows) return w;
+    if (w !== null) for (const t of [w.h, w.pos, w.x, w.qkv, w.q, w.att, w.proj, w.ff]) this.backend.free(t);
+    const be = this.backend;
+    const E = this.config.nEmbd;
+    const n = Math.max(rows, w === null ? 1 : w.rows * 2);
+    const ws: Workspace = {
+      rows: n,
+      h: be.alloc(n * E),
+      pos: be.alloc(n * E),
+      x: be.alloc(n * E),
+      qkv: be.alloc(n * 3 * E),
+      q: be.alloc(n * E),
+      att: be.alloc(n * E),
+      proj: be.alloc(n * E),
+      ff: be.alloc(n * this.config.nInner),
+    };
+    this.workspace = ws;
+    return ws;
   }
 }
 

@@ -1,32 +1,34 @@
 import { FugakuError } from '../errors.js';
+import type { Backend, Tensor } from '../backend/backend.js';
 
 /** Element type of cached keys/values: float32, or IEEE half (half the memory; rounded on store). */
 export type KVCacheDType = 'f32' | 'f16';
 export const KV_CACHE_DTYPES: readonly KVCacheDType[] = ['f32', 'f16'];
 
-/** Rows of one layer's keys or values: Float32Array (f32) or f16 bit patterns (Uint16Array). */
-export type KVArray = Float32Array | Uint16Array;
-
 /**
- * Key/value cache for one sequence: per layer, rows [capacity, nEmbd] of keys and values (float32
- * or f16), plus a per-position mask (HF attention_mask: 1 = real token, 0 = padding never attended to).
+ * Key/value cache for one sequence: per layer, rows [capacity, nEmbd] of keys and values (f32 or f16
+ * tensors owned by the backend: GPU memory on the WebGPU backend), plus a per-position mask on the host
+ * (HF attention_mask: 1 = real token, 0 = padding never attended to).
  */
 export class KVCache {
-  readonly keys: KVArray[];
-  readonly values: KVArray[];
+  readonly keys: Tensor[];
+  readonly values: Tensor[];
   readonly keyMask: Uint8Array;
   /** Number of positions filled. */
   length = 0;
   /** True once any position was masked out (lets backends skip the mask when unused). */
   hasPadding = false;
 
+  private freed = false;
+
   constructor(
+    readonly backend: Backend,
     readonly nLayer: number,
     readonly width: number,
     readonly capacity: number,
     readonly dtype: KVCacheDType = 'f32',
   ) {
-    const make = (): KVArray => (dtype === 'f16' ? new Uint16Array(capacity * width) : new Float32Array(capacity * width));
+    const make = (): Tensor => backend.alloc(capacity * width, dtype);
     this.keys = Array.from({ length: nLayer }, make);
     this.values = Array.from({ length: nLayer }, make);
     this.keyMask = new Uint8Array(capacity).fill(1);
@@ -45,11 +47,14 @@ export class KVCache {
     if (!Number.isInteger(capacity) || capacity < length) {
       throw new FugakuError('INVALID_ARGUMENT', `KVCache.copy: capacity ${capacity} cannot hold ${length} positions`, 'give a capacity of at least the copied length');
     }
-    const c = new KVCache(this.nLayer, this.width, capacity, this.dtype);
+    this.checkLive();
+    const c = new KVCache(this.backend, this.nLayer, this.width, capacity, this.dtype);
     const n = length * this.width;
-    for (let l = 0; l < this.nLayer; l++) {
-      copyRows(this.keys[l], c.keys[l], n);
-      copyRows(this.values[l], c.values[l], n);
+    if (n > 0) {
+      for (let l = 0; l < this.nLayer; l++) {
+        this.backend.copyRows(this.keys[l], 0, c.keys[l], 0, n);
+        this.backend.copyRows(this.values[l], 0, c.values[l], 0, n);
+      }
     }
     c.keyMask.set(this.keyMask.subarray(0, length));
     c.length = length;
@@ -67,11 +72,16 @@ export class KVCache {
     this.length = Math.min(this.length, length);
     this.keyMask.fill(1, this.length);
   }
-}
 
-/** dst[0..n) = src[0..n) for two cache arrays of the same dtype. */
-export function copyRows(src: KVArray, dst: KVArray, n: number): void {
-  if (src instanceof Float32Array && dst instanceof Float32Array) dst.set(src.subarray(0, n));
-  else if (src instanceof Uint16Array && dst instanceof Uint16Array) dst.set(src.subarray(0, n));
-  else throw new FugakuError('INTERNAL', 'copyRows: caches of different dtypes', 'copy between caches of one dtype');
+  /** Gives the keys and values back to the backend now (GPU memory); the cache cannot be used after. */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const t of [...this.keys, ...this.values]) this.backend.free(t);
+  }
+
+  /** Throws if the cache was freed. */
+  checkLive(): void {
+    if (this.freed) throw new FugakuError('INTERNAL', 'this KV cache was freed', 'make a new cache with model.newCache()');
+  }
 }

@@ -10,7 +10,7 @@ import type { ProgressReporter } from '../io/progress.js';
 import { openGGUFModel } from '../io/gguf-model.js';
 import { resolveModelPath } from '../io/model-path.js';
 import { storageToF32 } from '../tensor/dtype.js';
-import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../backend/backend.js';
+import { tensorFrom, type Backend, type MatrixFormat, type MatrixLayout, type WeightTensor } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
 import { GPT2Model, type GPT2Block } from './gpt2.js';
 import type { KVCacheDType } from './kv-cache.js';
@@ -245,7 +245,7 @@ async function readWeights(src: WeightSource, cfg: GPT2Config, opts: LoadOptions
   const format = matrixFormatOf(opts.dtype);
   const quantized = format === 'Q8_0' || format === 'Q4_0';
   opts.progress?.start(src.totalBytes, `loading ${src.label}`);
-  const vector = (c: string) => src.vector(c);
+  const vector = async (c: string) => tensorFrom(be, await src.vector(c));
   const matrix = async (c: string, f = format) => {
     const { tensor, layout } = await src.matrix(c);
     return be.loadMatrix(tensor, layout, f);
