@@ -10,6 +10,7 @@
  *       [--layers 20] [--threads N] [--kv-cache-dtype f16|f32] [--reps 30] [--warm]
  */
 import { benchArgs } from './args.js';
+import { tensorFrom } from '../src/backend/backend.js';
 import { NativeBackend } from '../src/backend/native.js';
 
 const values = benchArgs('attention', 'node dist/bench/attention.js [--heads H] [--head-dim D] [--positions N] [--layers L] [--threads T] [--kv-cache-dtype f16|f32] [--reps R] [--warm]', {
@@ -25,21 +26,21 @@ const f16 = (values['kv-cache-dtype'] ?? 'f16') === 'f16';
 const be = NativeBackend.create({ threads: values.threads ? Number(values.threads) : undefined });
 const width = nHead * headDim;
 
-// Caches of small values (f16 bits in [0x3000, 0x3800): 0.125–0.5), written through storeKV.
+// Caches of small values (f16 bits in [0x3000, 0x3800): 0.125–0.5), written through copyRows.
 const src = new Float32Array(n * width);
 const caches = Array.from({ length: layers }, (_, l) => {
   const kv = [0, 1].map((which) => {
     for (let i = 0; i < src.length; i++) src[i] = 0.125 + (((i + l * 7 + which * 13) * 7919) % 2048) / 4096;
-    const c = f16 ? new Uint16Array(n * width) : new Float32Array(n * width);
-    be.storeKV(src, 0, c, 0, src.length);
+    const c = be.alloc(n * width, f16 ? 'f16' : 'f32');
+    be.copyRows(tensorFrom(be, src), 0, c, 0, src.length);
     return c;
   });
   return { k: kv[0], v: kv[1] };
 });
-const q = new Float32Array(width).map((_, i) => Math.sin(i) / 4);
-const out = new Float32Array(width);
-const evictA = new Float32Array(4 << 20);
-const evictB = new Float32Array(4 << 20);
+const q = tensorFrom(be, new Float32Array(width).map((_, i) => Math.sin(i) / 4));
+const out = be.alloc(width);
+const evictA = be.alloc(4 << 20);
+const evictB = be.alloc(4 << 20);
 
 const perStep: number[] = [];
 for (let r = 0; r < reps + 3; r++) {
@@ -47,7 +48,7 @@ for (let r = 0; r < reps + 3; r++) {
   for (const { k, v } of caches) {
     if (!values.warm) { be.addInPlace(evictA, evictB, evictA.length); be.addInPlace(evictB, evictA, evictB.length); }
     const t0 = process.hrtime.bigint();
-    be.attention({ q, t: 1, kCache: k, vCache: v, past: n - 1, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask: null, out });
+    be.attention({ q, qOffset: 0, t: 1, kCache: k, vCache: v, past: n - 1, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask: null, out, outOffset: 0 });
     ms += Number(process.hrtime.bigint() - t0) / 1e6;
   }
   if (r >= 3) perStep.push(ms);  // the first three are warm-up

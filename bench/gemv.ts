@@ -11,7 +11,7 @@
  */
 import { benchArgs } from './args.js';
 import { NativeBackend, type SimdChoice } from '../src/backend/native.js';
-import type { MatrixFormat } from '../src/backend/backend.js';
+import { tensorFrom, type MatrixFormat } from '../src/backend/backend.js';
 import { physicalCores } from '../src/backend/cpu.js';
 
 const values = benchArgs('gemv', 'node dist/bench/gemv.js [--dim D] [--threads 1,2] [--formats Q8_0,Q4_0,BF16,F16,F32] [--rows R] [--reps N] [--simd avx2,avx512]', { threads: { type: 'string' }, formats: { type: 'string' }, dim: { type: 'string' }, reps: { type: 'string' }, rows: { type: 'string' }, simd: { type: 'string' } });
@@ -25,10 +25,8 @@ const simdList = (values.simd ?? 'auto').split(',') as SimdChoice[];
 
 const src = new Float32Array(dim * dim);
 for (let i = 0; i < src.length; i++) src[i] = Math.sin(i * 0.618) * 0.05;
-const x = new Float32Array(dim).map((_, i) => Math.cos(i));
-const out = new Float32Array(dim);
-const xs = new Float32Array(Math.max(1, gemmRows) * dim).map((_, i) => Math.cos(i * 0.37));
-const outs = new Float32Array(Math.max(1, gemmRows) * dim);
+const xHost = new Float32Array(dim).map((_, i) => Math.cos(i));
+const xsHost = new Float32Array(Math.max(1, gemmRows) * dim).map((_, i) => Math.cos(i * 0.37));
 
 function median(f: () => void, n: number): number {
   const times: number[] = [];
@@ -49,6 +47,11 @@ for (const threads of threadList) {
   for (const f of formats) {
     let first: { gbs: number; gmacs: number } | null = null;
     for (const be of backends) {
+      // Activations live in tensors of the backend that computes on them.
+      const x = tensorFrom(be, xHost);
+      const out = be.alloc(dim);
+      const xs = tensorFrom(be, xsHost);
+      const outs = be.alloc(Math.max(1, gemmRows) * dim);
       const m = be.loadMatrix({ dtype: 'F32', shape: [dim, dim], data: src }, 'out_in', f);
       be.matmul(x, 1, m, null, out);
       const med = median(() => be.matmul(x, 1, m, null, out), reps);

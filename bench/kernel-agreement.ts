@@ -42,7 +42,7 @@ for (const dtype of dtypes) {
   for (const simd of sets) {
     const lm = await AutoModelForCausalLM.fromPretrained(dir, { dtype, simd, threads });
     const prompt = benchPrompt(P, lm.config.vocabSize);
-    const logits = lm.model.forward(prompt, lm.model.newCache(), { logits: 'all' });
+    const logits = await lm.model.forward(prompt, lm.model.newCache(), { logits: 'all' });
     const tokens = (await lm.generate(prompt, { maxNewTokens: G, doSample: false }))[0].slice(P);
     const kernels = (lm.model.backend as { kernels?: string }).kernels ?? lm.model.backend.name;
     if (!base) {

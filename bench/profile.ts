@@ -30,7 +30,7 @@ const lm = await AutoModelForCausalLM.fromPretrained(values.model ?? defaultMode
   simd: (values.simd ?? 'auto') as SimdChoice,
 });
 const model = lm.model;
-const OPS = ['matmul', 'attention', 'layerNorm', 'activation', 'storeKV', 'addInPlace', 'embedding'] as const;
+const OPS = ['matmul', 'attention', 'layerNorm', 'activation', 'copyRows', 'addInPlace', 'embedding'] as const;
 const spent: Record<string, number> = Object.fromEntries(OPS.map((k) => [k, 0]));
 // Wrap each op of this model's backend instance (the instance only, nothing shared is patched).
 const be = model.backend as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -48,14 +48,14 @@ const prompt = benchPrompt(P, model.config.vocabSize);
 const cache = model.newCache(P + G + 1);
 reset();
 let t0 = performance.now();
-let logits = model.forward(prompt, cache, { logits: 'last' });
+let logits = await model.forward(prompt, cache, { logits: 'last' });
 const prefillMs = performance.now() - t0;
 const prefillOps = Object.fromEntries(OPS.map((k) => [k, ms(spent[k])]));
 reset();
 let tok = argmax(logits);
 t0 = performance.now();
 for (let i = 0; i < G; i++) {
-  logits = model.forward([tok], cache);
+  logits = await model.forward([tok], cache);
   tok = argmax(logits);
 }
 const decodeMs = (performance.now() - t0) / G;

@@ -40,7 +40,7 @@ for (const format of formats) {
     for (let s = 0; s < ids.length - 1; s += W) {
       const win = ids.slice(s, Math.min(ids.length, s + W));
       if (win.length < 2) break;
-      const logits = model.forward(win, model.newCache(win.length), { logits: 'all' });
+      const logits = await model.forward(win, model.newCache(win.length), { logits: 'all' });
       for (let i = 0; i < win.length; i++) am[s + i] = argmax(logits.subarray(i * V, (i + 1) * V));
       const loss = lossFromLogits(logits, V, win);
       nll += loss.nllSum;

@@ -11,9 +11,9 @@ import { NativeBackend, availableKernels, type KernelSet } from '../src/backend/
 import * as path from 'node:path';
 import { addonPath, loadNativeAddon } from '../src/backend/native-addon.js';
 import { createBackend } from '../src/backend/select.js';
-import type { Backend, MatrixFormat, MatrixLayout, WeightTensor } from '../src/backend/backend.js';
+import { tensorFrom, type Backend, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../src/backend/backend.js';
 import { Rng } from '../src/generation/rng.js';
-import { convertStorage, f32ToF16 } from '../src/tensor/dtype.js';
+import { convertStorage, f16ToF32, f32ToF16 } from '../src/tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
 import { quantizeMatrix } from '../src/tensor/quant.js';
 import { FugakuError } from '../src/errors.js';
@@ -46,6 +46,60 @@ function randn(rng: Rng, n: number, scale = 1): Float32Array {
     a[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
   }
   return a;
+}
+
+/** Host floats into a new tensor of `be` (f32, or rounded to f16 bits). */
+function up(be: Backend, data: Float32Array, dtype: TensorDType = 'f32'): Tensor {
+  if (dtype === 'f32') return tensorFrom(be, data);
+  const t = be.alloc(data.length, dtype);
+  be.write(t, data);
+  return t;
+}
+
+/** A tensor's contents on the host (f16 elements widened exactly to float32). */
+function down(be: Backend, t: Tensor, offset?: number, n?: number): Promise<Float32Array> {
+  return be.read(t, offset, n);
+}
+
+/** Allocates an output of `n` elements on `be`, runs `op` into it and reads it back. */
+async function run(be: Backend, n: number, op: (out: Tensor) => void): Promise<Float32Array> {
+  const out = be.alloc(n);
+  op(out);
+  return down(be, out);
+}
+
+/** Attention inputs on the host: f32 rows, or f16 caches given as floats to round (`cacheDtype`). */
+interface HostAttention {
+  q: Float32Array;
+  t: number;
+  kCache: Float32Array;
+  vCache: Float32Array;
+  cacheDtype?: TensorDType;
+  past: number;
+  nHead: number;
+  headDim: number;
+  scale: number;
+  keyMask: Uint8Array | null;
+}
+
+/**
+ * Uploads the inputs, runs attention and reads its output back. `qOffset`/`outOffset` place the
+ * queries and the output that many elements into larger tensors (the rest of q is noise, the rest of
+ * out must stay untouched).
+ */
+async function attend(be: Backend, a: HostAttention, qOffset = 0, outOffset = 0): Promise<Float32Array> {
+  const n = a.t * a.nHead * a.headDim;
+  const q = be.alloc(qOffset + n + 3);
+  be.write(q, new Float32Array(qOffset + n + 3).fill(7.5));
+  be.write(q, a.q, qOffset);
+  const out = be.alloc(outOffset + n + 3);
+  be.attention({
+    q, qOffset, t: a.t, past: a.past, nHead: a.nHead, headDim: a.headDim, scale: a.scale, keyMask: a.keyMask,
+    kCache: up(be, a.kCache, a.cacheDtype), vCache: up(be, a.vCache, a.cacheDtype), out, outOffset,
+  });
+  const all = await down(be, out);
+  for (let i = 0; i < all.length; i++) if (i < outOffset || i >= outOffset + n) assert.equal(all[i], 0, `attention wrote element ${i}, outside its output rows`);
+  return all.subarray(outOffset, outOffset + n);
 }
 
 function relErr(a: Float32Array, b: Float32Array): number {
@@ -119,7 +173,7 @@ const ref = new ReferenceBackend();
 const X86_SETS = ['amx', 'avx512', 'avxvnni', 'avx2'] as const;
 const x86Sets = kernelSets().filter((k) => (X86_SETS as readonly string[]).includes(k));
 if (x86Sets.length >= 2) {
-  test(`native ${x86Sets.join(', ')}: quantized matmul results are bit-identical across the sets, 1 to 130 rows`, (t) => {
+  test(`native ${x86Sets.join(', ')}: quantized matmul results are bit-identical across the sets, 1 to 130 rows`, async (t) => {
     const missing = X86_SETS.filter((k) => !x86Sets.includes(k));
     t.diagnostic(`bit-identity across ${x86Sets.join(', ')}${missing.length ? `; not on this CPU: ${missing.join(', ')}` : ''}`);
     const rng = new Rng(29);
@@ -130,11 +184,7 @@ if (x86Sets.length >= 2) {
         const w: WeightTensor = { dtype: 'F32', shape: [outDim, inDim], data: randn(rng, inDim * outDim, 0.2) };
         const x = randn(rng, rows * inDim);
         const bias = randn(rng, outDim);
-        const outs = backends.map((b) => {
-          const y = new Float32Array(rows * outDim);
-          b.matmul(x, rows, b.loadMatrix(w, 'out_in', format), bias, y);
-          return y;
-        });
+        const outs = await Promise.all(backends.map((b) => run(b, rows * outDim, (y) => b.matmul(up(b, x), rows, b.loadMatrix(w, 'out_in', format), up(b, bias), y))));
         for (let i = 1; i < outs.length; i++) {
           assert.deepEqual(new Uint32Array(outs[i].buffer), new Uint32Array(outs[0].buffer), `${format} [${inDim}→${outDim}] × ${rows} rows: ${x86Sets[i]} vs ${x86Sets[0]}`);
           compared++;
@@ -150,7 +200,7 @@ for (const entry of registry.accelerated) {
     const nat = entry.create({ threads });
     const be = entry.name;
 
-    test(`${be} ×${threads}: matmul equals the reference for every format, layout and shape`, () => {
+    test(`${be} ×${threads}: matmul equals the reference for every format, layout and shape`, async () => {
       const rng = new Rng(be === 'native avx512' ? 13 : be === 'native avx2' ? 11 : 12);
       let cases = 0;
       for (const format of FORMATS) {
@@ -169,10 +219,8 @@ for (const entry of registry.accelerated) {
             assert.equal(mn.byteSize, mr.byteSize, 'same storage size');
             const x = randn(rng, rows * inDim);
             const bias = k % 2 ? randn(rng, outDim) : null;
-            const a = new Float32Array(rows * outDim);
-            const b = new Float32Array(rows * outDim);
-            ref.matmul(x, rows, mr, bias, a);
-            nat.matmul(x, rows, mn, bias, b);
+            const a = await run(ref, rows * outDim, (o) => ref.matmul(up(ref, x), rows, mr, bias && up(ref, bias), o));
+            const b = await run(nat, rows * outDim, (o) => nat.matmul(up(nat, x), rows, mn, bias && up(nat, bias), o));
             // Same arithmetic up to float summation order; quantized activations may round a
             // value at an exact .5 tie differently (a few ulps of the block scale).
             const tol = quant ? 2e-3 : 1e-5;
@@ -184,25 +232,23 @@ for (const entry of registry.accelerated) {
       assert.equal(cases, FORMATS.length * 2 * 8);
     });
 
-    test(`${be} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, () => {
+    test(`${be} ×${threads}: embedding rows equal the reference's (dequantized) rows exactly`, async () => {
       const rng = new Rng(5);
       for (const format of FORMATS) {
         // Include values that land exactly on rounding ties of the quantizers.
         const data = randn(rng, 50 * 96);
         for (let i = 0; i < 96; i += 3) data[i] = (i % 7) - 3 + 0.5;
         const w: WeightTensor = { dtype: 'F32', shape: [50, 96], data };
-        const ids = [0, 49, 7, 7, 23];
-        const a = new Float32Array(ids.length * 96);
-        const b = new Float32Array(ids.length * 96);
-        ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, a);
-        nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, b);
+        const ids = Int32Array.from([0, 49, 7, 7, 23]);
+        const a = await run(ref, ids.length * 96, (o) => ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, o));
+        const b = await run(nat, ids.length * 96, (o) => nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, o));
         // Conversion and quantization are bit-exact with the TypeScript specification.
         assert.deepEqual(b, a, `${format}: rows differ`);
-        assert.throws(() => nat.embedding(nat.loadMatrix(w, 'out_in', format), [50], b), (e: FugakuError) => e.code === 'TOKEN_ID_OUT_OF_RANGE');
+        assert.throws(() => nat.embedding(nat.loadMatrix(w, 'out_in', format), Int32Array.from([50]), nat.alloc(96)), (e: FugakuError) => e.code === 'TOKEN_ID_OUT_OF_RANGE');
       }
     });
 
-    test(`${be} ×${threads}: Q4_0/Q8_0 quantization corner cases are bit-exact with the spec`, () => {
+    test(`${be} ×${threads}: Q4_0/Q8_0 quantization corner cases are bit-exact with the spec`, async () => {
       // Rows of one block each: all zeros; ± the same largest magnitude (the first one sets the sign);
       // negative zero; multiples of max/8 so that x·id + 8.5 lands on integers; tiny and huge values.
       const rows: number[][] = [
@@ -217,17 +263,15 @@ for (const entry of registry.accelerated) {
       ];
       const data = new Float32Array(rows.flat());
       const w: WeightTensor = { dtype: 'F32', shape: [rows.length, 32], data };
-      const ids = rows.map((_, i) => i);
+      const ids = Int32Array.from(rows.map((_, i) => i));
       for (const format of ['Q4_0', 'Q8_0'] as const) {
-        const a = new Float32Array(ids.length * 32);
-        const b = new Float32Array(ids.length * 32);
-        ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, a);
-        nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, b);
+        const a = await run(ref, ids.length * 32, (o) => ref.embedding(ref.loadMatrix(w, 'out_in', format), ids, o));
+        const b = await run(nat, ids.length * 32, (o) => nat.embedding(nat.loadMatrix(w, 'out_in', format), ids, o));
         assert.deepEqual(b, a, `${format}: dequantized rows differ`);
       }
     });
 
-    test(`${be} ×${threads}: activations are quantized as the spec rounds them (ties away from zero)`, () => {
+    test(`${be} ×${threads}: activations are quantized as the spec rounds them (ties away from zero)`, async () => {
       // Identity weights (row o has a single 1 at column o, exact in Q8_0 and Q4_0), so output o is
       // q_o·d_x·(its weight): one activation rounded the other way changes it by ≥ 1/127 of itself.
       const n = 64;
@@ -249,46 +293,45 @@ for (const entry of registry.accelerated) {
       }
       for (const format of ['Q8_0', 'Q4_0'] as const) {
         const w: WeightTensor = { dtype: 'F32', shape: [n, n], data: eye };
-        const a = new Float32Array(rows * n);
-        const b = new Float32Array(rows * n);
-        ref.matmul(x, rows, ref.loadMatrix(w, 'out_in', format), null, a);
-        nat.matmul(x, rows, nat.loadMatrix(w, 'out_in', format), null, b);
+        const a = await run(ref, rows * n, (o) => ref.matmul(up(ref, x), rows, ref.loadMatrix(w, 'out_in', format), null, o));
+        const b = await run(nat, rows * n, (o) => nat.matmul(up(nat, x), rows, nat.loadMatrix(w, 'out_in', format), null, o));
         for (let i = 0; i < a.length; i++) {
           assert.ok(Math.abs(b[i] - a[i]) <= 1e-6 * Math.abs(a[i]), `${format} output ${i}: ${b[i]} vs the spec's ${a[i]}`);
         }
         // One row alone (the decode path) quantizes the same way.
-        const one = new Float32Array(n);
-        nat.matmul(x.subarray(n, 2 * n), 1, nat.loadMatrix(w, 'out_in', format), null, one);
+        const one = await run(nat, n, (o) => nat.matmul(up(nat, x.subarray(n, 2 * n)), 1, nat.loadMatrix(w, 'out_in', format), null, o));
         assert.deepEqual(one, b.subarray(n, 2 * n));
       }
     });
 
-    test(`${be} ×${threads}: storeKV copies strided rows (f32, and f16 rounded like f32ToF16); addInPlace adds`, () => {
+    test(`${be} ×${threads}: copyRows copies strided rows (f32, and f16 rounded like f32ToF16); addInPlace adds`, async () => {
       const rng = new Rng(23);
       const E = 37;
       const t = 6;
       const src = randn(rng, t * 3 * E + 5, 2);
-      for (const mk of [(k: number) => new Float32Array(k), (k: number) => new Uint16Array(k)]) {
-        const a = mk(2 + t * E);
-        const b = mk(2 + t * E);
-        ref.storeKV(src, 5 + E, a, 2, E, t, 3 * E);
-        nat.storeKV(src, 5 + E, b, 2, E, t, 3 * E);
+      for (const dtype of ['f32', 'f16'] as const) {
+        const at = ref.alloc(2 + t * E, dtype);
+        const bt = nat.alloc(2 + t * E, dtype);
+        ref.copyRows(up(ref, src), 5 + E, at, 2, E, t, 3 * E);
+        nat.copyRows(up(nat, src), 5 + E, bt, 2, E, t, 3 * E);
+        const a = await down(ref, at);
+        const b = await down(nat, bt);
         assert.deepEqual(b, a);
         assert.equal(b[0], 0, 'nothing written before dstOff');
       }
-      assert.throws(() => nat.storeKV(src, 0, new Float32Array(10), 0, E, t, 3 * E), /too short/);
+      assert.throws(() => nat.copyRows(up(nat, src), 0, nat.alloc(10), 0, E, t, 3 * E), /too short/);
       for (const len of [7, 100_003, 300_000]) {
         const x = randn(rng, len);
         const y = randn(rng, len);
-        const a = x.slice();
-        const b = x.slice();
-        ref.addInPlace(a, y, len - 3);
-        nat.addInPlace(b, y, len - 3);
-        assert.deepEqual(b, a);
+        const at = up(ref, x);
+        const bt = up(nat, x);
+        ref.addInPlace(at, up(ref, y), len - 3);
+        nat.addInPlace(bt, up(nat, y), len - 3);
+        assert.deepEqual(await down(nat, bt), await down(ref, at));
       }
     });
 
-    test(`${be} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, () => {
+    test(`${be} ×${threads}: pre-quantized blocks (as in GGUF) load and compute like the reference`, async () => {
       // The native backend interleaves blocks of 8 output rows at load; out dims around multiples of 8
       // exercise the zero rows that pad the last group.
       const rng = new Rng(21);
@@ -299,22 +342,18 @@ for (const entry of registry.accelerated) {
           const mn = nat.loadMatrix(w, 'out_in', type);
           assert.equal(mn.byteSize, w.data.byteLength, 'byteSize is the weights\' bytes, not the padding');
           const x = randn(rng, rows * inDim);
-          const a = new Float32Array(rows * outDim);
-          const b = new Float32Array(rows * outDim);
-          ref.matmul(x, rows, mr, null, a);
-          nat.matmul(x, rows, mn, null, b);
+          const a = await run(ref, rows * outDim, (o) => ref.matmul(up(ref, x), rows, mr, null, o));
+          const b = await run(nat, rows * outDim, (o) => nat.matmul(up(nat, x), rows, mn, null, o));
           assert.ok(relErr(b, a) < 2e-3, `${type} [${inDim}→${outDim}] rows ${rows}: rel err ${relErr(b, a)}`);
-          const ids = Array.from({ length: outDim }, (_, i) => outDim - 1 - i);
-          const ea = new Float32Array(outDim * inDim);
-          const eb = new Float32Array(outDim * inDim);
-          ref.embedding(mr, ids, ea);
-          nat.embedding(mn, ids, eb);
+          const ids = Int32Array.from({ length: outDim }, (_, i) => outDim - 1 - i);
+          const ea = await run(ref, outDim * inDim, (o) => ref.embedding(mr, ids, o));
+          const eb = await run(nat, outDim * inDim, (o) => nat.embedding(mn, ids, o));
           assert.deepEqual(eb, ea, `${type} [${inDim}→${outDim}]: dequantized rows differ`);
         }
       }
     });
 
-    test(`${be} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, () => {
+    test(`${be} ×${threads}: attention (head_dim 144, past > 0, padding mask) equals the reference`, async () => {
       const rng = new Rng(9);
       // t ≥ 4 takes the blocked prefill path (8 queries of a head per task; short last blocks, an odd
       // head_dim, a first query whose only key is masked so its output is 0); one query over a cache of
@@ -334,10 +373,9 @@ for (const entry of registry.accelerated) {
         const keyMask = masked ? new Uint8Array(cap).fill(1) : null;
         if (keyMask) { keyMask[0] = 0; keyMask[2] = 0; }
         const args = { q, t, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask };
-        const a = new Float32Array(t * width);
-        const b = new Float32Array(t * width);
-        ref.attention({ ...args, out: a });
-        nat.attention({ ...args, out: b });
+        const a = await attend(ref, args);
+        // Rows further into q and out, as for the second and later sequences of a batch.
+        const b = await attend(nat, args, (i % 3) * width, (i % 2) * width);
         assert.ok(relErr(b, a) < 1e-5, `heads ${nHead}×${headDim} past ${past} t ${t}: ${relErr(b, a)}`);
       }
       // Peaked softmaxes: scores spread over ±100, so about half of the exp arguments fall below float's
@@ -352,10 +390,8 @@ for (const entry of registry.accelerated) {
         const kc = int2((past + t) * width);
         const vc = randn(rng, (past + t) * width);
         const args = { q, t, kCache: kc, vCache: vc, past, nHead, headDim, scale: 2, keyMask: null };
-        const a = new Float32Array(t * width);
-        const b = new Float32Array(t * width);
-        ref.attention({ ...args, out: a });
-        nat.attention({ ...args, out: b });
+        const a = await attend(ref, args);
+        const b = await attend(nat, args);
         assert.ok(relErr(b, a) < 1e-5, `peaked: heads ${nHead}×${headDim} past ${past} t ${t}: ${relErr(b, a)}`);
       }
       // The decode path's row kernels (its own generator, so the cases above keep their data): eight
@@ -376,10 +412,8 @@ for (const entry of registry.accelerated) {
         if (masked === 'prefix' && keyMask) keyMask.fill(0, 0, 40);
         assert.ok(n * width * 4 >= 1 << 16, 'a cache of at least 64 KiB (the decode path)');
         const args = { q, t: 1, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1 / Math.sqrt(headDim), keyMask };
-        const a = new Float32Array(width);
-        const b = new Float32Array(width);
-        ref.attention({ ...args, out: a });
-        nat.attention({ ...args, out: b });
+        const a = await attend(ref, args);
+        const b = await attend(nat, args);
         assert.ok(relErr(b, a) < 1e-5, `decode: heads ${nHead}×${headDim} past ${past} mask ${masked}: ${relErr(b, a)}`);
       }
       // A peaked decode softmax: a few hot keys score ~100 above the rest, so every other chunk's
@@ -395,37 +429,35 @@ for (const entry of registry.accelerated) {
         for (const j of hot) kc.set(q.map((x, i) => x * (2 + (i % 2))), j * width);
         const vc = randn(dec, n * width);
         const args = { q, t: 1, kCache: kc, vCache: vc, past, nHead, headDim, scale: 1, keyMask: null };
-        const a = new Float32Array(width);
-        const b = new Float32Array(width);
-        ref.attention({ ...args, out: a });
-        nat.attention({ ...args, out: b });
+        const a = await attend(ref, args);
+        const b = await attend(nat, args);
         assert.ok(relErr(b, a) < 1e-5, `peaked decode: heads ${nHead}×${headDim} past ${past}: ${relErr(b, a)}`);
       }
     });
 
-    test(`${be} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, () => {
+    test(`${be} ×${threads}: f16 KV cache — stores round like f32ToF16 and attention over f16 rows equals the reference`, async () => {
       const rng = new Rng(21);
       const n = 1000;
       const src = randn(rng, n, 2);
-      const a = new Uint16Array(n + 8);
-      const b = new Uint16Array(n + 8);
-      ref.storeKV(src, 3, a, 5, n - 3);
-      nat.storeKV(src, 3, b, 5, n - 3);
+      const at = ref.alloc(n + 8, 'f16');
+      const bt = nat.alloc(n + 8, 'f16');
+      ref.copyRows(up(ref, src), 3, at, 5, n - 3);
+      nat.copyRows(up(nat, src), 3, bt, 5, n - 3);
+      // Reading widens f16 exactly, so equal floats are equal half bits.
+      const a = await down(ref, at);
+      const b = await down(nat, bt);
       assert.deepEqual(b, a);
-      for (let i = 0; i < n - 3; i++) assert.equal(a[5 + i], f32ToF16(src[3 + i]));
+      for (let i = 0; i < n - 3; i++) assert.equal(a[5 + i], f16ToF32(f32ToF16(src[3 + i])));
       // One query block and one per-query step (t = 2), over f16 rows.
       for (const [nHead, headDim, past, t] of [[3, 144, 11, 2], [3, 144, 11, 9]]) {
         const width = nHead * headDim;
         const q = randn(rng, t * width);
-        const k16 = new Uint16Array((past + t) * width);
-        const v16 = new Uint16Array((past + t) * width);
-        nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
-        nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
-        const args = { q, t, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask: null };
-        const o1 = new Float32Array(t * width);
-        const o2 = new Float32Array(t * width);
-        ref.attention({ ...args, out: o1 });
-        nat.attention({ ...args, out: o2 });
+        // Rounded to f16 when uploaded (write rounds as copyRows does: f32ToF16).
+        const k16 = randn(rng, (past + t) * width);
+        const v16 = randn(rng, (past + t) * width);
+        const args = { q, t, kCache: k16, vCache: v16, cacheDtype: 'f16' as const, past, nHead, headDim, scale: 1 / 12, keyMask: null };
+        const o1 = await attend(ref, args);
+        const o2 = await attend(nat, args);
         assert.ok(relErr(o2, o1) < 1e-5, `f16 attention t ${t}: ${relErr(o2, o1)}`);
       }
       // A long f16 cache (the decode path), with a masked prefix.
@@ -433,22 +465,18 @@ for (const entry of registry.accelerated) {
         const [nHead, headDim, past] = [4, 144, 1000];
         const width = nHead * headDim;
         const q = randn(rng, width);
-        const k16 = new Uint16Array((past + 1) * width);
-        const v16 = new Uint16Array((past + 1) * width);
-        nat.storeKV(randn(rng, k16.length), 0, k16, 0, k16.length);
-        nat.storeKV(randn(rng, v16.length), 0, v16, 0, v16.length);
+        const k16 = randn(rng, (past + 1) * width);
+        const v16 = randn(rng, (past + 1) * width);
         const keyMask = new Uint8Array(past + 1).fill(1);
         keyMask.fill(0, 0, 70);
-        const args = { q, t: 1, kCache: k16, vCache: v16, past, nHead, headDim, scale: 1 / 12, keyMask };
-        const r1 = new Float32Array(width);
-        const r2 = new Float32Array(width);
-        ref.attention({ ...args, out: r1 });
-        nat.attention({ ...args, out: r2 });
+        const args = { q, t: 1, kCache: k16, vCache: v16, cacheDtype: 'f16' as const, past, nHead, headDim, scale: 1 / 12, keyMask };
+        const r1 = await attend(ref, args);
+        const r2 = await attend(nat, args);
         assert.ok(relErr(r2, r1) < 1e-5, `long f16 attention ${relErr(r2, r1)}`);
       }
     });
 
-    test(`${be} ×${threads}: layerNorm and every activation equal the reference`, () => {
+    test(`${be} ×${threads}: layerNorm and every activation equal the reference`, async () => {
       const rng = new Rng(3);
       // A few rows (one thread) and many (spread over the pool), an odd width and Fugaku's.
       for (const [rows, dim] of [[3, 5184 / 16 + 1], [40, 5184]]) {
@@ -456,18 +484,18 @@ for (const entry of registry.accelerated) {
         for (let i = 0; i < dim; i++) x[i] += 50;  // a large mean: the variance needs the exact mean
         const g = randn(rng, dim);
         const bta = randn(rng, dim);
-        const a = new Float32Array(rows * dim);
-        const b = new Float32Array(rows * dim);
-        ref.layerNorm(x, rows, dim, g, bta, 1e-5, a);
-        nat.layerNorm(x, rows, dim, g, bta, 1e-5, b);
+        const a = await run(ref, rows * dim, (o) => ref.layerNorm(up(ref, x), rows, dim, up(ref, g), up(ref, bta), 1e-5, o));
+        const b = await run(nat, rows * dim, (o) => nat.layerNorm(up(nat, x), rows, dim, up(nat, g), up(nat, bta), 1e-5, o));
         assert.ok(relErr(b, a) < 1e-5, `layerNorm [${rows}×${dim}] ${relErr(b, a)}`);
       }
       for (const name of Object.keys(ACTIVATIONS) as ActivationName[]) {
         const v = randn(rng, 1001, 4);
-        const ra = v.slice();
-        const na = v.slice();
-        ref.activation(name, ra, ra.length);
-        nat.activation(name, na, na.length);
+        const rt = up(ref, v);
+        const nt = up(nat, v);
+        ref.activation(name, rt, v.length);
+        nat.activation(name, nt, v.length);
+        const ra = await down(ref, rt);
+        const na = await down(nat, nt);
         assert.ok(relErr(na, ra) < 1e-5, `${name}: ${relErr(na, ra)}`);
       }
     });
@@ -478,8 +506,152 @@ test('backends refuse matrices of another backend and bad quantized shapes', () 
   const nat = NativeBackend.create({ threads: 1 });
   const w: WeightTensor = { dtype: 'F32', shape: [40, 8], data: new Float32Array(320) };
   const m = ref.loadMatrix(w, 'out_in');
-  assert.throws(() => nat.matmul(new Float32Array(40), 1, m, null, new Float32Array(8)), (e: FugakuError) => e.code === 'INTERNAL');
+  assert.throws(() => nat.matmul(nat.alloc(40), 1, m, null, nat.alloc(8)), (e: FugakuError) => e.code === 'INTERNAL');
   for (const be of [nat, ref] as Backend[]) {
     assert.throws(() => be.loadMatrix(w, 'in_out', 'Q8_0'), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && /multiple of 32/.test(e.message));
   }
 });
+
+// The tensor part of the interface (alloc, write, read, argmax, copyRows between dtypes, ownership), on
+// every backend of the registry, the reference included: checked against its specification directly.
+for (const entry of registry.present) {
+  const be = entry.create({ threads: 2 });
+  const name = entry.name;
+  // A tensor this backend must refuse: one of another backend (the reference's, or the native one's
+  // for the reference), and one that is no backend's at all.
+  const other = entry.isSpec ? registry.accelerated[0]?.create({ threads: 1 }) : ref;
+  const foreign: Tensor[] = [{ backend: 'elsewhere', dtype: 'f32', length: 64 }];
+  if (other !== undefined && other.name !== be.name) foreign.push(other.alloc(64));
+
+  test(`${name}: alloc gives zero-filled tensors of the asked size and dtype (f32 and f16)`, async () => {
+    for (const dtype of ['f32', 'f16'] as const) {
+      for (const n of [0, 1, 37, 4099]) {
+        const t = be.alloc(n, dtype);
+        assert.equal(t.backend, be.name);
+        assert.equal(t.dtype, dtype);
+        assert.equal(t.length, n);
+        const back = await down(be, t);
+        assert.equal(back.length, n);
+        for (let i = 0; i < n; i++) assert.ok(Object.is(back[i], 0), `${dtype} element ${i} of ${n} is ${back[i]}, not +0`);
+      }
+    }
+    assert.equal(be.alloc(5).dtype, 'f32', 'f32 by default');
+    for (const bad of [-1, 1.5, NaN]) assert.throws(() => be.alloc(bad), (e: unknown) => e instanceof FugakuError && e.code === 'INVALID_ARGUMENT');
+  });
+
+  test(`${name}: write/read round trip with offsets; f16 rounds like f32ToF16; read is the value as of the call`, async () => {
+    const rng = new Rng(41);
+    // Values that round in f16: a third, past the largest half (→ ∞), subnormal halves, −0, ties.
+    const special = new Float32Array([1 / 3, 65519, 65520, 1e6, -1e6, 6e-8, 3e-5, -0, 1 + 2 ** -11, 1 + 3 * 2 ** -11, -2.5e-3]);
+    for (const dtype of ['f32', 'f16'] as const) {
+      const round = (x: number) => (dtype === 'f16' ? f16ToF32(f32ToF16(x)) : Math.fround(x));
+      const t = be.alloc(60, dtype);
+      const a = randn(rng, 10, 3);
+      be.write(t, a, 7);
+      be.write(t, special, 45);
+      be.write(t, new Float32Array([2.75]));  // offset 0 by default
+      const all = await down(be, t);
+      assert.equal(all.length, 60);
+      for (let i = 0; i < 60; i++) {
+        const want = i === 0 ? 2.75 : i >= 7 && i < 17 ? round(a[i - 7]) : i >= 45 && i < 56 ? round(special[i - 45]) : 0;
+        assert.ok(Object.is(all[i], want), `${dtype} element ${i}: ${all[i]} vs ${want}`);
+      }
+      assert.deepEqual(await down(be, t, 7, 10), all.slice(7, 17));
+      assert.deepEqual(await down(be, t, 45), all.slice(45));
+      assert.equal((await down(be, t, 60, 0)).length, 0);
+      // Later writes do not change a read already asked for.
+      const pending = be.read(t, 7, 10);
+      be.write(t, new Float32Array(10).fill(-1), 7);
+      assert.deepEqual(await pending, all.slice(7, 17));
+      assert.deepEqual(await down(be, t, 7, 10), new Float32Array(10).fill(-1));
+      // Out of range: typed errors, for write and read.
+      const outside = (e: unknown) => e instanceof FugakuError && e.code === 'INVALID_ARGUMENT';
+      assert.throws(() => be.write(t, new Float32Array(4), 57), outside);
+      await assert.rejects(async () => be.read(t, 55, 6), outside);
+      await assert.rejects(async () => be.read(t, -1, 2), outside);
+    }
+  });
+
+  test(`${name}: argmax of several rows (the first index on ties; only rows·cols elements read)`, async () => {
+    const rng = new Rng(43);
+    const rows = 6;
+    const cols = 37;
+    const x = randn(rng, rows * cols + 5);
+    x[1 * cols + 30] = 9; x[1 * cols + 4] = 9; x[1 * cols + 20] = 9;  // a three-way tie: 4
+    x[2 * cols + 0] = 8; x[2 * cols + 36] = 8;                           // first and last: 0
+    x.fill(-1.5, 3 * cols, 4 * cols);                                    // all equal: 0
+    x.fill(-Infinity, 4 * cols, 5 * cols); x[4 * cols + 36] = -1e30;     // the last one
+    x[5 * cols + 36] = 5; x[5 * cols + 35] = 5;                          // two at the end: 35
+    x.fill(1e9, rows * cols);                                            // past the rows: not read
+    const want = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 1; i < cols; i++) if (x[r * cols + i] > x[r * cols + want[r]]) want[r] = i;
+    }
+    assert.deepEqual(Array.from(want.subarray(1)), [4, 0, 0, 36, 35]);
+    const got = await be.argmax(up(be, x), rows, cols);
+    assert.ok(got instanceof Int32Array);
+    assert.deepEqual(got, want);
+    assert.deepEqual(await be.argmax(up(be, x), 1, cols), want.subarray(0, 1));
+  });
+
+  test(`${name}: copyRows f16 → f16 (bit copies) and f32 → f16 (rounded like f32ToF16); f16 → f32 is refused`, async () => {
+    const rng = new Rng(47);
+    const n = 13;
+    const rows = 4;
+    const stride = 29;
+    const srcOff = 3;
+    const dstOff = 5;
+    const host = randn(rng, srcOff + rows * stride, 4);
+    host.set([65520, 1 / 3, -0, 6e-8], srcOff);  // rounding cases inside the first copied row
+    const expected = (r: number, i: number) => f16ToF32(f32ToF16(host[srcOff + r * stride + i]));
+    for (const from of ['f32', 'f16'] as const) {
+      const src = up(be, host, from);
+      const dst = be.alloc(dstOff + rows * n + 2, 'f16');
+      be.copyRows(src, srcOff, dst, dstOff, n, rows, stride);
+      const got = await down(be, dst);
+      for (let k = 0; k < got.length; k++) {
+        const j = k - dstOff;
+        const want = j < 0 || j >= rows * n ? 0 : expected(Math.floor(j / n), j % n);
+        assert.ok(Object.is(got[k], want), `${from} → f16 element ${k}: ${got[k]} vs ${want}`);
+      }
+      // One row, default stride (the KV cache copy).
+      const one = be.alloc(n, 'f16');
+      be.copyRows(src, srcOff, one, 0, n);
+      assert.deepEqual(await down(be, one), got.slice(dstOff, dstOff + n));
+    }
+    assert.throws(() => be.copyRows(up(be, host, 'f16'), 0, be.alloc(n), 0, n), (e: unknown) => e instanceof FugakuError);
+  });
+
+  test(`${name}: every op refuses a tensor of another backend (FugakuError)`, async () => {
+    const E = 64;
+    const w = be.loadMatrix({ dtype: 'F32', shape: [E, E], data: new Float32Array(E * E) }, 'out_in');
+    const mine = () => be.alloc(E);
+    const refused = (e: unknown) => e instanceof FugakuError;
+    for (const f of foreign) {
+      const ops: [string, () => unknown][] = [
+        ['matmul x', () => be.matmul(f, 1, w, null, mine())],
+        ['matmul bias', () => be.matmul(mine(), 1, w, f, mine())],
+        ['matmul out', () => be.matmul(mine(), 1, w, null, f)],
+        ['embedding', () => be.embedding(w, Int32Array.from([1]), f)],
+        ['layerNorm x', () => be.layerNorm(f, 1, E, mine(), mine(), 1e-5, mine())],
+        ['layerNorm gamma', () => be.layerNorm(mine(), 1, E, f, mine(), 1e-5, mine())],
+        ['layerNorm out', () => be.layerNorm(mine(), 1, E, mine(), mine(), 1e-5, f)],
+        ['activation', () => be.activation('gelu_new', f, E)],
+        ['addInPlace a', () => be.addInPlace(f, mine(), E)],
+        ['addInPlace b', () => be.addInPlace(mine(), f, E)],
+        ['copyRows src', () => be.copyRows(f, 0, mine(), 0, E)],
+        ['copyRows dst', () => be.copyRows(mine(), 0, f, 0, E)],
+        ['write', () => be.write(f, new Float32Array(4))],
+        ['free', () => be.free(f)],
+      ];
+      const attn = { qOffset: 0, t: 1, past: 0, nHead: 1, headDim: E, scale: 1, keyMask: null, outOffset: 0 };
+      ops.push(['attention q', () => be.attention({ ...attn, q: f, kCache: mine(), vCache: mine(), out: mine() })]);
+      ops.push(['attention kCache', () => be.attention({ ...attn, q: mine(), kCache: f, vCache: mine(), out: mine() })]);
+      ops.push(['attention out', () => be.attention({ ...attn, q: mine(), kCache: mine(), vCache: mine(), out: f })]);
+      for (const [op, call] of ops) assert.throws(call, refused, `${op} took a tensor of ${f.backend}`);
+      await assert.rejects(async () => be.read(f), refused, 'read');
+      await assert.rejects(async () => be.argmax(f, 1, E), refused, 'argmax');
+    }
+    assert.ok(foreign.length >= 1);
+  });
+}

@@ -103,8 +103,8 @@ try {
       const ids = tok.encode(PROMPT, { addSpecialTokens: false });
       const ourModel = await AutoModelForCausalLM.fromPretrained(modelDir, { dtype, backend: 'reference' });
       const cfg = ourModel.config;
-      const cache = new KVCache(cfg.nLayer, cfg.nEmbd, cfg.nPositions);
-      const ourLogits = ourModel.model.forward(ids, cache, { logits: 'last' });
+      const cache = new KVCache(ourModel.model.backend, cfg.nLayer, cfg.nEmbd, cfg.nPositions);
+      const ourLogits = await ourModel.model.forward(ids, cache, { logits: 'last' });
       const ourLogp = logSoftmax(ourLogits);
       const context = await model.createContext({ contextSize: Math.min(512, cfg.nPositions), batchSize: 512 });
       const seq = context.getSequence();

@@ -36,20 +36,24 @@ export function benchPrompt(n: number, vocab: number): number[] {
 }
 
 /** Times one prefill of `prompt` and `newTokens` greedy decode steps after the first new token. */
-export function timeGeneration(model: GPT2Model, prompt: number[], newTokens: number, now: () => number): { prefillS: number; decodeS: number } {
+export async function timeGeneration(model: GPT2Model, prompt: number[], newTokens: number, now: () => number): Promise<{ prefillS: number; decodeS: number }> {
   const cache = model.newCache(prompt.length + newTokens + 1);
-  const t0 = now();
-  let logits = model.forward(prompt, cache, { logits: 'last' });
-  const t1 = now();
-  let tok = argmax(logits);
-  logits = model.forward([tok], cache); // feeding back the first generated token is not timed
-  const t2 = now();
-  for (let i = 0; i < newTokens; i++) {
-    tok = argmax(logits);
-    logits = model.forward([tok], cache);
+  try {
+    const t0 = now();
+    let logits = await model.forward(prompt, cache, { logits: 'last' });
+    const t1 = now();
+    let tok = argmax(logits);
+    logits = await model.forward([tok], cache); // feeding back the first generated token is not timed
+    const t2 = now();
+    for (let i = 0; i < newTokens; i++) {
+      tok = argmax(logits);
+      logits = await model.forward([tok], cache);
+    }
+    const t3 = now();
+    return { prefillS: (t1 - t0) / 1000, decodeS: (t3 - t2) / 1000 };
+  } finally {
+    cache.free();
   }
-  const t3 = now();
-  return { prefillS: (t1 - t0) / 1000, decodeS: (t3 - t2) / 1000 };
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -75,7 +79,7 @@ export function registerBenchCommand(program: Command): void {
     const prefill: number[] = [];
     const decode: number[] = [];
     for (let r = 0; r < o.runs; r++) {
-      const t = timeGeneration(model, prompt, o.newTokens, now);
+      const t = await timeGeneration(model, prompt, o.newTokens, now);
       prefill.push(o.promptTokens / t.prefillS);
       decode.push(o.newTokens / t.decodeS);
     }

@@ -292,7 +292,7 @@ function registerPerplexity(evalCmd: Command): void {
           if (o.maxTokens !== undefined) ids = ids.slice(0, o.maxTokens);
           if (ids.length < 2) throw new FugakuError('INVALID_ARGUMENT', `${files[i]} has ${ids.length} token(s); perplexity needs at least 2`, 'pass a longer text');
           progress.start(ids.length, path.basename(files[i]));
-          const r = perplexity(model.model, ids, { maxLength: o.maxLength, stride: o.stride, onProgress: (done) => progress.update(done) });
+          const r = await perplexity(model.model, ids, { maxLength: o.maxLength, stride: o.stride, onProgress: (done) => progress.update(done) });
           progress.stop();
           results.push(r);
           process.stdout.write(line(files[i], r) + '\n');

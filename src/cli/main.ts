@@ -161,7 +161,7 @@ export function buildProgram(): Command {
       checkTokenizerFitsModel(tok, model);
       let ids = tok.encode(text, { addSpecialTokens: false });
       if (o.maxTokens !== undefined) ids = ids.slice(0, o.maxTokens);
-      const r = perplexity(model.model, ids, { stride: o.stride });
+      const r = await perplexity(model.model, ids, { stride: o.stride });
       if (o.json) process.stdout.write(JSON.stringify({ tokens: r.tokens, loss: r.loss, perplexity: r.perplexity }) + '\n');
       else process.stdout.write(`tokens ${r.tokens}  loss ${r.loss.toFixed(6)}  perplexity ${r.perplexity.toFixed(4)}\n`);
     });

@@ -30,10 +30,15 @@ function nll(logits: Float32Array, row: number, vocab: number, target: number): 
 /**
  * NLL of the ids of one window, scoring only the last `scored` targets (default all n-1).
  */
-export function windowLoss(model: GPT2Model, ids: ArrayLike<number>, scored = ids.length - 1): LossResult {
+export async function windowLoss(model: GPT2Model, ids: ArrayLike<number>, scored = ids.length - 1): Promise<LossResult> {
   if (ids.length < 2) return { predicted: 0, nllSum: 0 };
-  const logits = model.forward(ids, model.newCache(ids.length), { logits: 'all' });
-  return lossFromLogits(logits, model.config.vocabSize, ids, scored);
+  const cache = model.newCache(ids.length);
+  try {
+    const logits = await model.forward(ids, cache, { logits: 'all' });
+    return lossFromLogits(logits, model.config.vocabSize, ids, scored);
+  } finally {
+    cache.free();
+  }
 }
 
 /** NLL from logits [n, vocab] of `ids` (row i predicts ids[i + 1]); scores the last `scored` targets. */
@@ -45,11 +50,11 @@ export function lossFromLogits(logits: Float32Array, vocab: number, ids: ArrayLi
 }
 
 /** HF loss of a single sequence that fits the context: mean NLL over positions 1..n-1. */
-export function causalLMLoss(model: GPT2Model, ids: ArrayLike<number>): number {
+export async function causalLMLoss(model: GPT2Model, ids: ArrayLike<number>): Promise<number> {
   if (ids.length > model.config.nPositions) {
     throw new FugakuError('CONTEXT_OVERFLOW', `${ids.length} tokens exceed the context of ${model.config.nPositions}`, 'use perplexity() for long texts');
   }
-  const r = windowLoss(model, ids);
+  const r = await windowLoss(model, ids);
   return r.nllSum / r.predicted;
 }
 
@@ -86,7 +91,7 @@ export function combinePerplexity(results: readonly PerplexityResult[]): Perplex
   return { tokens, predicted, nllSum, loss, perplexity: Math.exp(loss) };
 }
 
-export function perplexity(model: GPT2Model, ids: ArrayLike<number>, opts: PerplexityOptions = {}): PerplexityResult {
+export async function perplexity(model: GPT2Model, ids: ArrayLike<number>, opts: PerplexityOptions = {}): Promise<PerplexityResult> {
   const maxLength = opts.maxLength ?? model.config.nPositions;
   const stride = opts.stride ?? maxLength;
   if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > model.config.nPositions) {
@@ -107,7 +112,7 @@ export function perplexity(model: GPT2Model, ids: ArrayLike<number>, opts: Perpl
     const trgLen = end - prevEnd; // tokens not yet scored
     const window = arr.slice(begin, end);
     // HF masks the first (len - trgLen) labels; the first token of a window is never a target.
-    const r = windowLoss(model, window, Math.min(trgLen, window.length - 1));
+    const r = await windowLoss(model, window, Math.min(trgLen, window.length - 1));
     nllSum += r.nllSum;
     predicted += r.predicted;
     prevEnd = end;

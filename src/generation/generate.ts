@@ -119,85 +119,98 @@ export async function generate(model: GPT2Model, inputs: GenerateInputs, cfg: Ge
   const processors = buildLogitsProcessors(cfg, promptLen);
   const V = model.config.vocabSize;
 
-  // Prefill each prompt once, then fan out numReturnSequences rows sharing that prefill.
-  const rows: Row[] = [];
-  for (let b = 0; b < inputIds.length; b++) {
-    const ids = inputIds[b];
-    const mask = masks[b];
-    const positions: number[] = [];
-    let real = 0;
-    for (let i = 0; i < ids.length; i++) {
-      positions.push(mask[i] ? real : 1); // HF: cumsum(mask) - 1, padding positions filled with 1
-      if (mask[i]) real++;
+  // Every cache made here is dropped when generate returns or throws: give its memory back (GPU).
+  const caches: KVCache[] = [];
+  try {
+    return await run();
+  } finally {
+    for (const c of caches) c.free();
+  }
+
+  async function run(): Promise<GeneratedSequence[]> {
+    // Prefill each prompt once, then fan out numReturnSequences rows sharing that prefill.
+    const rows: Row[] = [];
+    for (let b = 0; b < inputIds.length; b++) {
+      const ids = inputIds[b];
+      const mask = masks[b];
+      const positions: number[] = [];
+      let real = 0;
+      for (let i = 0; i < ids.length; i++) {
+        positions.push(mask[i] ? real : 1); // HF: cumsum(mask) - 1, padding positions filled with 1
+        if (mask[i]) real++;
+      }
+      const cache = model.newCache(maxLen);
+      caches.push(cache);
+      const logits = await model.forward(ids, cache, { positions, attentionMask: mask, logits: 'last' });
+      for (let n = 0; n < cfg.numReturnSequences; n++) {
+        let rowCache = cache;
+        if (n < cfg.numReturnSequences - 1) caches.push(rowCache = cache.clone());
+        rows.push({
+          promptIndex: b,
+          ids: ids.slice(),
+          realCount: real,
+          cache: rowCache,
+          nextLogits: logits,
+          out: [],
+          done: false,
+          reason: 'length',
+          logprobs: cfg.outputLogprobs !== null ? [] : undefined,
+        });
+      }
     }
-    const cache = model.newCache(maxLen);
-    const logits = model.forward(ids, cache, { positions, attentionMask: mask, logits: 'last' });
-    for (let n = 0; n < cfg.numReturnSequences; n++) {
-      rows.push({
-        promptIndex: b,
-        ids: ids.slice(),
-        realCount: real,
-        cache: n === cfg.numReturnSequences - 1 ? cache : cache.clone(),
-        nextLogits: logits,
-        out: [],
-        done: false,
-        reason: 'length',
-        logprobs: cfg.outputLogprobs !== null ? [] : undefined,
+
+    const scores = new Float32Array(V);
+    const tokenOptions: NextTokenOptions = {
+      processors,
+      doSample: cfg.doSample,
+      rng,
+      logprobs: cfg.outputLogprobs,
+      eosTokenIds: cfg.eosTokenId,
+      stopStrings: cfg.stopStrings ?? [],
+      decode: deps.decode,
+    };
+    for (let step = 0; promptLen + step < maxLen; step++) {
+      if (deps.signal?.aborted) {
+        for (const r of rows) if (!r.done) { r.done = true; r.reason = 'aborted'; }
+        break;
+      }
+      if (cfg.maxTime !== null && (now() - start) / 1000 >= cfg.maxTime) {
+        for (const r of rows) if (!r.done) { r.done = true; r.reason = 'max_time'; }
+        break;
+      }
+      // Choose the next token of every row (finished rows get pad, as in HF).
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        if (r.done) {
+          r.ids.push(pad);
+          continue;
+        }
+        const t = nextToken(r.nextLogits, r, tokenOptions, scores);
+        if (r.logprobs) r.logprobs.push(t.logprob!);
+        deps.onToken?.(i, t.id);
+        if (t.finish !== null) {
+          r.done = true;
+          r.reason = t.finish;
+          if (t.stopString !== undefined) r.stopString = t.stopString;
+        }
+      }
+      if (rows.every((r) => r.done)) break;
+      if (promptLen + step + 1 >= maxLen) break;
+      // Feed the chosen tokens back: one batched decode step (one pass over the weights) for all running rows.
+      const running = rows.filter((r) => !r.done);
+      const next = await model.forwardBatch(running.map((r) => ({ ids: [r.ids[r.ids.length - 1]], cache: r.cache, positions: [r.realCount], logits: 'last' as const })));
+      running.forEach((r, i) => {
+        r.nextLogits = next[i];
+        r.realCount++;
       });
+      if ((deps.yieldEvery ?? 1) > 0 && step % (deps.yieldEvery ?? 1) === 0) await new Promise((res) => setImmediate(res));
     }
-  }
 
-  const scores = new Float32Array(V);
-  const tokenOptions: NextTokenOptions = {
-    processors,
-    doSample: cfg.doSample,
-    rng,
-    logprobs: cfg.outputLogprobs,
-    eosTokenIds: cfg.eosTokenId,
-    stopStrings: cfg.stopStrings ?? [],
-    decode: deps.decode,
-  };
-  for (let step = 0; promptLen + step < maxLen; step++) {
-    if (deps.signal?.aborted) {
-      for (const r of rows) if (!r.done) { r.done = true; r.reason = 'aborted'; }
-      break;
-    }
-    if (cfg.maxTime !== null && (now() - start) / 1000 >= cfg.maxTime) {
-      for (const r of rows) if (!r.done) { r.done = true; r.reason = 'max_time'; }
-      break;
-    }
-    // Choose the next token of every row (finished rows get pad, as in HF).
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      if (r.done) {
-        r.ids.push(pad);
-        continue;
-      }
-      const t = nextToken(r.nextLogits, r, tokenOptions, scores);
-      if (r.logprobs) r.logprobs.push(t.logprob!);
-      deps.onToken?.(i, t.id);
-      if (t.finish !== null) {
-        r.done = true;
-        r.reason = t.finish;
-        if (t.stopString !== undefined) r.stopString = t.stopString;
-      }
-    }
-    if (rows.every((r) => r.done)) break;
-    if (promptLen + step + 1 >= maxLen) break;
-    // Feed the chosen tokens back: one batched decode step (one pass over the weights) for all running rows.
-    const running = rows.filter((r) => !r.done);
-    const next = model.forwardBatch(running.map((r) => ({ ids: [r.ids[r.ids.length - 1]], cache: r.cache, positions: [r.realCount], logits: 'last' as const })));
-    running.forEach((r, i) => {
-      r.nextLogits = next[i];
-      r.realCount++;
+    return rows.map((r) => {
+      const s: GeneratedSequence = { promptIndex: r.promptIndex, outputIds: r.out, finishReason: r.reason };
+      if (r.stopString !== undefined) s.stopString = r.stopString;
+      if (r.logprobs) s.logprobs = r.logprobs;
+      return s;
     });
-    if ((deps.yieldEvery ?? 1) > 0 && step % (deps.yieldEvery ?? 1) === 0) await new Promise((res) => setImmediate(res));
   }
-
-  return rows.map((r) => {
-    const s: GeneratedSequence = { promptIndex: r.promptIndex, outputIds: r.out, finishReason: r.reason };
-    if (r.stopString !== undefined) s.stopString = r.stopString;
-    if (r.logprobs) s.logprobs = r.logprobs;
-    return s;
-  });
 }

@@ -169,6 +169,8 @@ export class Engine {
   private readonly prefixCache: PrefixCache;
   private readonly queue: JobState[] = [];
   private running: JobState[] = [];
+  /** Jobs whose caches the forward being awaited uses, with the caches to free once it is done. */
+  private readonly inFlight = new Map<JobState, KVCache[]>();
   private looping = false;
   private closed = false;
   private nextId = 1;
@@ -323,7 +325,7 @@ export class Engine {
   private async loop(): Promise<void> {
     try {
       while (this.queue.length > 0 || this.running.length > 0) {
-        this.step();
+        await this.step();
         await this.yieldToEventLoop();
       }
     } finally {
@@ -332,8 +334,12 @@ export class Engine {
     }
   }
 
-  /** One scheduler step (exported behaviour is through submit; public for tests that drive it by hand). */
-  step(): void {
+  /**
+   * One scheduler step (exported behaviour is through submit; public for tests that drive it by hand).
+   * The forward is awaited (a GPU backend computes asynchronously): meanwhile `shutdown` may fail the
+   * jobs of this step, so what comes back for a job that is done by then is dropped.
+   */
+  async step(): Promise<void> {
     // 1. Cancellations (client went away): free the slots now.
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const s = this.queue[i];
@@ -376,11 +382,19 @@ export class Engine {
     if (steps.length === 0) return;
     const t0 = this.now();
     let results: Float32Array[];
+    const stepJobs = new Set(owners.map((o) => o.state));
+    for (const s of stepJobs) this.inFlight.set(s, []);
     try {
-      results = this.model.forwardBatch(steps);
+      results = await this.model.forwardBatch(steps);
     } catch (e) {
-      for (const s of new Set(owners.map((o) => o.state))) this.fail(s, e);
+      for (const s of stepJobs) this.fail(s, e);
       return;
+    } finally {
+      // Caches dropped while the forward ran (a job failed by shutdown): free them now it is done.
+      for (const s of stepJobs) {
+        for (const c of this.inFlight.get(s) ?? []) c.free();
+        this.inFlight.delete(s);
+      }
     }
     this.stepCount++;
     this.metrics?.stepTime.observe((this.now() - t0) / 1000);
@@ -457,7 +471,6 @@ export class Engine {
   private startDecoding(s: JobState, logits: Float32Array): void {
     const n = s.job.n;
     const cache = s.prefillCache!;
-    s.prefillCache = null;
     const stops = s.job.stop;
     const prime = s.job.continuation ? this.primeTail(s.job.promptIds) : [];
     for (let i = 0; i < n; i++) {
@@ -481,6 +494,7 @@ export class Engine {
         text: '',
       });
     }
+    s.prefillCache = null; // now held by the last sequence
     s.phase = 'decode';
   }
 
@@ -536,6 +550,9 @@ export class Engine {
   private finishSeq(s: JobState, q: Seq, reason: EngineFinishReason): void {
     q.done = true;
     q.reason = reason;
+    // The prefix cache takes the cache over (and frees what it does not keep); an aborted one is dropped.
+    if (reason !== 'aborted') this.prefixCache.put(q.ids, q.cache);
+    else this.release(s, [q.cache]);
     const full = this.continuationText(q.prime, q.out);
     q.text = finalText(full, s.job.stop, s.job.trimTrailingWhitespace ?? false, q.stopsFrom).text;
     q.streamer.end();
@@ -543,7 +560,6 @@ export class Engine {
     if (rest !== '') this.emit(s, { type: 'token', index: q.index, tokenId: -1, text: rest });
     this.emit(s, { type: 'finish', index: q.index, reason, text: q.text });
     this.metrics?.finished.inc({ reason });
-    if (reason !== 'aborted') this.prefixCache.put(q.ids, q.cache);
   }
 
   private decode(ids: number[]): string {
@@ -593,6 +609,7 @@ export class Engine {
     // Cancelled before its first token: nothing was generated.
     s.phase = 'done';
     this.running = this.running.filter((r) => r !== s);
+    this.dropCaches(s);
     for (let i = 0; i < s.job.n; i++) {
       this.metrics?.finished.inc({ reason: 'aborted' });
       this.emit(s, { type: 'finish', index: i, reason: 'aborted', text: '' });
@@ -605,9 +622,28 @@ export class Engine {
   }
 
   private fail(s: JobState, e: unknown): void {
+    if (s.phase === 'done') return; // already finished or failed (e.g. by shutdown during a step)
     s.phase = 'done';
     this.running = this.running.filter((r) => r !== s);
+    this.dropCaches(s);
     s.reject(e);
+  }
+
+  /** Frees the caches a job still owns: its prefill cache and those of its unfinished sequences. */
+  private dropCaches(s: JobState): void {
+    const caches: KVCache[] = [];
+    if (s.prefillCache !== null) caches.push(s.prefillCache);
+    s.prefillCache = null;
+    // A finished sequence's cache went to the prefix cache (or was freed when aborted).
+    for (const q of s.seqs) if (!q.done) caches.push(q.cache);
+    this.release(s, caches);
+  }
+
+  /** Frees caches of `s` now, or after the forward being awaited when it uses them. */
+  private release(s: JobState, caches: KVCache[]): void {
+    const later = this.inFlight.get(s);
+    if (later !== undefined) later.push(...caches);
+    else for (const c of caches) c.free();
   }
 
   private emit(s: JobState, e: JobEvent): void {

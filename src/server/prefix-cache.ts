@@ -2,7 +2,8 @@
  * Prefix reuse: the KV caches of finished sequences, keyed by the token ids whose keys/values they hold,
  * in a bounded LRU. A new request looks up the entry sharing the longest common prefix with its prompt
  * and starts from a copy of that many positions (e.g. turn 2 of a chat repeats all of turn 1). Entries
- * are never handed out, only copied, so one entry can seed many requests.
+ * are never handed out, only copied, so one entry can seed many requests. The prefix cache owns the
+ * caches put into it: it frees (`KVCache.free`, GPU memory) the ones it does not keep and the ones it evicts.
  */
 import type { KVCache } from '../model/kv-cache.js';
 
@@ -34,14 +35,22 @@ export class PrefixCache {
     return this.entries.length;
   }
 
-  /** Keeps `cache` (whose first cache.length positions belong to `ids`); the caller gives up the cache. */
+  /**
+   * Keeps `cache` (whose first cache.length positions belong to `ids`); the caller gives up the cache
+   * (it is freed here when not worth keeping).
+   */
   put(ids: readonly number[], cache: KVCache): void {
-    if (this.maxEntries <= 0 || cache.length < this.minTokens) return;
+    if (this.maxEntries <= 0 || cache.length < this.minTokens) {
+      cache.free();
+      return;
+    }
     const key = ids.slice(0, cache.length);
     // An entry that is a prefix of the new one is redundant.
-    this.entries = this.entries.filter((e) => !(e.ids.length <= key.length && commonPrefix(e.ids, key) === e.ids.length));
+    const redundant = (e: Entry) => e.ids.length <= key.length && commonPrefix(e.ids, key) === e.ids.length;
+    for (const e of this.entries) if (redundant(e) && e.cache !== cache) e.cache.free();
+    this.entries = this.entries.filter((e) => !redundant(e));
     this.entries.push({ ids: key, cache });
-    while (this.entries.length > this.maxEntries) this.entries.shift();
+    while (this.entries.length > this.maxEntries) this.entries.shift()!.cache.free();
   }
 
   /**
@@ -65,6 +74,7 @@ export class PrefixCache {
   }
 
   clear(): void {
+    for (const e of this.entries) e.cache.free();
     this.entries = [];
   }
 }
