@@ -92,7 +92,7 @@ test('fugaku perplexity: HF loss for one window, and windows of n_positions when
     assert.equal(one.code, 0, one.stderr);
     const r1 = JSON.parse(one.stdout) as { tokens: number; loss: number; perplexity: number };
     assert.equal(r1.tokens, 50);
-    assert.ok(Math.abs(r1.loss - causalLMLoss(model.model, ids.slice(0, 50))) < 1e-9);
+    assert.ok(Math.abs(r1.loss - await causalLMLoss(model.model, ids.slice(0, 50))) < 1e-9);
     assert.ok(Math.abs(r1.perplexity - Math.exp(r1.loss)) < 1e-9);
     // 150 tokens: windows [0,64) [64,128) [128,150), each scoring its positions 1..n-1.
     const many = await fugaku(['perplexity', '--model', modelDirs['tiny-gpt2-f16'], '--file', file, '--max-tokens', '150', '--json']);
@@ -101,7 +101,7 @@ test('fugaku perplexity: HF loss for one window, and windows of n_positions when
     let n = 0;
     for (const [a, b] of [[0, 64], [64, 128], [128, 150]]) {
       const w = ids.slice(a, b);
-      const l = lossFromLogits(model.model.forward(w, model.model.newCache(), { logits: 'all' }), model.config.vocabSize, w);
+      const l = lossFromLogits(await model.model.forward(w, model.model.newCache(), { logits: 'all' }), model.config.vocabSize, w);
       nll += l.nllSum;
       n += l.predicted;
     }

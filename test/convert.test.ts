@@ -20,6 +20,7 @@ import { loadGPT2 } from '../src/model/load.js';
 import { GPT2Model, type GPT2Block } from '../src/model/gpt2.js';
 import { KVCache } from '../src/model/kv-cache.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
+import { tensorFrom } from '../src/backend/backend.js';
 import { PreTrainedTokenizer } from '../src/tokenizer/index.js';
 import { makeTempDir, withTempDir } from './build-safetensors.js';
 import { modelDirs, rejectsWith, repoRoot, type TinyModelName, runCommand, runFugaku, runNode, type CliRun } from './helpers.js';
@@ -250,7 +251,7 @@ async function modelFromGGUF(file: string) {
     const vec = async (n: string) => {
       const { tensor } = await m.tensor(n);
       assert.equal(tensor.dtype, 'F32');
-      return tensor.data as Float32Array;
+      return tensorFrom(be, tensor.data as Float32Array);
     };
     const blocks: GPT2Block[] = [];
     for (let l = 0; l < cfg.nLayer; l++) {
@@ -301,8 +302,8 @@ test('openGGUFModel: config/tokenizer round trip, canonical tensor API, and the 
       // Same weights, same backend → identical logits to loading the HF folder with --dtype.
       const hf = await loadGPT2(dir, { backend: new ReferenceBackend(), dtype });
       const ids = ref.encode(text, { addSpecialTokens: false });
-      const a = model.forward(ids, new KVCache(cfg.nLayer, cfg.nEmbd, ids.length), { logits: 'last' });
-      const b = hf.model.forward(ids, new KVCache(cfg.nLayer, cfg.nEmbd, ids.length), { logits: 'last' });
+      const a = await model.forward(ids, new KVCache(model.backend, cfg.nLayer, cfg.nEmbd, ids.length), { logits: 'last' });
+      const b = await hf.model.forward(ids, new KVCache(hf.model.backend, cfg.nLayer, cfg.nEmbd, ids.length), { logits: 'last' });
       bitsEqual(a, b, `${name} ${dtype} logits`);
     }
     // The generation config comes back too (tiny-fugaku has one; tiny-gpt2-f16 has none).

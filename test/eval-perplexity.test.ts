@@ -25,7 +25,7 @@ test('fugaku eval perplexity --json: per-file results as the library computes th
   const model = await AutoModelForCausalLM.fromPretrained(modelDirs['tiny-ja-demo']);
   for (let i = 0; i < FILES.length; i++) {
     const ids = tok.encode(await readFile(FILES[i], 'utf8'), { addSpecialTokens: false }).slice(0, 90);
-    const lib = perplexity(model.model, ids, { maxLength: 40, stride: 25 });
+    const lib = await perplexity(model.model, ids, { maxLength: 40, stride: 25 });
     assert.equal(lines[i].tokens, 90);
     assert.equal(lines[i].predicted, 89, 'overlapping windows score every token after the first exactly once');
     assert.ok(rel(lines[i].nll_sum, lib.nllSum) < 1e-12);
@@ -50,18 +50,18 @@ test('perplexity: stride = window equals independent non-overlapping windows; on
   const model = await AutoModelForCausalLM.fromPretrained(modelDirs['tiny-ja-demo']);
   const ids = tok.encode(await readFile(FILES[0], 'utf8'), { addSpecialTokens: false }).slice(0, 100);
   const W = 32;
-  const strided = perplexity(model.model, ids, { maxLength: W, stride: W });
+  const strided = await perplexity(model.model, ids, { maxLength: W, stride: W });
   let nll = 0;
   let predicted = 0;
   for (let b = 0; b < ids.length; b += W) {
-    const w = windowLoss(model.model, ids.slice(b, b + W)); // every window scores its own n-1 targets
+    const w = await windowLoss(model.model, ids.slice(b, b + W)); // every window scores its own n-1 targets
     nll += w.nllSum;
     predicted += w.predicted;
   }
   assert.equal(strided.predicted, predicted);
   assert.equal(predicted, 100 - 4, '4 windows (32, 32, 32, 4 tokens), the first token of each is not scored');
   assert.ok(rel(strided.nllSum, nll) < 1e-12);
-  const overlapping = perplexity(model.model, ids, { maxLength: W, stride: 16 });
+  const overlapping = await perplexity(model.model, ids, { maxLength: W, stride: 16 });
   assert.equal(overlapping.predicted, 99);
   // HF's loop written out: windows start every 16 tokens; each scores only the tokens after the previous window's end.
   let ovNll = 0;
@@ -69,7 +69,7 @@ test('perplexity: stride = window equals independent non-overlapping windows; on
   const scoredPerWindow: number[] = [];
   for (let b = 0; prevEnd < ids.length; b += 16) {
     const end = Math.min(b + W, ids.length);
-    const w = windowLoss(model.model, ids.slice(b, end), end - prevEnd - (b === 0 ? 1 : 0));
+    const w = await windowLoss(model.model, ids.slice(b, end), end - prevEnd - (b === 0 ? 1 : 0));
     ovNll += w.nllSum;
     scoredPerWindow.push(w.predicted);
     prevEnd = end;
@@ -79,8 +79,8 @@ test('perplexity: stride = window equals independent non-overlapping windows; on
   assert.notEqual(overlapping.nllSum, strided.nllSum);
 
   const short = ids.slice(0, 24);
-  const one = perplexity(model.model, short, { maxLength: 64 });
-  assert.ok(rel(one.loss, causalLMLoss(model.model, short)) < 1e-12);
+  const one = await perplexity(model.model, short, { maxLength: 64 });
+  assert.ok(rel(one.loss, await causalLMLoss(model.model, short)) < 1e-12);
 
   const c = combinePerplexity([strided, one]);
   assert.equal(c.predicted, strided.predicted + one.predicted);

@@ -84,7 +84,7 @@ test('outputLogprobs: the chosen token and top-k alternatives under the model di
   const model = await modelP;
   const [s] = await model.generateSequences(prompt0.input_ids, { maxNewTokens: 3, outputLogprobs: 5 });
   assert.equal(s.logprobs!.length, 3);
-  const logits = model.model.forward(prompt0.input_ids, model.model.newCache());
+  const logits = await model.model.forward(prompt0.input_ids, model.model.newCache());
   const lp = logSoftmax(logits);
   const first = s.logprobs![0];
   assert.equal(first.id, prompt0.greedy[0]);
@@ -117,7 +117,7 @@ test('CLI --num-return-sequences 100 --max-new-tokens 1: first tokens follow the
   // The processed distribution: HF defaults (top_k 50, temperature 1) over the model's logits.
   const ids = tok.encode(prompt, { addSpecialTokens: false });
   assert.deepEqual(out.input_ids, ids);
-  const scores = model.model.forward(ids, model.model.newCache());
+  const scores = await model.model.forward(ids, model.model.newCache());
   for (const p of buildLogitsProcessors(model.generationConfig({ doSample: true }), ids.length)) p.process(ids, scores);
   const probs = softmax64(scores);
   const counts = new Map<number, number>();

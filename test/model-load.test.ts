@@ -63,7 +63,7 @@ test('a consistent checkpoint loads with or without the transformer. prefix and 
       const { model } = await loadGPT2(t.dir, { backend: new ReferenceBackend() });
       assert.equal(model.config.activation, 'gelu_fast');
       assert.equal(model.config.headDim, 4);
-      const logits = model.forward([1, 2, 3], model.newCache());
+      const logits = await model.forward([1, 2, 3], model.newCache());
       assert.equal(logits.length, 16);
       assert.ok(logits.every(Number.isFinite));
     });

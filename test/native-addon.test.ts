@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNativeAddon, nativeError, NATIVE_ACTIVATIONS, NATIVE_FORMATS, NATIVE_LEVELS, type NativeAddon } from '../src/backend/native-addon.js';
 import { NativeBackend, availableKernels } from '../src/backend/native.js';
+import { tensorFrom } from '../src/backend/backend.js';
 import { FugakuError, type ErrorCode } from '../src/errors.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,15 +77,15 @@ test('an allocation that fails is INSUFFICIENT_MEMORY, a kernel set the CPU lack
 test('the backend passes an addon error on as the FugakuError (no plain Error escapes)', () => {
   const be = NativeBackend.create({ threads: 1, simd: 'portable' });
   const w = be.loadMatrix({ dtype: 'F32', shape: [8, 64], data: new Float32Array(512) }, 'out_in', 'Q8_0');
-  throwsCode(() => be.matmul(new Float32Array(64), 1, w, null, new Float32Array(4)), 'NATIVE_INVALID_ARGUMENT', /array too short/);
-  throwsCode(() => be.layerNorm(new Float32Array(4), 2, 4, new Float32Array(4), new Float32Array(4), 1e-5, new Float32Array(8)), 'NATIVE_INVALID_ARGUMENT', /layerNorm/);
+  throwsCode(() => be.matmul(be.alloc(64), 1, w, null, be.alloc(4)), 'NATIVE_INVALID_ARGUMENT', /array too short/);
+  throwsCode(() => be.layerNorm(be.alloc(4), 2, 4, be.alloc(4), be.alloc(4), 1e-5, be.alloc(8)), 'NATIVE_INVALID_ARGUMENT', /layerNorm/);
   // A non-addon error is kept as it is; an unknown code is INTERNAL.
   const fe = new FugakuError('ABORTED', 'x');
   assert.equal(nativeError(fe), fe);
   assert.equal(nativeError(Object.assign(new Error('odd'), { code: 'SOMETHING_ELSE' })).code, 'INTERNAL');
 });
 
-test('the backend takes the codes of formats, kernel sets and activations from the addon', () => {
+test('the backend takes the codes of formats, kernel sets and activations from the addon', async () => {
   // The real addon behind other numbers: the backend must send the numbers this addon's constants say.
   const shift = <T extends Record<string, number>>(t: T, by: number) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v + by])) as T;
   const unshiftFmt = (v: number) => v - 100;
@@ -105,10 +106,10 @@ test('the backend takes the codes of formats, kernel sets and activations from t
   const w = be.loadMatrix({ dtype: 'BF16', shape: [8, 64], data: bf16 }, 'out_in', 'Q4_0');
   assert.deepEqual(seen.formats, [C.formats.BF16 + 100, C.formats.Q4_0 + 100]);
   assert.equal(w.format, 'Q4_0');
-  const out = new Float32Array(8);
-  be.matmul(new Float32Array(64).fill(1), 1, w, null, out);
-  assert.deepEqual([...out], new Array(8).fill(64));  // 64 × 1.0 · 1.0, exact in Q4_0 (d = −1/8, q = 0)
-  const x = new Float32Array([-1, 0, 2]);
+  const out = be.alloc(8);
+  be.matmul(tensorFrom(be, new Float32Array(64).fill(1)), 1, w, null, out);
+  assert.deepEqual([...await be.read(out)], new Array(8).fill(64));  // 64 × 1.0 · 1.0, exact in Q4_0 (d = −1/8, q = 0)
+  const x = tensorFrom(be, new Float32Array([-1, 0, 2]));
   be.activation('gelu_pytorch_tanh', x, 3);
   be.activation('swish', x, 3);
   assert.deepEqual(seen.kinds, [C.activations.gelu_tanh + 300, C.activations.silu + 300]);

@@ -13,6 +13,8 @@ import { PresenceFrequencyPenaltyLogitsProcessor, RepetitionPenaltyLogitsProcess
 import { Rng } from '../src/generation/rng.js';
 import { argmax, logSoftmax, sampleFromLogits } from '../src/generation/sampling.js';
 import { KVCache } from '../src/model/kv-cache.js';
+import { ReferenceBackend } from '../src/backend/reference.js';
+import { NativeBackend } from '../src/backend/native.js';
 
 const V = 12;
 // Token i decodes to one letter; 10 and 11 decode to two (so the tail must allow several characters per token).
@@ -105,12 +107,15 @@ test('stopsAfterTokens: no stop string before that many tokens; the caller decid
   assert.equal(run(long, 2, () => null).at(-1), 'stop_string');
 });
 
-test('KVCache.copy: the first `length` positions, mask and padding flag, into a cache of any capacity; clone is a full copy', () => {
-  fc.assert(
-    fc.property(fc.constantFrom('f32' as const, 'f16' as const), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 10 }), fc.nat(), fc.nat(), fc.nat(), (dtype, nLayer, width, cap, a, b, c) => {
-      const src = new KVCache(nLayer, width, cap, dtype);
+test('KVCache.copy: the first `length` positions, mask and padding flag, into a cache of any capacity; clone is a full copy', async () => {
+  // The cache rows are the backend's: written and read back through it (integers < 251: exact in f16).
+  const backends = [new ReferenceBackend(), NativeBackend.create({ threads: 1 })];
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...backends), fc.constantFrom('f32' as const, 'f16' as const), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 10 }), fc.nat(), fc.nat(), fc.nat(), async (be, dtype, nLayer, width, cap, a, b, c) => {
+      const src = new KVCache(be, nLayer, width, cap, dtype);
       src.length = a % (cap + 1);
-      for (let l = 0; l < nLayer; l++) for (let i = 0; i < cap * width; i++) { src.keys[l][i] = (i * 7 + l) % 251; src.values[l][i] = (i * 3 + l + 1) % 251; }
+      const pattern = (l: number, mul: number, add: number) => Float32Array.from({ length: cap * width }, (_, i) => (i * mul + l + add) % 251);
+      for (let l = 0; l < nLayer; l++) { be.write(src.keys[l], pattern(l, 7, 0)); be.write(src.values[l], pattern(l, 3, 1)); }
       const pad = b % (cap + 1);
       if (pad < src.length) { src.keyMask[pad] = 0; src.hasPadding = true; }
       const length = src.length === 0 ? 0 : c % (src.length + 1);
@@ -120,8 +125,11 @@ test('KVCache.copy: the first `length` positions, mask and padding flag, into a 
       assert.equal(d.length, length);
       assert.equal(d.dtype, dtype);
       for (let l = 0; l < nLayer; l++) {
-        for (let i = 0; i < length * width; i++) { assert.equal(d.keys[l][i], src.keys[l][i]); assert.equal(d.values[l][i], src.values[l][i]); }
-        for (let i = length * width; i < capacity * width; i++) { assert.equal(d.keys[l][i], 0); assert.equal(d.values[l][i], 0); }
+        assert.equal(d.keys[l].dtype, dtype);
+        const [dk, dv, sk, sv] = await Promise.all([d.keys[l], d.values[l], src.keys[l], src.values[l]].map((t) => be.read(t)));
+        assert.equal(dk.length, capacity * width);
+        for (let i = 0; i < length * width; i++) { assert.equal(dk[i], sk[i]); assert.equal(dv[i], sv[i]); }
+        for (let i = length * width; i < capacity * width; i++) { assert.equal(dk[i], 0); assert.equal(dv[i], 0); }
       }
       for (let j = 0; j < capacity; j++) assert.equal(d.keyMask[j], j < length ? src.keyMask[j] : 1);
       assert.equal(d.hasPadding, Array.from(src.keyMask.subarray(0, length)).includes(0));
@@ -129,11 +137,14 @@ test('KVCache.copy: the first `length` positions, mask and padding flag, into a 
       assert.equal(cl.capacity, cap);
       assert.equal(cl.length, src.length);
       assert.equal(cl.hasPadding, src.hasPadding);
-      assert.deepEqual(cl.keys[0].subarray(0, src.length * width), src.keys[0].subarray(0, src.length * width));
+      assert.deepEqual(await be.read(cl.keys[0], 0, src.length * width), await be.read(src.keys[0], 0, src.length * width));
+      // A freed cache cannot be copied (its rows are given back to the backend).
+      d.free();
+      assert.throws(() => d.copy(0), (e: { code?: string }) => e.code === 'INTERNAL');
     }),
     { numRuns: 200 },
   );
-  const s = new KVCache(1, 2, 4);
+  const s = new KVCache(new ReferenceBackend(), 1, 2, 4);
   s.length = 2;
   assert.throws(() => s.copy(3), (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');
   assert.throws(() => s.copy(2, 1), (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');

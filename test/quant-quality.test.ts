@@ -20,7 +20,7 @@ test('q8_0 perplexity within 1% of bf16, q4_0 within 10% (tiny-ja-demo, native b
   const ppl: Record<string, number> = {};
   for (const dtype of ['bf16', 'q8_0', 'q4_0'] as const) {
     const lm = await AutoModelForCausalLM.fromPretrained(dir, { dtype, backend: 'native' });
-    ppl[dtype] = perplexity(lm.model, ids).perplexity;
+    ppl[dtype] = (await perplexity(lm.model, ids)).perplexity;
   }
   assert.ok(Number.isFinite(ppl.bf16) && ppl.bf16 > 1, `bf16 perplexity ${ppl.bf16}`);
   assert.ok(Math.abs(ppl.q8_0 / ppl.bf16 - 1) < 0.01, `q8_0 ${ppl.q8_0} vs bf16 ${ppl.bf16}`);

@@ -205,11 +205,11 @@ test('ignore_eos (vLLM): EOS does not end the answer (checked against a direct g
   const r = await raw('/v1/completions', { model: MODEL, prompt: '富士山は', max_tokens: 20, temperature: 0, ignore_eos: true });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   const cache = lm.model.newCache(prompt.length + 20);
-  let logits = lm.model.forward(prompt, cache, { logits: 'last' });
+  let logits = await lm.model.forward(prompt, cache, { logits: 'last' });
   const out: number[] = [];
   for (let i = 0; i < 20; i++) {
     out.push(argmax(logits));
-    logits = lm.model.forward([out[i]], cache, { logits: 'last' });
+    logits = await lm.model.forward([out[i]], cache, { logits: 'last' });
   }
   assert.ok(out.indexOf(7) >= 0 && out.indexOf(7) < 19, 'the loop passed an EOS');
   assert.equal(r.json.choices[0].text, continuation(prompt, out));
@@ -248,7 +248,7 @@ test('presence/frequency penalties follow OpenAI\'s definition (checked against 
   const r = await client.completions.create({ model: MODEL, prompt, max_tokens: 8, temperature: 0, frequency_penalty: 1.5, presence_penalty: 0.5 });
   // Reference: logits[j] -= count[j] * 1.5 + (count[j] > 0) * 0.5 over generated tokens, then argmax.
   const cache = lm.model.newCache(prompt.length + 8);
-  let logits = lm.model.forward(prompt, cache, { logits: 'last' });
+  let logits = await lm.model.forward(prompt, cache, { logits: 'last' });
   const counts = new Map<number, number>();
   const out: number[] = [];
   for (let i = 0; i < 8; i++) {
@@ -258,7 +258,7 @@ test('presence/frequency penalties follow OpenAI\'s definition (checked against 
     out.push(next);
     counts.set(next, (counts.get(next) ?? 0) + 1);
     if (next === 7) break;
-    logits = lm.model.forward([next], cache, { logits: 'last' });
+    logits = await lm.model.forward([next], cache, { logits: 'last' });
   }
   assert.equal(r.choices[0].text, continuation(prompt, out));
   const plain = await client.completions.create({ model: MODEL, prompt, max_tokens: 8, temperature: 0 });

@@ -10,6 +10,9 @@ import { AutoTokenizer, type PreTrainedTokenizer } from '../src/tokenizer/index.
 import { AutoModelForCausalLM, type GPT2LMHeadModel } from '../src/generation/causal-lm.js';
 import { applyChatTemplate, TURN_STOP_STRING } from '../src/chat/index.js';
 import { Engine, type GenerationJob } from '../src/server/engine.js';
+import { PrefixCache } from '../src/server/prefix-cache.js';
+import { KVCache } from '../src/model/kv-cache.js';
+import type { BatchStep, GPT2Model } from '../src/model/gpt2.js';
 import { ApiError } from '../src/server/errors.js';
 import { Metrics } from '../src/server/metrics.js';
 import { StopTextFilter, finalText } from '../src/server/text.js';
@@ -172,6 +175,128 @@ test('the prompts of one request are one queue entry: served on an idle server w
   // Once the load is gone the same request gets in (a client that obeys Retry-After is served).
   const later = await Promise.all(busy.submitMany([job(prompts[3], greedy, { maxNewTokens: 3 }), job(prompts[4], greedy, { maxNewTokens: 3 })]));
   assert.deepEqual(later.map((r) => r.sequences[0].outputIds.length), [3, 3]);
+});
+
+/**
+ * The model behind an engine with a forward that, once armed, waits for `release()` before it runs (as
+ * a GPU backend's forward is awaited): what happens meanwhile must not break the step. Records whether
+ * a cache of the step was freed before the forward used it, and every cache the engine made.
+ */
+function gatedModel() {
+  const made: KVCache[] = [];
+  const g = {
+    armed: false,
+    freedEarly: false,
+    made,
+    entered: null as Promise<void> | null,
+    release: () => {},
+    model: Object.create(lm.model) as GPT2Model,
+  };
+  let enter = () => {};
+  g.model.newCache = (capacity?: number) => {
+    const c = lm.model.newCache(capacity);
+    made.push(c);
+    return c;
+  };
+  g.model.forwardBatch = async (steps: readonly BatchStep[]) => {
+    if (g.armed) {
+      g.armed = false;
+      enter();
+      await new Promise<void>((r) => (g.release = r));
+      for (const st of steps) {
+        try { st.cache.checkLive(); } catch { g.freedEarly = true; }
+      }
+    }
+    return lm.model.forwardBatch(steps);
+  };
+  g.entered = null;
+  const arm = () => {
+    g.armed = true;
+    g.entered = new Promise<void>((r) => (enter = r));
+  };
+  return { g, arm };
+}
+
+const live = (c: KVCache) => { try { c.checkLive(); return true; } catch { return false; } };
+
+test('shutdown while a step awaits its forward: the jobs fail with 503, their late results are dropped, their caches are freed only after the forward; the prefix cache keeps its own', async () => {
+  const { g, arm } = gatedModel();
+  const engine = new Engine(g.model, tok, { maxBatch: 4, prefixCacheEntries: 4 });
+  const greedy = { doSample: false, topK: 0 };
+  // A finished job leaves its cache to the prefix cache, which must stay usable.
+  const first = await engine.submit(job(enc('日本の首都は'), greedy, { maxNewTokens: 4, ignoreEos: true }));
+  assert.equal(first.sequences[0].outputIds.length, 4);
+  assert.equal(engine.stats.prefixCacheEntries, 1);
+  const kept = g.made.filter(live);
+  assert.equal(kept.length, 1, 'the prefix cache holds the finished cache, live');
+
+  // A decoding job (n = 2: two cache clones) and one still in prefill, both in the step that is held.
+  const events: string[] = [];
+  let tokens = 0;
+  const decoding = engine.submit(job(enc('富士山は'), greedy, {
+    n: 2, maxNewTokens: 50, ignoreEos: true,
+    onEvent: (e) => {
+      events.push(e.type);
+      if (e.type === 'token' && ++tokens === 4) arm();  // two tokens per sequence: hold the next forward
+    },
+  }));
+  const decodingErr = assert.rejects(decoding, (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'shutting_down');
+  while (g.entered === null) await new Promise((r) => setImmediate(r));
+  const prefilling = engine.submit(job(enc('こんにちは。今日は'), greedy, { maxNewTokens: 5, onEvent: (e) => events.push(`p:${e.type}`) }));
+  const prefillErr = assert.rejects(prefilling, (e: unknown) => e instanceof ApiError && e.status === 503);
+  await g.entered;
+  assert.ok(events.includes('p:start'), 'the second job was admitted into the held step');
+  const eventsBefore = events.length;
+  await engine.shutdown(0);
+  await decodingErr;
+  await prefillErr;
+  assert.equal(engine.stats.runningJobs, 0);
+  // Freed only once the forward that uses them is done.
+  assert.ok(g.made.filter(live).length >= 2, 'the held step\'s caches are still live while its forward runs');
+  g.release();
+  await engine.whenIdle();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(g.freedEarly, false, 'a cache was freed while the forward still used it');
+  assert.deepEqual(events.slice(eventsBefore), [], 'no token or finish event after the jobs failed');
+  assert.deepEqual(g.made.filter(live), kept, 'every other cache was freed; the prefix cache\'s one was not');
+});
+
+test('PrefixCache owns its caches: frees the ones it does not keep, evicts and clears; lookups copy', () => {
+  const be = lm.model.backend;
+  const mk = (n: number) => {
+    const c = new KVCache(be, 1, 4, 32);
+    c.length = n;
+    return c;
+  };
+  const pc = new PrefixCache(2, 4);
+  const short = mk(3);
+  pc.put([1, 2, 3], short);
+  assert.equal(live(short), false, 'too short to keep: freed');
+  const a = mk(5);
+  const b = mk(6);
+  pc.put([1, 2, 3, 4, 5], a);
+  pc.put([9, 9, 9, 9, 9, 9], b);
+  assert.equal(pc.size, 2);
+  const longer = mk(7);
+  pc.put([1, 2, 3, 4, 5, 6, 7], longer);  // a is a prefix of it: redundant, freed
+  assert.equal(live(a), false);
+  assert.equal(pc.size, 2);
+  const m = pc.lookup([9, 9, 9, 9, 9, 1], 16)!;
+  assert.equal(m.length, 5);
+  assert.notEqual(m.cache, b, 'a copy, not the entry');
+  assert.ok(live(b) && live(m.cache));
+  const c = mk(8);
+  pc.put([5, 5, 5, 5, 5, 5, 5, 5], c);  // over maxEntries: the least recently used (longer) goes
+  assert.equal(live(longer), false);
+  assert.ok(live(b) && live(c));
+  pc.clear();
+  assert.equal(pc.size, 0);
+  assert.ok(!live(b) && !live(c));
+  assert.ok(live(m.cache), 'what a lookup handed out belongs to the caller');
+  const off = new PrefixCache(0);
+  const d = mk(10);
+  off.put([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], d);
+  assert.equal(live(d), false, 'reuse disabled: freed');
 });
 
 test('stop strings are cut from the text and never streamed; streamed chunks add up to the final text', async () => {
