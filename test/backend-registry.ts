@@ -9,6 +9,8 @@ import type { Backend } from '../src/backend/backend.js';
 import { loadNativeAddon } from '../src/backend/native-addon.js';
 import { NativeBackend, SIMD_CHOICES, availableKernels, type KernelSet } from '../src/backend/native.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
+import { WebGPUBackend } from '../src/backend/webgpu/webgpu.js';
+import { softwareVulkanDir } from './software-gpu.js';
 
 export interface BackendEntry {
   /** As the tests name it: 'reference', 'native avx2', … */
@@ -17,8 +19,8 @@ export interface BackendEntry {
   readonly isSpec: boolean;
   /** Thread counts the op tests run it at (the results must not depend on them). */
   readonly threadCounts: readonly number[];
-  /** A new backend instance. */
-  create(opts?: { threads?: number }): Backend;
+  /** A new backend instance (a GPU backend opens its device, so this is async). */
+  create(opts?: { threads?: number }): Promise<Backend>;
   /** Computes directly on bf16/f16 storage (and quantized formats), so goldens run with dtype 'auto' too. */
   readonly computesStorage: boolean;
 }
@@ -43,7 +45,7 @@ const reference: BackendEntry = {
   name: 'reference',
   isSpec: true,
   threadCounts: [1],
-  create: () => new ReferenceBackend(),
+  create: async () => new ReferenceBackend(),
   computesStorage: false,
 };
 
@@ -56,7 +58,7 @@ function nativeEntries(): { present: BackendEntry[]; absent: AbsentBackend[] } {
     name: `native ${simd}`,
     isSpec: false,
     threadCounts: [1, 3],
-    create: (o = {}) => NativeBackend.create({ simd, threads: o.threads }),
+    create: async (o = {}) => NativeBackend.create({ simd, threads: o.threads }),
     computesStorage: true,
   }));
   const arch = process.arch;
@@ -67,10 +69,29 @@ function nativeEntries(): { present: BackendEntry[]; absent: AbsentBackend[] } {
   return { present, absent };
 }
 
+/**
+ * The WebGPU backend, always present: on Linux x64 on SwiftShader from npm (test/software-gpu.ts) unless
+ * FUGAKU_VULKAN_DIR names another driver or FUGAKU_TEST_GPU=system asks for the machine's adapter. If no
+ * adapter can be opened, creating it fails with what to install, and so do the tests that use it.
+ */
+function webgpuEntries(): { present: BackendEntry[]; absent: AbsentBackend[] } {
+  const vulkanDir = softwareVulkanDir() ?? undefined;
+  return {
+    present: [{
+      name: 'webgpu',
+      isSpec: false,
+      threadCounts: [1],
+      create: () => WebGPUBackend.create({ vulkanDir }),
+      computesStorage: true,
+    }],
+    absent: [],
+  };
+}
+
 /** Every backend to test, and the ones this machine cannot run. */
 export function backendRegistry(): BackendRegistry {
   // Each candidate family lists what it can run here. A new backend adds its function here.
-  const candidates = [nativeEntries];
+  const candidates = [nativeEntries, webgpuEntries];
   const present: BackendEntry[] = [reference];
   const absent: AbsentBackend[] = [];
   for (const c of candidates) {

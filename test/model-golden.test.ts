@@ -24,7 +24,7 @@ test('the backends checked here: the reference and every other backend and kerne
 for (const { name: beName, create } of registry.present)
 for (const name of Object.keys(modelDirs) as TinyModelName[]) {
   test(`${name} (${beName}): logits and loss match transformers`, async (t) => {
-    const { model } = await loadGPT2(modelDirs[name], { backend: create() });
+    const { model } = await loadGPT2(modelDirs[name], { backend: await create() });
     const { golden, array } = loadModelGolden(name);
     assert.ok(golden.cases.length >= 5);
     const V = model.config.vocabSize;
@@ -118,7 +118,8 @@ test('forwardBatch (sequences with their own caches and different lengths) equal
 });
 
 test('an f16 KV cache tracks the f32 one (logits within 1e-2, same greedy tokens) on every backend', async () => {
-  for (const backend of registry.present.map((e) => e.create({ threads: 2 }))) {
+  for (const entry of registry.present) {
+    const backend = await entry.create({ threads: 2 });
     const a = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend })).model;
     const b = (await loadGPT2(modelDirs['tiny-ja-demo'], { backend, kvCacheDtype: 'f16' })).model;
     const ids = loadModelGolden('tiny-ja-demo').golden.cases[0].input_ids;

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /** The files of a ustar archive (regular files only), as name → bytes. */
 function untar(tar: Buffer): Map<string, Buffer> {
@@ -38,8 +38,9 @@ export function softwareVulkanDir(env: NodeJS.ProcessEnv = process.env): string 
   if (env.FUGAKU_TEST_GPU === 'system') return null;
   if (env.FUGAKU_VULKAN_DIR) return env.FUGAKU_VULKAN_DIR;
   if (process.platform !== 'linux' || process.arch !== 'x64') return null;
-  const req = createRequire(import.meta.url);
-  const pkgJson = req.resolve('@sparticuz/chromium/package.json');
+  let dir = path.dirname(fileURLToPath(import.meta.resolve('@sparticuz/chromium')));
+  while (!fs.existsSync(path.join(dir, 'bin', 'swiftshader.tar.br')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  const pkgJson = path.join(dir, 'package.json');
   const version = (JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { version: string }).version;
   const home = path.join(os.tmpdir(), `fugaku-swiftshader-${version}-${os.userInfo().uid}`);
   if (fs.existsSync(path.join(home, 'libvulkan.so.1'))) return home;

@@ -19,6 +19,8 @@ export interface BenchResult {
   backend: string;
   /** The native backend's kernel set ('avx512', 'avxvnni', 'avx2', 'neon', 'portable'); null for the reference backend. */
   kernels: string | null;
+  /** The GPU adapter of the WebGPU backend, in one line. */
+  adapter: string | null;
   prompt_tokens: number;
   new_tokens: number;
   runs: { prefill_tok_s: number[]; decode_tok_s: number[] };
@@ -84,7 +86,7 @@ export function registerBenchCommand(program: Command): void {
       decode.push(o.newTokens / t.decodeS);
     }
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    const be = model.backend as { name: string; threads?: number; kernels?: string };
+    const be = model.backend as { name: string; threads?: number; kernels?: string; adapterLine?: string };
     const res: BenchResult = {
       prefill_tok_s: round(median(prefill)),
       decode_tok_s: round(median(decode)),
@@ -94,6 +96,7 @@ export function registerBenchCommand(program: Command): void {
       threads: be.threads ?? null,
       backend: be.name,
       kernels: be.kernels ?? null,
+      adapter: be.adapterLine ?? null,
       prompt_tokens: o.promptTokens,
       new_tokens: o.newTokens,
       runs: { prefill_tok_s: prefill.map(round), decode_tok_s: decode.map(round) },
@@ -101,7 +104,7 @@ export function registerBenchCommand(program: Command): void {
     if (o.json) process.stdout.write(JSON.stringify(res) + '\n');
     else {
       process.stdout.write(
-        `backend ${res.backend}${res.kernels ? ` ${res.kernels}` : ''} (${res.threads ?? 1} threads), weights ${res.dtype}\n` +
+        `backend ${res.backend}${res.kernels ? ` ${res.kernels}` : ''}${res.adapter ? ` on ${res.adapter}` : ` (${res.threads ?? 1} threads)`}, weights ${res.dtype}\n` +
           `load      ${res.load_s} s, peak RSS ${res.peak_rss_mb} MB\n` +
           `prefill   ${res.prefill_tok_s} tok/s (${o.promptTokens}-token prompt)\n` +
           `decode    ${res.decode_tok_s} tok/s (${o.newTokens} greedy tokens)\n`,

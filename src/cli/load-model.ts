@@ -33,5 +33,6 @@ export async function loadModel(dir: string, opts: string | CliModelOptions = {}
     kvCacheDtype: (o.kvCacheDtype ?? 'f32') as KVCacheDType,
     progress: o.progress === false ? createNoopProgress() : createTtyProgress(process.stderr),
     warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    log: (m) => process.stderr.write(`${m}\n`),
   });
 }

@@ -10,7 +10,7 @@ export const modelOption = (): Option =>
 export const dtypeOption = (): Option =>
   new Option('--dtype <format>', 'weight format: auto (as stored), bf16, f16, f32, or quantized while loading: q8_0, q4_0').choices(WEIGHT_FORMATS as string[]).default('auto');
 export const backendOption = (): Option =>
-  new Option('--backend <name>', 'compute backend: auto (native addon if built, else reference), native, reference').choices(BACKEND_NAMES as string[]).default('auto');
+  new Option('--backend <name>', 'compute backend: auto (a GPU through WebGPU if there is a hardware adapter, else the native addon, else reference), webgpu (any WebGPU adapter; FUGAKU_VULKAN_DIR names a software Vulkan), native, reference').choices(BACKEND_NAMES as string[]).default('auto');
 export const threadsOption = (): Option =>
   new Option('--threads <n>', 'threads of the native backend (default: physical cores)').argParser(intArg('--threads', 1, 256));
 

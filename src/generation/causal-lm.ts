@@ -16,8 +16,9 @@ export interface FromPretrainedOptions {
   /** Weight format: 'auto' keeps the checkpoint dtype (bf16 for Fugaku-LLM). */
   dtype?: WeightFormat;
   /**
-   * Compute backend: a Backend instance, or 'auto' (default: the native addon when it is built, else
-   * the reference backend with one warning), 'native' or 'reference'.
+   * Compute backend: a Backend instance, or 'auto' (default: WebGPU where a hardware GPU adapter exists,
+   * else the native addon when it is built, else the reference backend with one warning), 'webgpu',
+   * 'native' or 'reference'.
    */
   backend?: Backend | BackendName;
   /** Element type of the KV cache: 'f32' (default) or 'f16' (half the memory). */
@@ -26,6 +27,8 @@ export interface FromPretrainedOptions {
   threads?: number;
   /** Kernel set of the native backend: 'auto' (default: the best the CPU has), 'avx512', 'avx2', 'neon' or 'portable'. */
   simd?: SimdChoice;
+  /** Told which GPU adapter the WebGPU backend uses, in one line. */
+  log?: (message: string) => void;
   /** Called once if 'auto' falls back to the reference backend (default: process.emitWarning). */
   warn?: (message: string) => void;
   /** Shows loading progress (e.g. createTtyProgress()). */
@@ -51,7 +54,7 @@ export class GPT2LMHeadModel {
     if (opts.dtype !== undefined && !WEIGHT_FORMATS.includes(opts.dtype)) {
       throw new FugakuError('INVALID_ARGUMENT', `dtype ${JSON.stringify(opts.dtype)} is not supported`, `use one of ${WEIGHT_FORMATS.join(', ')}`);
     }
-    const backend = typeof opts.backend === 'object' ? opts.backend : createBackend({ backend: opts.backend, threads: opts.threads, simd: opts.simd, warn: opts.warn });
+    const backend = typeof opts.backend === 'object' ? opts.backend : await createBackend({ backend: opts.backend, threads: opts.threads, simd: opts.simd, warn: opts.warn, log: opts.log });
     const loaded = await loadGPT2(dir, { backend, dtype: opts.dtype, progress: opts.progress, kvCacheDtype: opts.kvCacheDtype });
     return new GPT2LMHeadModel(loaded.model, loaded.generationConfig, loaded.dir);
   }

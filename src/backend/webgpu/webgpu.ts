@@ -20,7 +20,14 @@ import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, Tensor
 import { describeAdapter, openWebGPU, type AdapterDescription, type OpenedDevice, type WebGPUOpenOptions } from './device.js';
 import * as K from './wgsl.js';
 
-export type WebGPUBackendOptions = WebGPUOpenOptions;
+export interface WebGPUBackendOptions extends WebGPUOpenOptions {
+  /**
+   * The decode GEMV of float matrices: 'splitk' (a GPU: lanes along the outputs, the input split over
+   * workgroups, partial sums added after), 'direct' (one invocation per 8 outputs over the whole input, no
+   * barriers: what a software rasterizer runs fastest), or 'auto' (direct on software adapters).
+   */
+  gemv?: 'auto' | 'direct' | 'splitk';
+}
 
 class GpuTensor implements Tensor {
   readonly backend = 'webgpu';
@@ -73,7 +80,11 @@ export class WebGPUBackend implements Backend {
   private readonly keepAlive: readonly unknown[];
   readonly maxBinding: number;
 
-  private constructor(opened: OpenedDevice) {
+  private constructor(
+    opened: OpenedDevice,
+    /** The decode GEMV of float matrices in use (see WebGPUBackendOptions.gemv). */
+    readonly gemv: 'direct' | 'splitk',
+  ) {
     this.keepAlive = opened.keepAlive;
     this.device = opened.device;
     this.queue = opened.device.queue;
@@ -98,13 +109,19 @@ export class WebGPUBackend implements Backend {
 
   /** Opens the adapter and device, or throws BACKEND_UNAVAILABLE saying what to install. */
   static async create(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
-    return new WebGPUBackend(await openWebGPU(opts));
+    const opened = await openWebGPU(opts);
+    const gemv = opts.gemv ?? 'auto';
+    return new WebGPUBackend(opened, gemv === 'auto' ? (opened.adapter.software ? 'direct' : 'splitk') : gemv);
   }
 
   // ---- buffers and submission -------------------------------------------------------------------
 
   private checkDevice(): void {
-    if (this.deviceError !== null) throw new FugakuError('INTERNAL', `WebGPU: ${this.deviceError}`, 'this is a bug in the WebGPU backend or the driver; run with --backend native meanwhile');
+    if (this.deviceError === null) return;
+    if (/OUT_OF_DEVICE_MEMORY|OUT_OF_HOST_MEMORY|out of memory/i.test(this.deviceError)) {
+      throw new FugakuError('INSUFFICIENT_MEMORY', `WebGPU: the GPU ran out of memory (${this.deviceError.split('\n')[0]})`, 'use a smaller weight format (--dtype q8_0 or q4_0), a shorter context, or --backend native');
+    }
+    throw new FugakuError('INTERNAL', `WebGPU: ${this.deviceError}`, 'this is a bug in the WebGPU backend or the driver; run with --backend native meanwhile');
   }
 
   private createBuffer(bytes: number, extra = 0): GPUBuffer {
@@ -432,11 +449,15 @@ export class WebGPUBackend implements Backend {
     }
     const fmt = m.dtype;
     if (rows <= K.GEMV_MAX_ROWS && (fmt === 'Q8_0' || fmt === 'Q4_0')) {
-      this.dispatch(`gemv_q_${fmt}`, () => K.gemvQuant(fmt), [inDim, outDim, m.qbase, rows, hasBias], [m.buffer, xbuf, bb, yb.buffer], this.rowsGrid(Math.ceil(outDim / 8)));
+      this.dispatch(`gemv_q_${fmt}_${rows}`, () => K.gemvQuant(fmt, rows), [inDim, outDim, m.qbase, rows, hasBias], [m.buffer, xbuf, bb, yb.buffer], this.rowsGrid(Math.ceil(outDim / 8)));
+    } else if (rows <= K.GEMV_MAX_ROWS && this.gemv === 'direct') {
+      const even = outDim % 2 === 0;
+      this.dispatch(`gemv_direct_${fmt}_${rows}_${even}`, () => K.gemvInOutDirect(fmt, rows, even), [inDim, outDim, m.qbase, rows, hasBias], [m.buffer, xbuf, bb, yb.buffer], this.rowsGrid(Math.ceil(outDim / (64 * K.DIRECT_OUTPUTS))));
     } else if (rows <= K.GEMV_MAX_ROWS) {
       const chunks = Math.ceil(inDim / K.GEMV_K_CHUNK);
       const part = this.scratch('scratchPart', chunks * rows * outDim);
-      this.dispatch(`gemv_io_${fmt}`, () => K.gemvInOut(fmt), [inDim, outDim, m.qbase, rows], [m.buffer, xbuf, part], [Math.ceil(outDim / 128), chunks]);
+      const even = outDim % 2 === 0;
+      this.dispatch(`gemv_io_${fmt}_${rows}_${even}`, () => K.gemvInOut(fmt, rows, even), [inDim, outDim, m.qbase, rows], [m.buffer, xbuf, part], [Math.ceil(outDim / 256), chunks]);
       this.dispatch('gemv_reduce', () => K.GEMV_REDUCE, [rows * outDim, outDim, chunks, hasBias], [part, bb, yb.buffer], this.grid(rows * outDim));
     } else {
       this.dispatch(`gemm_${fmt}_${m.layout}`, () => K.gemm(fmt, m.layout), [inDim, outDim, m.qbase, rows, hasBias], [m.buffer, xbuf, bb, yb.buffer], [Math.ceil(outDim / 64), Math.ceil(rows / 64)]);

@@ -15,6 +15,8 @@ import type { MatrixFormat } from '../backend.js';
 export const GEMV_MAX_ROWS = 8;
 /** Rows of weights (the in axis) one workgroup of the in_out GEMV covers; partial sums are added after. */
 export const GEMV_K_CHUNK = 256;
+/** Adjacent outputs one invocation of the direct GEMV computes. */
+export const DIRECT_OUTPUTS = 16;
 
 const PARAMS = /* wgsl */ `
 @group(0) @binding(0) var<uniform> P: array<vec4<u32>, 4>;
@@ -121,9 +123,10 @@ function weightFetch(format: MatrixFormat, layout: 'in_out' | 'out_in'): string 
  * GEMV for up to GEMV_MAX_ROWS rows of a quantized matrix (Q8_0/Q4_0 blocks, [out, in]): 32 lanes per
  * output, 8 outputs per workgroup; each lane takes whole 32-value blocks (one f16 scale, 8 or 4 words of
  * quants), then the 32 lanes add up. Float matrices never come here: the backend stores them [in, out].
- * Params: 0 inDim, 1 outDim, 2 qbase, 3 rows, 4 has bias. Grid: ceil(outDim / 8) workgroups (folded).
+ * Params: 0 inDim, 1 outDim, 2 qbase, 4 has bias. Grid: ceil(outDim / 8) workgroups (folded).
  */
-export function gemvQuant(format: 'Q8_0' | 'Q4_0'): string {
+export function gemvQuant(format: 'Q8_0' | 'Q4_0', R: number): string {
+  const rows = Array.from({ length: R }, (_, r) => r);
   const block = format === 'Q8_0'
     ? `for (var w = 0u; w < 8u; w = w + 1u) {
         let v = bitcast<i32>(W[p(2) + b * 8u + w]);
@@ -151,63 +154,122 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let nb = inDim / 32u;
   let lane = lid % 32u;
   let o = (wid.y * nwg.x + wid.x) * 8u + lid / 32u;
-  var acc: array<f32, ${GEMV_MAX_ROWS}>;
-  for (var r = 0u; r < ${GEMV_MAX_ROWS}u; r = r + 1u) { acc[r] = 0.0; }
+  ${rows.map((r) => `var a${r} = 0.0;`).join(' ')}
   var wv: array<f32, 32>;
   if (o < outDim) {
     for (var kb = lane; kb < nb; kb = kb + 32u) {
       let b = o * nb + kb;
       let d = unpack2x16float(W[b >> 1u])[b & 1u];
       ${block}
-      for (var r = 0u; r < rows; r = r + 1u) {
-        var s = 0.0;
-        for (var j = 0u; j < 32u; j = j + 1u) { s = s + wv[j] * X[r * inDim + kb * 32u + j]; }
-        acc[r] = acc[r] + s;
+      for (var j = 0u; j < 32u; j = j + 1u) {
+        let x = kb * 32u + j;
+        ${rows.map((r) => `a${r} = a${r} + wv[j] * X[${r}u * inDim + x];`).join('\n        ')}
       }
     }
   }
-  for (var r = 0u; r < rows; r = r + 1u) {
-    red[lid] = acc[r];
-    workgroupBarrier();
-    for (var st = 16u; st > 0u; st = st >> 1u) {
-      if (lane < st) { red[lid] = red[lid] + red[lid + st]; }
-      workgroupBarrier();
-    }
-    if (lane == 0u && o < outDim) {
-      var bias = 0.0;
-      if (p(4) == 1u) { bias = B[o]; }
-      Y[r * outDim + o] = red[lid] + bias;
-    }
+  var bias = 0.0;
+  if (p(4) == 1u && o < outDim) { bias = B[o]; }
+  ${rows.map((r) => `red[lid] = a${r};
+  workgroupBarrier();
+  for (var st = 16u; st > 0u; st = st >> 1u) {
+    if (lane < st) { red[lid] = red[lid] + red[lid + st]; }
     workgroupBarrier();
   }
+  if (lane == 0u && o < outDim) { Y[${r}u * outDim + o] = red[lid] + bias; }
+  workgroupBarrier();`).join('\n  ')}
+}`;
+}
+
+/** wat4(o, k): four adjacent outputs of input row k — two whole words of a 16-bit row when outDim is even. */
+function wat4Fetch(format: MatrixFormat, evenOut: boolean): string {
+  // Four adjacent outputs of one input row: two whole words of a 16-bit row when outDim is even.
+  let wat4 = 'fn wat4(o: u32, k: u32) -> vec4<f32> { return vec4<f32>(wat(o, k), wat(o + 1u, k), wat(o + 2u, k), wat(o + 3u, k)); }';
+  if (evenOut && format === 'BF16') {
+    wat4 = `fn wat4e(e: u32) -> vec4<f32> {
+  let w = e >> 1u;
+  let a = W[w];
+  let b = W[w + 1u];
+  return vec4<f32>(bitcast<f32>(a << 16u), bitcast<f32>(a & 0xffff0000u), bitcast<f32>(b << 16u), bitcast<f32>(b & 0xffff0000u));
+}
+fn wat4(o: u32, k: u32) -> vec4<f32> { return wat4e(k * p(1) + o); }`;
+  } else if (evenOut && format === 'F16') {
+    wat4 = `fn wat4e(e: u32) -> vec4<f32> {
+  let w = e >> 1u;
+  return vec4<f32>(unpack2x16float(W[w]), unpack2x16float(W[w + 1u]));
+}
+fn wat4(o: u32, k: u32) -> vec4<f32> { return wat4e(k * p(1) + o); }`;
+  } else if (format === 'F32') {
+    wat4 = `fn wat4e(e: u32) -> vec4<f32> { return vec4<f32>(bitcast<f32>(W[e]), bitcast<f32>(W[e + 1u]), bitcast<f32>(W[e + 2u]), bitcast<f32>(W[e + 3u])); }
+fn wat4(o: u32, k: u32) -> vec4<f32> { return wat4e(k * p(1) + o); }`;
+  }
+  return wat4;
+}
+
+/**
+ * GEMV without workgroup memory or barriers, for R rows of a float matrix [in, out]: one invocation per
+ * DIRECT_OUTPUTS adjacent outputs runs the whole input. Chosen on software adapters (a CPU runs few wide invocations best);
+ * on a GPU it would leave most of the chip idle, so there the split-K kernel below runs.
+ * Params: 0 inDim, 1 outDim, 2 qbase, 3 -, 4 has bias. Grid: ceil(outDim / (64 · DIRECT_OUTPUTS)) workgroups (folded).
+ */
+export function gemvInOutDirect(format: MatrixFormat, R: number, evenOut: boolean): string {
+  const rows = Array.from({ length: R }, (_, r) => r);
+  const groups = Array.from({ length: DIRECT_OUTPUTS / 4 }, (_, g) => g);
+  const indexed = format === 'F32' || (evenOut && (format === 'BF16' || format === 'F16'));
+  return `${PARAMS}
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read> X: array<f32>;
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+${weightFetch(format, 'in_out')}
+${wat4Fetch(format, evenOut)}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let inDim = p(0);
+  let outDim = p(1);
+  let o0 = ((wid.y * nwg.x + wid.x) * 64u + lid) * ${DIRECT_OUTPUTS}u;
+  if (o0 >= outDim) { return; }
+  ${rows.flatMap((r) => groups.map((g) => `var a${r}_${g} = vec4<f32>(0.0);`)).join('\n  ')}
+  for (var k = 0u; k < inDim; k = k + 1u) {
+    // Outputs past the end read clamped words (robust access) and are never written.
+    ${indexed ? 'let e = k * outDim + o0;' : ''}
+    ${groups.map((g) => (indexed ? `let w${g} = wat4e(e + ${4 * g}u);` : `let w${g} = wat4(o0 + ${4 * g}u, k);`)).join('\n    ')}
+    ${rows.map((r) => `let x${r} = X[${r}u * inDim + k];\n    ${groups.map((g) => `a${r}_${g} = a${r}_${g} + w${g} * x${r};`).join(' ')}`).join('\n    ')}
+  }
+  ${rows.flatMap((r) => groups.map((g) => `for (var c = 0u; c < 4u; c = c + 1u) {
+    let o = o0 + ${4 * g}u + c;
+    if (o < outDim) { Y[${r}u * outDim + o] = a${r}_${g}[c] + select(0.0, B[o], p(4) == 1u); }
+  }`)).join('\n  ')}
 }`;
 }
 
 /**
- * GEMV for up to GEMV_MAX_ROWS rows, weights [in, out] (GPT-2's Conv1D, as stored): lanes run along the
- * output axis (two adjacent outputs each, so a 16-bit row is read as whole words), 4 lanes split each
- * GEMV_K_CHUNK slice of the input; each workgroup writes partial sums for its slice, added by `gemvReduce`.
- * Params: 0 inDim, 1 outDim, 2 qbase, 3 rows. Grid: (ceil(outDim / 128), ceil(inDim / K_CHUNK)).
- * Output: Part[chunk][r][o].
+ * GEMV for R ≤ GEMV_MAX_ROWS rows (R is baked into the pipeline, so the accumulators are registers),
+ * weights [in, out] (GPT-2's Conv1D as stored; the backend keeps every float matrix this way): lanes run
+ * along the output axis, four adjacent outputs each (a 16-bit row is read as whole words, coalesced across
+ * lanes); 4 lanes split each GEMV_K_CHUNK slice of the input. Each workgroup writes partial sums for its
+ * slice, added by GEMV_REDUCE. Params: 0 inDim, 1 outDim, 2 qbase. Grid: (ceil(outDim / 256),
+ * ceil(inDim / K_CHUNK)). Output: Part[chunk][r][o].
  */
-export function gemvInOut(format: MatrixFormat): string {
+export function gemvInOut(format: MatrixFormat, R: number, evenOut: boolean): string {
+  const rows = Array.from({ length: R }, (_, r) => r);
+  const wat4 = wat4Fetch(format, evenOut);
   return `${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read> X: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Part: array<f32>;
 ${weightFetch(format, 'in_out')}
-var<workgroup> xs: array<f32, ${GEMV_K_CHUNK * GEMV_MAX_ROWS}>;
-var<workgroup> red: array<f32, 512>;
+${wat4}
+var<workgroup> xs: array<f32, ${GEMV_K_CHUNK * R}>;
+var<workgroup> red: array<vec4<f32>, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let inDim = p(0);
   let outDim = p(1);
-  let rows = p(3);
   let col = lid % 64u;
   let ks = lid / 64u;
-  let o0 = wid.x * 128u + col * 2u;
+  let o0 = wid.x * 256u + col * 4u;
   let k0 = wid.y * ${GEMV_K_CHUNK}u;
-  for (var j = lid; j < ${GEMV_K_CHUNK}u * rows; j = j + 256u) {
+  for (var j = lid; j < ${GEMV_K_CHUNK * R}u; j = j + 256u) {
     let r = j / ${GEMV_K_CHUNK}u;
     let k = k0 + j % ${GEMV_K_CHUNK}u;
     var v = 0.0;
@@ -215,34 +277,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     xs[j] = v;
   }
   workgroupBarrier();
-  var a0: array<f32, ${GEMV_MAX_ROWS}>;
-  var a1: array<f32, ${GEMV_MAX_ROWS}>;
-  for (var r = 0u; r < ${GEMV_MAX_ROWS}u; r = r + 1u) { a0[r] = 0.0; a1[r] = 0.0; }
+  ${rows.map((r) => `var a${r} = vec4<f32>(0.0);`).join('\n  ')}
   let kEnd = min(k0 + ${GEMV_K_CHUNK}u, inDim);
-  for (var k = k0 + ks; k < kEnd; k = k + 4u) {
-    var w0 = 0.0;
-    var w1 = 0.0;
-    if (o0 < outDim) { w0 = wat(o0, k); }
-    if (o0 + 1u < outDim) { w1 = wat(o0 + 1u, k); }
-    for (var r = 0u; r < rows; r = r + 1u) {
-      let xv = xs[r * ${GEMV_K_CHUNK}u + (k - k0)];
-      a0[r] = a0[r] + w0 * xv;
-      a1[r] = a1[r] + w1 * xv;
+  if (o0 < outDim) {
+    // Outputs past the end read clamped words (robust access) and are never written.
+    for (var k = k0 + ks; k < kEnd; k = k + 4u) {
+      let w = wat4(o0, k);
+      let kk = k - k0;
+      ${rows.map((r) => `a${r} = a${r} + w * xs[${r * GEMV_K_CHUNK}u + kk];`).join('\n      ')}
     }
   }
-  for (var r = 0u; r < rows; r = r + 1u) {
-    red[lid] = a0[r];
-    red[256u + lid] = a1[r];
-    workgroupBarrier();
-    if (ks == 0u) {
-      let s0 = red[col] + red[64u + col] + red[128u + col] + red[192u + col];
-      let s1 = red[256u + col] + red[320u + col] + red[384u + col] + red[448u + col];
-      let base = (wid.y * rows + r) * outDim;
-      if (o0 < outDim) { Part[base + o0] = s0; }
-      if (o0 + 1u < outDim) { Part[base + o0 + 1u] = s1; }
-    }
-    workgroupBarrier();
+  ${rows.map((r) => `red[lid] = a${r};
+  workgroupBarrier();
+  if (ks == 0u) {
+    let s = red[col] + red[64u + col] + red[128u + col] + red[192u + col];
+    let base = (wid.y * ${R}u + ${r}u) * outDim;
+    for (var c = 0u; c < 4u; c = c + 1u) { if (o0 + c < outDim) { Part[base + o0 + c] = s[c]; } }
   }
+  workgroupBarrier();`).join('\n  ')}
 }`;
 }
 
