@@ -86,7 +86,7 @@ test('serve --backend webgpu: an OpenAI client gets the greedy completion the na
         child.on('exit', (code) => reject(new Error(`serve exited with ${code}; stderr:\n${err}`)));
       });
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0 });
-      const r = await client.completions.create({ model: 'fugaku', prompt: '吾輩は猫である。', max_tokens: 8, temperature: 0 });
+      const r = await client.completions.create({ model: 'tiny-ja-demo', prompt: '吾輩は猫である。', max_tokens: 8, temperature: 0 });
       if (backend === 'webgpu') assert.match(err, /WebGPU adapter: /);
       return r.choices[0].text;
     } finally {
