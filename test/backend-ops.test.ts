@@ -18,6 +18,7 @@ import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
 import { quantizeMatrix } from '../src/tensor/quant.js';
 import { FugakuError } from '../src/errors.js';
 import { backendRegistry } from './backend-registry.js';
+import { randn, relErr } from './helpers.js';
 
 const addon = loadNativeAddon();
 const registry = backendRegistry();
@@ -38,15 +39,6 @@ test('the native addon is built and loads (npm install builds it with node-gyp)'
   assert.equal(addonPath({ FUGAKU_NATIVE_ADDON: rel }), path.resolve(rel));
   assert.ok(loadNativeAddon(rel).ok);
 });
-
-function randn(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = Math.max(rng.nextFloat(), 1e-12);
-    a[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
-  }
-  return a;
-}
 
 /** Host floats into a new tensor of `be` (f32, or rounded to f16 bits). */
 function up(be: Backend, data: Float32Array, dtype: TensorDType = 'f32'): Tensor {
@@ -100,16 +92,6 @@ async function attend(be: Backend, a: HostAttention, qOffset = 0, outOffset = 0)
   const all = await down(be, out);
   for (let i = 0; i < all.length; i++) if (i < outOffset || i >= outOffset + n) assert.equal(all[i], 0, `attention wrote element ${i}, outside its output rows`);
   return all.subarray(outOffset, outOffset + n);
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
 }
 
 /** Every kernel set this CPU runs (AVX-512 ones only where the CPU has AVX-512 VNNI). */

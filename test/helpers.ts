@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { defaultModelDir, packageRoot } from '../src/paths.js';
+import type { Rng } from '../src/generation/rng.js';
 
 /** The repository root (works from both test/ and dist/test/). */
 export const repoRoot: string = packageRoot;
@@ -93,4 +94,25 @@ export function runCommand(cmd: string, args: string[], opts: { stdin?: string; 
     p.on('close', (code) => resolve({ code, stdout, stderr }));
     p.stdin.end(opts.stdin ?? '');
   });
+}
+
+/** n normal samples (Box–Muller) times `scale`, from a seeded Rng. */
+export function randn(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rng.nextFloat(), 1e-12);
+    a[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
+  }
+  return a;
+}
+
+/** max |a − b| over max |b|: the op tests' error measure. */
+export function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-30);
 }

@@ -110,5 +110,13 @@ test('weights larger than the memory limit are refused before loading', async ()
     });
     const ok = await loadGPT2(t.dir, { backend: new ReferenceBackend(), memoryLimit: 1e6 });
     assert.equal(ok.model.config.nLayer, 1);
+    // The machine's memory is the default limit for a backend that keeps weights in host memory, but not for
+    // a GPU backend (weights in device memory: 26 GB of bf16 load on a 24 GiB machine).
+    await assert.rejects(loadGPT2(t.dir, { backend: new ReferenceBackend(), hostMemory: 1000 }), { code: 'INSUFFICIENT_MEMORY' });
+    class DeviceResident extends ReferenceBackend {
+      override readonly weightMemory = 'device' as const;
+    }
+    const onDevice = await loadGPT2(t.dir, { backend: new DeviceResident(), hostMemory: 1000 });
+    assert.equal(onDevice.model.config.nLayer, 1);
   });
 });

@@ -17,25 +17,10 @@ import { FugakuError } from '../src/errors.js';
 import { Rng } from '../src/generation/rng.js';
 import { convertStorage } from '../src/tensor/dtype.js';
 import { softwareVulkanDir } from './software-gpu.js';
+import { randn, relErr } from './helpers.js';
 
 const vulkanDir = softwareVulkanDir() ?? undefined;
 const ref = new ReferenceBackend();
-
-function randn(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = scale * Math.sqrt(-2 * Math.log(Math.max(rng.nextFloat(), 1e-12))) * Math.cos(2 * Math.PI * rng.nextFloat());
-  return a;
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
 
 async function matmul(be: Backend, fmt: MatrixFormat, layout: MatrixLayout, inDim: number, outDim: number, rows: number, w: Float32Array, x: Float32Array, bias: Float32Array | null): Promise<Float32Array> {
   const stored = { dtype: 'BF16' as const, shape: layout === 'in_out' ? [inDim, outDim] : [outDim, inDim], data: convertStorage('F32', w, 'BF16') };

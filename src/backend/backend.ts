@@ -8,6 +8,7 @@
  * or KV cache rows (f32 or f16). Outputs are written into caller-allocated tensors so the model controls
  * allocation, and only `read`/`argmax` bring numbers back to the host, asynchronously.
  */
+import { FugakuError } from '../errors.js';
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
 import type { QuantType } from '../tensor/quant.js';
 import type { ActivationName } from '../tensor/activations.js';
@@ -89,6 +90,11 @@ export interface AttentionArgs {
  */
 export interface Backend {
   readonly name: string;
+  /**
+   * Where the weights live: 'host' (the CPU backends; the loader refuses weights larger than the machine's
+   * memory up front) or 'device' (GPU memory: host memory only streams them, one tensor at a time).
+   */
+  readonly weightMemory: 'host' | 'device';
   /** Takes a checkpoint weight and returns the backend's matrix for it, converted to `format` (default: as stored). */
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix;
   /** A new zero-filled tensor of `n` elements. */
@@ -119,6 +125,22 @@ export interface Backend {
   copyRows(src: Tensor, srcOff: number, dst: Tensor, dstOff: number, n: number, rows?: number, srcStride?: number): void;
   /** a[i] += b[i] for i < n (residual connections). */
   addInPlace(a: Tensor, b: Tensor, n: number): void;
+}
+
+/**
+ * The dimensions of a checkpoint weight as a matrix (inDim, outDim) and the format asked for, after the
+ * checks every backend makes: 2-D, and rows of a multiple of 32 values for the block formats.
+ */
+export function matrixDims(backend: string, w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): { inDim: number; outDim: number; target: MatrixFormat } {
+  if (w.shape.length !== 2) throw new FugakuError('INTERNAL', `${backend} backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
+  const [a, b] = w.shape as [number, number];
+  const inDim = layout === 'in_out' ? a : b;
+  const outDim = layout === 'in_out' ? b : a;
+  const target = format ?? w.dtype;
+  if ((target === 'Q8_0' || target === 'Q4_0') && inDim % 32 !== 0) {
+    throw new FugakuError('DTYPE_UNSUPPORTED', `${target} needs rows whose length is a multiple of 32, got ${inDim}`, 'use bf16, f16 or f32 for this model');
+  }
+  return { inDim, outDim, target };
 }
 
 /** A new tensor holding a copy of host floats. */

@@ -9,7 +9,7 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, Tensor, WeightTensor } from './backend.js';
+import { matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
 import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
@@ -75,6 +75,7 @@ interface NativeMatrixHandle extends Matrix {
 
 export class NativeBackend extends HostBackend implements Backend {
   readonly name = 'native';
+  readonly weightMemory = 'host';
   readonly threads: number;
   /**
    * The kernels in use: 'amx' (the avx512 set, with AMX-INT8 tiles for quantized products of 8 or more
@@ -115,14 +116,7 @@ export class NativeBackend extends HostBackend implements Backend {
   }
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
-    if (w.shape.length !== 2) throw new FugakuError('INTERNAL', `native backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
-    const [a, b] = w.shape as [number, number];
-    const inDim = layout === 'in_out' ? a : b;
-    const outDim = layout === 'in_out' ? b : a;
-    const target = format ?? w.dtype;
-    if ((target === 'Q8_0' || target === 'Q4_0') && inDim % 32 !== 0) {
-      throw new FugakuError('DTYPE_UNSUPPORTED', `${target} needs rows whose length is a multiple of 32, got ${inDim}`, 'use bf16, f16 or f32 for this model');
-    }
+    const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
     if (isQuantType(w.dtype) && target !== w.dtype) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }

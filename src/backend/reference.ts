@@ -96,6 +96,7 @@ function axpy(y: Float64Array, yb: number, a: number, w: Float32Array, wb: numbe
 
 export class ReferenceBackend extends HostBackend implements Backend {
   readonly name = 'reference';
+  readonly weightMemory: 'host' | 'device' = 'host';
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     if (w.shape.length !== 2) {

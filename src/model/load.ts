@@ -36,8 +36,10 @@ export interface LoadOptions {
   progress?: ProgressReporter;
   /** Element type of the KV caches (default f32). */
   kvCacheDtype?: KVCacheDType;
-  /** Bytes of memory the weights may take (default: the machine's total memory). */
+  /** Bytes of memory the weights may take (default: the machine's memory for a backend that holds them in host memory, no limit for a GPU backend). */
   memoryLimit?: number;
+  /** The machine's memory in bytes (default os.totalmem()). */
+  hostMemory?: number;
 }
 
 export interface LoadedModel {
@@ -182,7 +184,9 @@ const HF_OUT_IN = new Set(['wte.weight', 'wpe.weight', 'lm_head.weight']);
  * 24 GiB machine), instead of dying half-way with an out-of-memory crash.
  */
 function checkMemory(label: string, tensors: { name: string; shape: readonly number[]; byteLength: number }[], opts: LoadOptions): void {
-  const limit = opts.memoryLimit ?? totalmem();
+  // A GPU backend holds the weights in device memory (host memory only streams them); running out of GPU
+  // memory is reported by the backend.
+  const limit = opts.memoryLimit ?? (opts.backend.weightMemory === 'device' ? Infinity : opts.hostMemory ?? totalmem());
   const format = matrixFormatOf(opts.dtype);
   let need = 0;
   for (const t of tensors) {

@@ -420,6 +420,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * A workgroup reduction over `size` invocations through the workgroup array `red` (which the kernel
+ * declares): fn NAME(lid, v) returns the combination of every invocation's v (all must call it).
+ */
+function workgroupReduce(name: string, size: number, combine: (a: string, b: string) => string): string {
+  return `fn ${name}(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${size / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = ${combine('red[lid]', 'red[lid + s]')}; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+}
+
 /** LayerNorm of each row (biased variance, two passes). Params: 0 dim, 1 eps (f32), 2 rows. One workgroup per row. */
 export const LAYER_NORM = `${PARAMS}
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -427,17 +445,7 @@ export const LAYER_NORM = `${PARAMS}
 @group(0) @binding(3) var<storage, read> Bt: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 var<workgroup> red: array<f32, 256>;
-fn reduce(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${workgroupReduce('reduce', 256, (a, b) => `${a} + ${b}`)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x;
@@ -591,28 +599,8 @@ var<workgroup> sc: array<f32, 64>;
 var<workgroup> red: array<f32, 64>;
 fn kAt(e: u32) -> f32 { return ${at('K', 'e')}; }
 fn vAt(e: u32) -> f32 { return ${at('V', 'e')}; }
-fn reduceMax(lane: u32, v: f32) -> f32 {
-  red[lane] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s = s >> 1u) {
-    if (lane < s) { red[lane] = max(red[lane], red[lane + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-fn reduceSum(lane: u32, v: f32) -> f32 {
-  red[lane] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s = s >> 1u) {
-    if (lane < s) { red[lane] = red[lane] + red[lane + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${workgroupReduce('reduceMax', 64, (a, b) => `max(${a}, ${b})`)}
+${workgroupReduce('reduceSum', 64, (a, b) => `${a} + ${b}`)}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wid.x;
