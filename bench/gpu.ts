@@ -6,19 +6,14 @@
  *
  *   node dist/bench/gpu.js --preset 13b --dtype bf16 [--streams 8 --prompt-tokens 512 --new-tokens 32]
  *
- * Presets: 13b (Fugaku-LLM-13B), 1b, tiny (head_dim 144, two layers: a smoke test for software adapters).
+ * Presets: bench/presets.ts (13b = Fugaku-LLM-13B, 1b, gpt2-small, tiny: head_dim 144, a smoke test for software adapters).
  */
 import { parseArgs } from 'node:util';
 import { tensorFrom } from '../src/backend/backend.js';
 import { WebGPUBackend } from '../src/backend/webgpu/webgpu.js';
 import { parseGPT2Config } from '../src/model/config.js';
 import { GPT2Model, type GPT2Block } from '../src/model/gpt2.js';
-
-const PRESETS: Record<string, { n_embd: number; n_head: number; n_layer: number; n_inner: number; vocab_size: number; n_positions: number }> = {
-  '13b': { n_embd: 5184, n_head: 36, n_layer: 40, n_inner: 20736, vocab_size: 49152, n_positions: 2048 },
-  '1b': { n_embd: 2304, n_head: 16, n_layer: 16, n_inner: 9216, vocab_size: 49152, n_positions: 2048 },
-  tiny: { n_embd: 288, n_head: 2, n_layer: 2, n_inner: 1152, vocab_size: 4096, n_positions: 1024 },
-};
+import { PRESETS } from './presets.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +37,10 @@ const kv = values['kv-cache-dtype'] === 'f32' ? 'f32' : 'f16';
 
 const now = () => performance.now();
 const be = await WebGPUBackend.create();
-const cfg = parseGPT2Config({ model_type: 'gpt2', activation_function: 'gelu_fast', ...preset }, values.preset);
+const cfg = parseGPT2Config(
+  { model_type: 'gpt2', activation_function: preset.activation, n_embd: preset.nEmbd, n_head: preset.nHead, n_layer: preset.nLayer, n_inner: preset.nInner, vocab_size: preset.vocab, n_positions: preset.nPositions },
+  values.preset,
+);
 const E = cfg.nEmbd;
 let seed = 1;
 const vec = (n: number, v: number) => tensorFrom(be, new Float32Array(n).fill(v));

@@ -12,10 +12,12 @@ import torch
 import transformers
 from transformers import GPT2Config, GPT2LMHeadModel
 
+# The shapes of bench/presets.ts (keep them the same).
 PRESETS = {
     "13b": dict(n_embd=5184, n_head=36, n_layer=40, n_inner=20736, vocab_size=49152, n_positions=2048),
-    "1b": dict(n_embd=2304, n_head=16, n_layer=16, n_inner=9216, vocab_size=49152, n_positions=2048),
-    "tiny": dict(n_embd=288, n_head=2, n_layer=2, n_inner=1152, vocab_size=4096, n_positions=1024),
+    "1b": dict(n_embd=2048, n_head=16, n_layer=20, n_inner=8192, vocab_size=49152, n_positions=2048),
+    "gpt2-small": dict(n_embd=768, n_head=12, n_layer=12, n_inner=3072, vocab_size=49152, n_positions=1024),
+    "tiny": dict(n_embd=288, n_head=2, n_layer=3, n_inner=1152, vocab_size=49152, n_positions=512),
 }
 
 ap = argparse.ArgumentParser()

@@ -24,16 +24,7 @@ import { writeGGUF } from '../src/io/gguf.js';
 import { parseGPT2Config } from '../src/model/config.js';
 import { QK } from '../src/tensor/quant.js';
 import { benchArgs } from './args.js';
-
-interface Shape { nEmbd: number; nLayer: number; nHead: number; nInner: number; vocab: number; nPositions: number; activation: string }
-
-export const PRESETS: Record<string, Shape> = {
-  // Fugaku-LLM-13B's config.json
-  '13b': { nEmbd: 5184, nLayer: 40, nHead: 36, nInner: 20736, vocab: 49152, nPositions: 2048, activation: 'gelu_fast' },
-  '1b': { nEmbd: 2048, nLayer: 20, nHead: 16, nInner: 8192, vocab: 49152, nPositions: 2048, activation: 'gelu_fast' },
-  'gpt2-small': { nEmbd: 768, nLayer: 12, nHead: 12, nInner: 3072, vocab: 49152, nPositions: 1024, activation: 'gelu_fast' },
-  tiny: { nEmbd: 288, nLayer: 3, nHead: 2, nInner: 1152, vocab: 49152, nPositions: 512, activation: 'gelu_fast' },
-};
+import { PRESETS, type Shape } from './presets.js';
 
 function tensorsOf(s: Shape): [string, number[]][] {
   const E = s.nEmbd;

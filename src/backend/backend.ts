@@ -10,7 +10,7 @@
  */
 import { FugakuError } from '../errors.js';
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
-import type { QuantType } from '../tensor/quant.js';
+import { quantRowBytes, type QuantType } from '../tensor/quant.js';
 import type { ActivationName } from '../tensor/activations.js';
 
 /** Formats a backend may hold a matrix in: float storage or ggml-compatible block quantization. */
@@ -137,10 +137,24 @@ export function matrixDims(backend: string, w: WeightTensor, layout: MatrixLayou
   const inDim = layout === 'in_out' ? a : b;
   const outDim = layout === 'in_out' ? b : a;
   const target = format ?? w.dtype;
-  if ((target === 'Q8_0' || target === 'Q4_0') && inDim % 32 !== 0) {
-    throw new FugakuError('DTYPE_UNSUPPORTED', `${target} needs rows whose length is a multiple of 32, got ${inDim}`, 'use bf16, f16 or f32 for this model');
-  }
+  if (target === 'Q8_0' || target === 'Q4_0') quantRowBytes(target, inDim); // rows of whole blocks
   return { inDim, outDim, target };
+}
+
+/** Throws unless t[offset, offset + n) lies inside a tensor of `length` elements. */
+export function checkRange(what: string, offset: number, n: number, length: number): void {
+  if (!Number.isInteger(offset) || !Number.isInteger(n) || offset < 0 || n < 0 || offset + n > length) {
+    throw new FugakuError('INVALID_ARGUMENT', `${what}: elements [${offset}, ${offset + n}) are outside the tensor's ${length}`, 'pass an offset and length inside the tensor');
+  }
+}
+
+/** Throws TOKEN_ID_OUT_OF_RANGE unless every id indexes one of the `rows` rows of an embedding table. */
+export function checkTokenIds(ids: Int32Array, rows: number): void {
+  for (const id of ids) {
+    if (id < 0 || id >= rows) {
+      throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${rows - 1})`, 'check the input ids against the model vocabulary');
+    }
+  }
 }
 
 /** A new tensor holding a copy of host floats. */

@@ -5,7 +5,7 @@
  */
 import { FugakuError } from '../errors.js';
 import { f32ToF16, makeF16Table } from '../tensor/dtype.js';
-import type { Tensor, TensorDType } from './backend.js';
+import { checkRange, type Tensor, type TensorDType } from './backend.js';
 
 export class HostTensor implements Tensor {
   constructor(
@@ -19,12 +19,6 @@ export class HostTensor implements Tensor {
 
   get length(): number {
     return this.data.length;
-  }
-}
-
-function checkRange(what: string, offset: number, n: number, length: number): void {
-  if (!Number.isInteger(offset) || !Number.isInteger(n) || offset < 0 || n < 0 || offset + n > length) {
-    throw new FugakuError('INVALID_ARGUMENT', `${what}: elements [${offset}, ${offset + n}) are outside the tensor's ${length}`, 'pass an offset and length inside the tensor');
   }
 }
 

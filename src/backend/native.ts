@@ -9,7 +9,7 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import { matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
+import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
 import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
@@ -138,15 +138,8 @@ export class NativeBackend extends HostBackend implements Backend {
 
   embedding(w: Matrix, ids: Int32Array, out: Tensor): void {
     const m = this.own(w);
-    const idx = new Int32Array(ids.length);
-    for (let t = 0; t < ids.length; t++) {
-      const id = ids[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
-        throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
-      }
-      idx[t] = id;
-    }
-    this.addon.embedding(this.ctx, m.handle, idx, this.f32(out));
+    checkTokenIds(ids, m.outDim);
+    this.addon.embedding(this.ctx, m.handle, ids, this.f32(out));
   }
 
   layerNorm(x: Tensor, rows: number, dim: number, gamma: Tensor, beta: Tensor, eps: number, out: Tensor): void {

@@ -8,7 +8,7 @@ import { FugakuError } from '../errors.js';
 import { convertStorage, f32ToF16, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { dequantizeRow, dotQuantRow, isQuantType, quantizeActivations, quantizeMatrix, quantRowBytes, type QuantType } from '../tensor/quant.js';
-import type { AttentionArgs, Backend, Matrix, MatrixFormat, MatrixLayout, Tensor, WeightTensor } from './backend.js';
+import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 
 interface FloatMatrix extends Matrix {
@@ -99,13 +99,7 @@ export class ReferenceBackend extends HostBackend implements Backend {
   readonly weightMemory: 'host' | 'device' = 'host';
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
-    if (w.shape.length !== 2) {
-      throw new FugakuError('INTERNAL', `reference backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
-    }
-    const [a, b] = w.shape as [number, number];
-    const inDim = layout === 'in_out' ? a : b;
-    const outDim = layout === 'in_out' ? b : a;
-    const target = format ?? w.dtype;
+    const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
     if (isQuantType(w.dtype)) {
       if (layout !== 'out_in') throw new FugakuError('INTERNAL', 'quantized weights are stored [out, in]');
       if (target === w.dtype) return this.quantMatrix(w.dtype, w.data as Uint8Array, inDim, outDim);
@@ -116,7 +110,6 @@ export class ReferenceBackend extends HostBackend implements Backend {
     }
     const src = w.data as StorageArray;
     if (isQuantType(target)) {
-      quantRowBytes(target, inDim); // checks inDim % 32 before converting anything
       const f = convertStorage(w.dtype, src, 'F32') as Float32Array;
       return this.quantMatrix(target, quantizeMatrix(target, f, inDim, outDim, layout === 'in_out'), inDim, outDim);
     }
@@ -169,11 +162,9 @@ export class ReferenceBackend extends HostBackend implements Backend {
     const m = this.own(w);
     const out = this.f32(outT);
     if (m.kind === 'float' && m.layout !== 'out_in') throw new FugakuError('INTERNAL', 'embedding needs an out_in matrix');
+    checkTokenIds(ids, m.outDim);
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
-        throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
-      }
       if (m.kind === 'quant') dequantizeRow(m.dtype, m.data, id * m.rowBytes, m.inDim, out, t * m.inDim);
       else toF32(m.dtype, m.data, id * m.inDim, m.inDim, out, t * m.inDim, m.f16Table);
     }

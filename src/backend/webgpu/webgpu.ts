@@ -13,10 +13,10 @@
  * destroyed after the submission that last used them.
  */
 import { FugakuError } from '../../errors.js';
-import { convertStorage, DTYPE_BYTES, type StorageArray, type StorageDType } from '../../tensor/dtype.js';
+import { convertStorage, DTYPE_BYTES, f16ToF32, type StorageArray, type StorageDType } from '../../tensor/dtype.js';
 import type { ActivationName } from '../../tensor/activations.js';
 import { QUANT_BLOCK_BYTES, dequantizeRow, isQuantType, quantRowBytes, quantizeMatrix, type QuantType } from '../../tensor/quant.js';
-import { matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../backend.js';
+import { checkRange, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../backend.js';
 import { describeAdapter, openWebGPU, type AdapterDescription, type OpenedDevice, type WebGPUOpenOptions } from './device.js';
 import * as K from './wgsl.js';
 
@@ -464,12 +464,7 @@ export class WebGPUBackend implements Backend {
   embedding(w: Matrix, ids: Int32Array, out: Tensor): void {
     const m = this.ownMatrix(w);
     const y = this.own(out);
-    for (let t = 0; t < ids.length; t++) {
-      const id = ids[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.outDim) {
-        throw new FugakuError('TOKEN_ID_OUT_OF_RANGE', `token id ${id} is outside the embedding table (0..${m.outDim - 1})`, 'check the input ids against the model vocabulary');
-      }
-    }
+    checkTokenIds(ids, m.outDim);
     if (ids.length === 0) return;
     const n = ids.length * m.inDim;
     checkRange('embedding output', 0, n, y.length);
@@ -562,12 +557,6 @@ export class WebGPUBackend implements Backend {
 /** Marks the binding that takes the op's data (ids, mask) from the arena. */
 const DATA = { buffer: null as unknown as GPUBuffer, offset: -1, size: -1 };
 
-function checkRange(what: string, offset: number, n: number, length: number): void {
-  if (!Number.isInteger(offset) || !Number.isInteger(n) || offset < 0 || n < 0 || offset + n > length) {
-    throw new FugakuError('INVALID_ARGUMENT', `${what}: elements [${offset}, ${offset + n}) are outside the tensor's ${length}`, 'pass an offset and length inside the tensor');
-  }
-}
-
 /** [rows, cols] → [cols, rows], for 16-bit or 32-bit elements. */
 function transpose(a: StorageArray, rows: number, cols: number): StorageArray {
   const t = a instanceof Float32Array ? new Float32Array(a.length) : new Uint16Array(a.length);
@@ -580,13 +569,4 @@ function transpose(a: StorageArray, rows: number, cols: number): StorageArray {
     }
   }
   return t;
-}
-
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }

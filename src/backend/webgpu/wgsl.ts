@@ -150,7 +150,6 @@ var<workgroup> red: array<f32, 256>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let inDim = p(0);
   let outDim = p(1);
-  let rows = p(3);
   let nb = inDim / 32u;
   let lane = lid % 32u;
   let o = (wid.y * nwg.x + wid.x) * 8u + lid / 32u;
