@@ -4,6 +4,10 @@
  * the same non-overlapping windows of n_positions tokens.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/quality.js [--model DIR] [--max-tokens-per-file N] [--json]
+ *
+ * GGUF files of the same model (`fugaku convert --dtype q4_k_m ...`, or llama.cpp's llama-quantize, any
+ * mix of block types) join the table with --gguf FILE,... (labelled by file name), measured the same
+ * way against the folder's bf16 (the vocabulary comes from --model's tokenizer.json).
  */
 import { benchArgs } from './args.js';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +19,7 @@ import type { WeightFormat } from '../src/model/load.js';
 import { lossFromLogits } from '../src/eval/perplexity.js';
 import { argmax } from '../src/generation/sampling.js';
 
-const values = benchArgs('quality', 'node dist/bench/quality.js [--model DIR] [--max-tokens-per-file N] [--formats F,...] [--json]', { model: { type: 'string' }, 'max-tokens-per-file': { type: 'string' }, formats: { type: 'string' }, json: { type: 'boolean' } });
+const values = benchArgs('quality', 'node dist/bench/quality.js [--model DIR] [--max-tokens-per-file N] [--formats F,...] [--gguf FILE,...] [--json]', { model: { type: 'string' }, 'max-tokens-per-file': { type: 'string' }, formats: { type: 'string' }, gguf: { type: 'string' }, json: { type: 'boolean' } });
 const dir = values.model ?? defaultModelDir;
 const maxTokens = Number(values['max-tokens-per-file'] ?? 8192);
 const formats = (values.formats ?? 'bf16,f16,q8_0,q4_0').split(',') as WeightFormat[];
@@ -27,8 +31,13 @@ const docs = files.map((f) => tok.encode(readFileSync(path.join(textDir, f), 'ut
 
 interface Run { format: string; nll: number; count: number; argmax: Int32Array[] }
 const runs: Run[] = [];
-for (const format of formats) {
-  const lm = await AutoModelForCausalLM.fromPretrained(dir, { dtype: format, backend: 'native' });
+const ggufFiles = values.gguf ? values.gguf.split(',') : [];
+const sources: Array<{ path: string; dtype?: WeightFormat; label?: string }> = [
+  ...formats.map((dtype) => ({ path: dir, dtype })),
+  ...ggufFiles.map((f) => ({ path: f, label: path.basename(f, '.gguf') })),
+];
+for (const src of sources) {
+  const lm = await AutoModelForCausalLM.fromPretrained(src.path, { dtype: src.dtype, backend: 'native' });
   const model = lm.model;
   const W = model.config.nPositions;
   const V = model.config.vocabSize;
@@ -48,7 +57,7 @@ for (const format of formats) {
     }
     argmaxes.push(am);
   }
-  runs.push({ format: lm.model.weights.blocks[0].mlpFc.format, nll, count, argmax: argmaxes });
+  runs.push({ format: src.label ?? lm.model.weights.blocks[0].mlpFc.format, nll, count, argmax: argmaxes });
 }
 
 const base = runs.find((r) => r.format === 'BF16') ?? runs[0];
@@ -62,5 +71,5 @@ const results = runs.map((r) => {
 if (values.json) console.log(JSON.stringify({ model: dir, files: files.length, max_tokens_per_file: maxTokens, results }));
 else {
   console.log(`${dir}: ${files.length} Aozora texts, first ${maxTokens} tokens each, windows of the model's n_positions`);
-  for (const r of results) console.log(`${r.format.padEnd(5)} perplexity ${r.perplexity.toFixed(3).padStart(9)}  (${(r.ppl_vs_bf16 * 100).toFixed(2).padStart(6)}% vs bf16)  top-1 agreement with bf16 ${(r.top1_agreement_with_bf16 * 100).toFixed(2)}%  over ${r.tokens} predictions`);
+  for (const r of results) console.log(`${r.format.padEnd(12)} perplexity ${r.perplexity.toFixed(3).padStart(9)}  (${(r.ppl_vs_bf16 * 100).toFixed(2).padStart(6)}% vs bf16)  top-1 agreement with bf16 ${(r.top1_agreement_with_bf16 * 100).toFixed(2)}%  over ${r.tokens} predictions`);
 }

@@ -11,6 +11,11 @@
  *   node bench/peers/compare.mjs --presets gpt2-small,1b --dtypes q8_0,q4_0 --threads 1,2 --reps 3
  *   node bench/peers/compare.mjs --presets 13b --dtypes q4_0 --threads 2 --reps 2 --prompt-tokens 32 --new-tokens 16
  *
+ * llama.cpp file types (upper case: Q4_K_M, Q5_K_M, Q6_K, IQ4_XS, ...) are made by llama.cpp's own
+ * quantizer from an f16 conversion of the random folder: --llama-quantize PATH/TO/llama-quantize
+ * (built from the llama.cpp source node-llama-cpp bundles, docs/GGUF.md), e.g.
+ *   node bench/peers/compare.mjs --presets 1b --dtypes Q4_K_M,Q6_K --threads 2 --llama-quantize ~/llama.cpp/build/bin/llama-quantize
+ *
  * Options: --work DIR (checkpoints and GGUF files, created if missing; default /tmp/fugaku-bench), --kv-cache-dtype f32|f16
  * (ours; llama.cpp's own default is f16), --simd avx512,avx2 (our kernel sets, each run and reported
  * against the same llama runs; default auto), --json (one JSON line).
@@ -39,6 +44,7 @@ mkdirSync(work, { recursive: true }); // checkpoints and GGUF files are written 
 const kvDtype = opt('--kv-cache-dtype', 'f32');
 const asJSON = args.includes('--json');
 const simdList = opt('--simd', 'auto').split(',');
+const llamaQuantize = opt('--llama-quantize', null);
 
 function run(cmd, argv, env = {}) {
   const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
@@ -72,6 +78,16 @@ for (const preset of presets) {
     // A missing GGUF file is converted from the random HF folder (our quantizer), or, with no folder
     // there and a quantized type, written directly with random blocks (make-checkpoint --gguf: seconds,
     // where making the 13B folder and converting it takes minutes). Either way both engines read it.
+    if (!existsSync(gguf) && /^[A-Z]/.test(dtype)) {
+      if (!llamaQuantize) throw new Error(`${dtype} is a llama.cpp file type: pass --llama-quantize PATH (or put ${gguf} there)`);
+      const f16 = path.join(work, `${preset}-f16.gguf`);
+      if (!existsSync(f16)) {
+        if (!existsSync(path.join(ckpt, 'config.json'))) run('node', ['dist/bench/make-checkpoint.js', '--preset', preset, '--out', ckpt, '--force']);
+        run('node', ['bin/fugaku.js', 'convert', '--model', ckpt, '--dtype', 'f16', '--out', f16, '--force', '--json']);
+      }
+      log(`llama-quantize ${f16} → ${gguf} (${dtype}) ...`);
+      run(llamaQuantize, [f16, gguf, dtype, '2'], { LD_LIBRARY_PATH: path.dirname(llamaQuantize) });
+    }
     if (!existsSync(gguf)) {
       const haveFolder = existsSync(path.join(ckpt, 'config.json'));
       if (!haveFolder && (dtype === 'q8_0' || dtype === 'q4_0')) {
