@@ -9,7 +9,7 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
+import { blockFormatUnsupported, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
 import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
@@ -117,11 +117,12 @@ export class NativeBackend extends HostBackend implements Backend {
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
+    for (const f of [w.dtype, target]) if (f !== 'F32' && f !== 'BF16' && f !== 'F16' && !isQuantType(f)) throw blockFormatUnsupported(this.name, f);
     if (isQuantType(w.dtype) && target !== w.dtype) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }
     const formats = this.addon.constants.formats;
-    const handle = this.addon.loadMatrix(this.ctx, formats[w.dtype], w.data, inDim, outDim, layout === 'in_out', formats[target]);
+    const handle = this.addon.loadMatrix(this.ctx, formats[w.dtype as keyof typeof formats], w.data, inDim, outDim, layout === 'in_out', formats[target as keyof typeof formats]);
     const m: NativeMatrixHandle = { backend: this.name, inDim, outDim, format: target, byteSize: this.addon.matrixBytes(handle), handle };
     return m;
   }
