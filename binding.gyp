@@ -12,7 +12,9 @@
         "native/matmul.cc",
         "native/attention.cc",
         "native/ops.cc",
+        "native/blocks.cc",
         "native/arch/portable.cc",
+        "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",
         "native/arch/arm/kernels.cc"
       ],

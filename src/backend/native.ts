@@ -73,6 +73,9 @@ interface NativeMatrixHandle extends Matrix {
   readonly handle: NativeMatrix;
 }
 
+/** The source formats the addon converts from (to any float format, Q8_0 or Q4_0). */
+const FLOAT_SOURCES: ReadonlySet<string> = new Set(['F32', 'BF16', 'F16']);
+
 export class NativeBackend extends HostBackend implements Backend {
   readonly name = 'native';
   readonly weightMemory = 'host';
@@ -117,7 +120,8 @@ export class NativeBackend extends HostBackend implements Backend {
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
-    if (isQuantType(w.dtype) && target !== w.dtype) {
+    // Q8_0/Q4_0 and ggml's other block types load only from blocks of their own type (no requantization).
+    if ((isQuantType(w.dtype) || !FLOAT_SOURCES.has(w.dtype)) && target !== w.dtype) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }
     const formats = this.addon.constants.formats;
