@@ -16,6 +16,7 @@
         "native/arch/portable.cc",
         "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",
+        "native/arch/x86/blocks_avx2.cc",
         "native/arch/arm/kernels.cc"
       ],
       "cflags!": ["-fno-exceptions"],

@@ -17,10 +17,10 @@ namespace {
 inline float fp16_to_fp32(uint16_t h) { return f16_table()[h]; }
 inline float fp16_to_fp32(float f) { return f; }  // the addon's activation scales are f32
 #define UNUSED(x) (void)(x)
-
-}  // namespace
 #include "../ggml_generic.inc"
 #undef UNUSED
+
+}  // namespace
 }  // namespace ggml
 
 void dequantize_block_row(int32_t fmt, const uint8_t* row, int64_t n, float* out) {
