@@ -133,6 +133,7 @@ void fill_blocks_avx2(Kernels& k);  // the block types' vec_dot (arch/x86/blocks
 #ifdef FUGAKU_ARM64
 namespace arm {
 void fill_neon(Kernels& k, bool dotprod);
+void fill_blocks_neon(Kernels& k, bool dotprod);  // the block types' vec_dot (arch/arm/blocks_neon.cc)
 }
 #endif
 // The table for a level the CPU has (cpu.cc checks that first).
