@@ -12,6 +12,7 @@
 
 namespace fugaku {
 namespace ggml {
+using namespace ggml_tables;  // ggml's grids (ggml_tables.h, generated from ggml-common.h)
 namespace {
 
 inline float fp16_to_fp32(uint16_t h) { return f16_table()[h]; }
