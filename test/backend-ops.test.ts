@@ -18,6 +18,10 @@ import { ACTIVATIONS, type ActivationName } from '../src/tensor/activations.js';
 import { quantizeMatrix } from '../src/tensor/quant.js';
 import { FugakuError } from '../src/errors.js';
 import { backendRegistry } from './backend-registry.js';
+import { randomBlockRows } from './ggml-blocks.js';
+import { BLOCK_TYPES, GGML_BLOCK_TYPE_NAMES, type GGMLBlockType } from '../src/tensor/ggml/formats.js';
+import { dequantizeRowGGML } from '../src/tensor/ggml/dequantize.js';
+import { dequantizeActs, quantizeActsFor } from '../src/tensor/ggml/activations.js';
 import { randn, relErr } from './helpers.js';
 
 const addon = loadNativeAddon();
@@ -643,5 +647,97 @@ for (const entry of registry.present) {
       await assert.rejects(async () => be.argmax(f, 1, E), refused, 'argmax');
     }
     assert.ok(foreign.length >= 1);
+  });
+}
+
+// ---- ggml block formats as GGUF stores them (Q4_1..IQ1_M; Q8_0/Q4_0 are covered above) -------------
+
+/**
+ * The backends (Backend.name) that compute on the ggml block types besides Q8_0/Q4_0. A backend's
+ * helper adds its name here when its kernels land; every other backend must refuse such a weight with
+ * DTYPE_UNSUPPORTED at loadMatrix (asserted below), never crash or compute garbage.
+ */
+const BLOCK_FORMAT_BACKENDS: readonly string[] = ['reference', 'native'];
+const NEW_BLOCK_FORMATS = GGML_BLOCK_TYPE_NAMES.filter((t) => t !== 'Q8_0' && t !== 'Q4_0');
+
+/** A random [outDim, inDim] weight of valid `type` blocks (random bytes, small finite f16 scales). */
+function randomBlockWeight(type: GGMLBlockType, outDim: number, inDim: number, rng: Rng): WeightTensor {
+  const data = randomBlockRows(type, outDim, inDim, () => Math.floor(rng.nextFloat() * 256), () => (rng.nextFloat() - 0.4) * 0.02);
+  return { dtype: type, shape: [outDim, inDim], data };
+}
+
+test('reference: matmul on every ggml block type is Σ dequant(W)·dequant(quantized x) (+ bias), embedding is dequantizeRowGGML', async () => {
+  const rng = new Rng(1801);
+  for (const type of NEW_BLOCK_FORMATS) {
+    const bs = BLOCK_TYPES[type].blockSize;
+    const inDim = bs * (1 + Math.floor(rng.nextFloat() * (bs === 256 ? 2 : 8)));
+    const outDim = 1 + Math.floor(rng.nextFloat() * 20);
+    const w = randomBlockWeight(type, outDim, inDim, rng);
+    const m = ref.loadMatrix(w, 'out_in');
+    assert.equal(m.format, type);
+    assert.equal(m.byteSize, w.data.length);
+    const deq = new Float32Array(outDim * inDim);
+    const rowBytes = w.data.length / outDim;
+    for (let o = 0; o < outDim; o++) dequantizeRowGGML(type, w.data as Uint8Array, o * rowBytes, inDim, deq, o * inDim);
+    for (const rows of [1, 3]) {
+      const x = randn(rng, rows * inDim);
+      const bias = randn(rng, outDim);
+      const got = await run(ref, rows * outDim, (o) => ref.matmul(up(ref, x), rows, m, up(ref, bias), o));
+      const xa = dequantizeActs(quantizeActsFor(BLOCK_TYPES[type].act, x, rows, inDim));
+      const want = new Float32Array(rows * outDim);
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < outDim; o++) {
+          let s = 0;
+          for (let i = 0; i < inDim; i++) s += deq[o * inDim + i] * xa[r * inDim + i];
+          want[r * outDim + o] = s + bias[o];
+        }
+      }
+      assert.ok(relErr(got, want) < 1e-5, `${type} [${inDim}→${outDim}] rows ${rows}: rel err ${relErr(got, want)}`);
+    }
+    const ids = Int32Array.from([outDim - 1, 0, outDim - 1]);
+    const emb = await run(ref, ids.length * inDim, (o) => ref.embedding(m, ids, o));
+    for (let t = 0; t < ids.length; t++) assert.deepEqual(emb.subarray(t * inDim, (t + 1) * inDim), deq.subarray(ids[t] * inDim, (ids[t] + 1) * inDim), `${type} embedding row ${ids[t]}`);
+    // As stored or dequantized to floats; never converted to another block type here.
+    const f = ref.loadMatrix(w, 'out_in', 'F32');
+    const embF = await run(ref, ids.length * inDim, (o) => ref.embedding(f, ids, o));
+    assert.deepEqual(embF, emb, `${type} loaded as F32`);
+    const other = bs === 256 ? (type === 'Q6_K' ? 'Q4_K' : 'Q6_K') : type === 'Q5_0' ? 'Q5_1' : 'Q5_0';
+    assert.throws(() => ref.loadMatrix(w, 'out_in', other), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && e.message.includes(type) && e.message.includes(other));
+    assert.throws(() => ref.loadMatrix({ dtype: 'F32', shape: [outDim, inDim], data: deq }, 'out_in', type), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && e.message.includes(type));
+  }
+  assert.throws(() => ref.loadMatrix(randomBlockWeight('Q4_K', 2, 256, rng), 'out_in', 'Q8_0'), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED');
+  assert.throws(() => ref.loadMatrix({ dtype: 'Q4_K', shape: [2, 96], data: new Uint8Array(2 * 144) }, 'out_in'), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && /multiple of 256/.test(e.message));
+});
+
+for (const entry of registry.accelerated) {
+  const be = await entry.create({ threads: 2 }).catch(() => null);
+  if (be === null) continue; // reported by "the backend opens" above
+  const supports = BLOCK_FORMAT_BACKENDS.includes(be.name);
+  test(`${entry.name}: ggml block types ${supports ? 'matmul (rows 1, 3, 9) and embedding equal the reference' : 'are refused with DTYPE_UNSUPPORTED'}`, async () => {
+    const rng = new Rng(1802);
+    for (const type of NEW_BLOCK_FORMATS) {
+      const bs = BLOCK_TYPES[type].blockSize;
+      const inDim = bs * (bs === 256 ? 2 : 5);
+      const outDim = 13;
+      const w = randomBlockWeight(type, outDim, inDim, rng);
+      if (!supports) {
+        assert.throws(() => be.loadMatrix(w, 'out_in'), (e: FugakuError) => e.code === 'DTYPE_UNSUPPORTED' && e.message.includes(type), type);
+        continue;
+      }
+      const mr = ref.loadMatrix(w, 'out_in');
+      const mb = be.loadMatrix(w, 'out_in');
+      assert.equal(mb.format, type);
+      for (const rows of [1, 3, 9]) {
+        const x = randn(rng, rows * inDim);
+        const bias = rows === 3 ? randn(rng, outDim) : null;
+        const a = await run(ref, rows * outDim, (o) => ref.matmul(up(ref, x), rows, mr, bias && up(ref, bias), o));
+        const b = await run(be, rows * outDim, (o) => be.matmul(up(be, x), rows, mb, bias && up(be, bias), o));
+        assert.ok(relErr(b, a) < 1e-4, `${type} [${inDim}→${outDim}] rows ${rows}: rel err ${relErr(b, a)}`);
+      }
+      const ids = Int32Array.from([0, 12, 5, 5]);
+      const a = await run(ref, ids.length * inDim, (o) => ref.embedding(mr, ids, o));
+      const b = await run(be, ids.length * inDim, (o) => be.embedding(mb, ids, o));
+      assert.ok(relErr(b, a) < 1e-4, `${type} embedding: rel err ${relErr(b, a)}`);
+    }
   });
 }

@@ -10,16 +10,31 @@
  */
 import { FugakuError } from '../errors.js';
 import type { StorageArray, StorageDType } from '../tensor/dtype.js';
-import { quantRowBytes, type QuantType } from '../tensor/quant.js';
+import { GGML_BLOCK_TYPE_NAMES, blockRowBytes, isGGMLBlockType, type GGMLBlockType } from '../tensor/ggml/formats.js';
 import type { ActivationName } from '../tensor/activations.js';
 
-/** Formats a backend may hold a matrix in: float storage or ggml-compatible block quantization. */
-export type MatrixFormat = StorageDType | QuantType;
-export const MATRIX_FORMATS: readonly MatrixFormat[] = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'];
+/**
+ * Formats a backend may hold a matrix in: float storage or one of ggml's block quantizations
+ * (src/tensor/ggml/formats.ts: Q8_0 and Q4_0, which every backend can also quantize to at load time,
+ * and the other GGUF block types Q4_1..IQ1_M, which are only ever loaded as stored).
+ */
+export type MatrixFormat = StorageDType | GGMLBlockType;
+export const MATRIX_FORMATS: readonly MatrixFormat[] = ['F32', 'BF16', 'F16', ...GGML_BLOCK_TYPE_NAMES];
+
+/** Block formats every backend can quantize float weights to while loading (`--dtype q8_0|q4_0`). */
+export function isLoadQuantizable(f: MatrixFormat): f is 'Q8_0' | 'Q4_0' {
+  return f === 'Q8_0' || f === 'Q4_0';
+}
+
+/** The typed error a backend raises for a block format it does not compute on (yet). */
+export function blockFormatUnsupported(backend: string, f: MatrixFormat): FugakuError {
+  return new FugakuError('DTYPE_UNSUPPORTED', `the ${backend} backend cannot compute on ${f} weights`, 'use the reference backend (--backend reference) for this model, or a GGUF quantized with q8_0/q4_0');
+}
 
 /**
  * A weight as read from a checkpoint: raw storage, not yet computed on. Quantized weights (from a
- * GGUF file) are bytes of Q8_0/Q4_0 blocks, shape [out, in], layout 'out_in'.
+ * GGUF file) are bytes of ggml blocks (any GGMLBlockType), shape [out, in], layout 'out_in', each
+ * row inDim / blockSize blocks.
  */
 export interface WeightTensor {
   readonly dtype: MatrixFormat;
@@ -129,7 +144,7 @@ export interface Backend {
 
 /**
  * The dimensions of a checkpoint weight as a matrix (inDim, outDim) and the format asked for, after the
- * checks every backend makes: 2-D, and rows of a multiple of 32 values for the block formats.
+ * checks every backend makes: 2-D, and rows of whole blocks (32 or 256 values) for the block formats.
  */
 export function matrixDims(backend: string, w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): { inDim: number; outDim: number; target: MatrixFormat } {
   if (w.shape.length !== 2) throw new FugakuError('INTERNAL', `${backend} backend: matrix must be 2-D, got shape [${w.shape.join(', ')}]`);
@@ -137,7 +152,7 @@ export function matrixDims(backend: string, w: WeightTensor, layout: MatrixLayou
   const inDim = layout === 'in_out' ? a : b;
   const outDim = layout === 'in_out' ? b : a;
   const target = format ?? w.dtype;
-  if (target === 'Q8_0' || target === 'Q4_0') quantRowBytes(target, inDim); // rows of whole blocks
+  if (isGGMLBlockType(target)) blockRowBytes(target, inDim); // rows of whole blocks
   return { inDim, outDim, target };
 }
 

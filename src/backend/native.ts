@@ -9,7 +9,6 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import { blockRowBytes, isGGMLBlockType } from '../tensor/ggml/formats.js';
 import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
@@ -121,9 +120,10 @@ export class NativeBackend extends HostBackend implements Backend {
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
-    if (isGGMLBlockType(target)) blockRowBytes(target, inDim); // DTYPE_UNSUPPORTED unless rows are whole blocks
-    // Q8_0/Q4_0 and ggml's other block types load only from blocks of their own type (no requantization).
-    if ((isQuantType(w.dtype) || !FLOAT_SOURCES.has(w.dtype)) && target !== w.dtype) {
+    // Q8_0/Q4_0 and ggml's other block types load only from blocks of their own type (no requantization);
+    // float weights convert to a float format, Q8_0 or Q4_0, not to the other block types.
+    const convertible = FLOAT_SOURCES.has(w.dtype) && (FLOAT_SOURCES.has(target) || isQuantType(target));
+    if (target !== w.dtype && !convertible) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }
     const formats = this.addon.constants.formats;

@@ -2,13 +2,20 @@
  * The reference backend: plain TypeScript, written to be read. It is the executable
  * specification every faster backend is tested against. Weights stay in their storage dtype
  * (bf16/f16 as Uint16Array bits, f32) and are converted one row at a time when computed on;
- * sums accumulate in float64 (JavaScript numbers), results are stored as float32.
+ * sums accumulate in float64 (JavaScript numbers), results are stored as float32. Q8_0/Q4_0 weights
+ * use the integer dot of src/tensor/quant.ts; the other ggml block types (Q4_K, IQ4_NL, ...) that of
+ * src/tensor/ggml (quantizeActsFor + dotRowGGML, ggml's vec_dot arithmetic), which is the
+ * specification the native and WebGPU kernels for those types follow.
  */
 import { FugakuError } from '../errors.js';
 import { convertStorage, f32ToF16, toF32, type StorageArray, type StorageDType, DTYPE_BYTES } from '../tensor/dtype.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { dequantizeRow, dotQuantRow, isQuantType, quantizeActivations, quantizeMatrix, quantRowBytes, type QuantType } from '../tensor/quant.js';
-import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
+import { BLOCK_TYPES, blockRowBytes, type GGMLBlockType } from '../tensor/ggml/formats.js';
+import { dequantizeRowGGML } from '../tensor/ggml/dequantize.js';
+import { quantizeActsFor } from '../tensor/ggml/activations.js';
+import { dotRowGGML } from '../tensor/ggml/dot.js';
+import { checkTokenIds, isLoadQuantizable, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 
 interface FloatMatrix extends Matrix {
@@ -27,7 +34,15 @@ interface QuantMatrix extends Matrix {
   readonly rowBytes: number;
 }
 
-type RefMatrix = FloatMatrix | QuantMatrix;
+/** Any other ggml block type (Q4_K, Q6_K, IQ4_NL, ...) as GGUF stores it, [out][in]. */
+interface GGMLMatrix extends Matrix {
+  readonly kind: 'ggml';
+  readonly dtype: GGMLBlockType;
+  readonly data: Uint8Array;
+  readonly rowBytes: number;
+}
+
+type RefMatrix = FloatMatrix | QuantMatrix | GGMLMatrix;
 
 /** Σ x[xb + i] · w[wb + i] for i < n, in float64 (four partial sums, so JIT-compiled code pipelines). */
 function dot(x: Float32Array, xb: number, w: Float32Array, wb: number, n: number): number {
@@ -89,6 +104,15 @@ function matmulQuant(m: QuantMatrix, x: Float32Array, rows: number, acc: Float64
   }
 }
 
+/** ggml block W [out][in]: activations quantized to the type's vec_dot_type, then ggml's integer dot per row. */
+function matmulGGML(m: GGMLMatrix, x: Float32Array, rows: number, acc: Float64Array): void {
+  const { inDim, outDim } = m;
+  const acts = quantizeActsFor(BLOCK_TYPES[m.dtype].act, x, rows, inDim);
+  for (let o = 0; o < outDim; o++) {
+    for (let r = 0; r < rows; r++) acc[r * outDim + o] = dotRowGGML(m.dtype, m.data, o * m.rowBytes, acts, r, inDim);
+  }
+}
+
 /** y[yb + i] += a · w[wb + i] for i < n. */
 function axpy(y: Float64Array, yb: number, a: number, w: Float32Array, wb: number, n: number): void {
   for (let i = 0; i < n; i++) y[yb + i] += a * w[wb + i];
@@ -108,7 +132,29 @@ export class ReferenceBackend extends HostBackend implements Backend {
       for (let o = 0; o < outDim; o++) dequantizeRow(w.dtype, w.data as Uint8Array, o * quantRowBytes(w.dtype, inDim), inDim, f, o * inDim);
       return this.loadMatrix({ dtype: 'F32', shape: w.shape, data: f }, layout, target);
     }
+    if (w.dtype !== 'F32' && w.dtype !== 'BF16' && w.dtype !== 'F16') {
+      // Another ggml block type: computed on as stored, or dequantized for a float format.
+      if (layout !== 'out_in') throw new FugakuError('INTERNAL', 'quantized weights are stored [out, in]');
+      const rowBytes = blockRowBytes(w.dtype, inDim);
+      const data = w.data as Uint8Array;
+      if (data.length !== rowBytes * outDim) {
+        throw new FugakuError('TENSOR_SHAPE_MISMATCH', `${w.dtype} matrix [${outDim}, ${inDim}] needs ${rowBytes * outDim} bytes, got ${data.length}`, 'the file is corrupt; convert it again');
+      }
+      if (target === w.dtype) {
+        const m: GGMLMatrix = { kind: 'ggml', backend: this.name, dtype: w.dtype, data, inDim, outDim, rowBytes, format: w.dtype, byteSize: data.length };
+        return m;
+      }
+      if (target !== 'F32' && target !== 'BF16' && target !== 'F16') {
+        throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in), or as f32`);
+      }
+      const f = new Float32Array(inDim * outDim);
+      for (let o = 0; o < outDim; o++) dequantizeRowGGML(w.dtype, data, o * rowBytes, inDim, f, o * inDim);
+      return this.loadMatrix({ dtype: 'F32', shape: w.shape, data: f }, layout, target);
+    }
     const src = w.data as StorageArray;
+    if (target !== 'F32' && target !== 'BF16' && target !== 'F16' && !isLoadQuantizable(target)) {
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${w.dtype} weights cannot be quantized to ${target} while loading`, 'quantize the checkpoint with `fugaku convert`, or load it as q8_0/q4_0/f16/bf16/f32');
+    }
     if (isQuantType(target)) {
       const f = convertStorage(w.dtype, src, 'F32') as Float32Array;
       return this.quantMatrix(target, quantizeMatrix(target, f, inDim, outDim, layout === 'in_out'), inDim, outDim);
@@ -150,6 +196,7 @@ export class ReferenceBackend extends HostBackend implements Backend {
     const out = this.f32(outT);
     const acc = new Float64Array(rows * m.outDim);
     if (m.kind === 'quant') matmulQuant(m, x, rows, acc);
+    else if (m.kind === 'ggml') matmulGGML(m, x, rows, acc);
     else if (m.layout === 'in_out') matmulInOut(m, x, rows, acc);
     else matmulOutIn(m, x, rows, acc);
     const outDim = m.outDim;
@@ -166,6 +213,7 @@ export class ReferenceBackend extends HostBackend implements Backend {
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
       if (m.kind === 'quant') dequantizeRow(m.dtype, m.data, id * m.rowBytes, m.inDim, out, t * m.inDim);
+      else if (m.kind === 'ggml') dequantizeRowGGML(m.dtype, m.data, id * m.rowBytes, m.inDim, out, t * m.inDim);
       else toF32(m.dtype, m.data, id * m.inDim, m.inDim, out, t * m.inDim, m.f16Table);
     }
   }

@@ -16,7 +16,7 @@
  *   await g.tensor('h.0.attn.c_attn.weight')  // → { tensor: WeightTensor, layout: MatrixLayout }
  *   await g.close()
  *
- * `tensor(name)`: 2-D weights come back as stored — dtype F32 | F16 | BF16 | Q8_0 | Q4_0, shape
+ * `tensor(name)`: 2-D weights come back as stored — dtype F32 | F16 | BF16 or a ggml block type (Q8_0, Q4_K, IQ4_NL...), shape
  * [out, in] (GGUF matrices are [out][in]), layout always 'out_in' — ready for Backend.loadMatrix.
  * 1-D tensors come back as F32 (Float32Array, converted if a file stores them as F16/BF16), shape
  * [n], layout 'out_in' (meaningless for vectors). Unknown names throw TENSOR_MISSING.
@@ -25,7 +25,8 @@
 import { FugakuError } from '../errors.js';
 import type { MatrixLayout, WeightTensor } from '../backend/backend.js';
 import type { ProgressReporter } from './progress.js';
-import { metaFloat, metaInt, metaString, openGGUF, type GGUFFile, type GGUFLoadableType } from './gguf.js';
+import { isLoadableGGMLType, metaFloat, metaInt, metaString, openGGUF, type GGUFFile, type GGUFLoadableType } from './gguf.js';
+import { isGGMLBlockType } from '../tensor/ggml/formats.js';
 import { storageToF32 } from '../tensor/dtype.js';
 import { tensorNames } from './gguf-names.js';
 
@@ -107,7 +108,7 @@ function configFromKeys(g: GGUFFile): Record<string, unknown> {
   return cfg;
 }
 
-/** Opens a GGUF model written by `fugaku convert` (or any llama.cpp gpt2 GGUF with F32/F16/BF16/Q8_0/Q4_0 tensors). */
+/** Opens a GGUF model written by `fugaku convert` (or any llama.cpp gpt2 GGUF with F32/F16/BF16 or ggml block-type tensors, mixed per tensor). */
 export async function openGGUFModel(file: string, options: OpenGGUFModelOptions = {}): Promise<GGUFModel> {
   const g = await openGGUF(file);
   try {
@@ -128,10 +129,10 @@ export async function openGGUFModel(file: string, options: OpenGGUFModelOptions 
       known.add(n.gguf);
       const info = g.tensors.get(n.gguf);
       if (!info) continue;
-      if (info.type !== 'F32' && info.type !== 'F16' && info.type !== 'BF16' && info.type !== 'Q8_0' && info.type !== 'Q4_0') {
-        throw new FugakuError('DTYPE_UNSUPPORTED', `${g.file}: tensor "${n.gguf}" is ${info.type}; only F32, F16, BF16, Q8_0 and Q4_0 can be loaded`, 'convert the Hugging Face checkpoint with `fugaku convert --dtype q8_0` (or q4_0, f16, bf16, f32)');
+      if (!isLoadableGGMLType(info.type)) {
+        throw new FugakuError('DTYPE_UNSUPPORTED', `${g.file}: tensor "${n.gguf}" is ${info.type}, which this runtime cannot load (it reads F32, F16, BF16 and the ggml block types Q4_0..Q8_0, Q2_K..Q6_K, IQ1_S..IQ4_XS)`, 'convert the Hugging Face checkpoint with `fugaku convert --dtype q8_0` (or q4_0, f16, bf16, f32), or re-quantize with a supported type');
       }
-      if (n.layout === 'vector' && (info.type === 'Q8_0' || info.type === 'Q4_0')) {
+      if (n.layout === 'vector' && isGGMLBlockType(info.type)) {
         throw new FugakuError('DTYPE_UNSUPPORTED', `${g.file}: 1-D tensor "${n.gguf}" is ${info.type}; vectors must be F32, F16 or BF16`, 'convert again with `fugaku convert`');
       }
       const want = n.layout === 'vector' ? 1 : 2;

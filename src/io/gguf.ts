@@ -28,6 +28,7 @@ import { endianness } from 'node:os';
 import * as path from 'node:path';
 import { swapBytes } from './safetensors.js';
 import { FugakuError } from '../errors.js';
+import { isGGMLBlockType, type GGMLBlockType } from '../tensor/ggml/formats.js';
 
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_VERSION = 3;
@@ -107,37 +108,53 @@ export const gguf = {
   array: (itemType: GGUFValueType, value: GGUFArrayItems): GGUFArray => ({ type: 'array', itemType, value }),
 };
 
-/** ggml tensor types: code, elements per block, bytes per block. Only the first five can be read as weights. */
+/**
+ * ggml tensor types: code, elements per block, bytes per block (sizes as ggml-common.h's static_asserts).
+ * F32/F16/BF16 and every GGMLBlockType (src/tensor/ggml/formats.ts) can be read as weights; the
+ * others are known so that other GGUF files parse and validate, and reading them throws DTYPE_UNSUPPORTED.
+ */
 export const GGML_TYPES = {
   F32: { id: 0, blockSize: 1, typeSize: 4 },
   F16: { id: 1, blockSize: 1, typeSize: 2 },
   Q4_0: { id: 2, blockSize: 32, typeSize: 18 },
   Q8_0: { id: 8, blockSize: 32, typeSize: 34 },
   BF16: { id: 30, blockSize: 1, typeSize: 2 },
-  // Known so that other GGUF files parse and validate (their tensors cannot be loaded here).
   Q4_1: { id: 3, blockSize: 32, typeSize: 20 },
   Q5_0: { id: 6, blockSize: 32, typeSize: 22 },
   Q5_1: { id: 7, blockSize: 32, typeSize: 24 },
-  Q8_1: { id: 9, blockSize: 32, typeSize: 36 },
   Q2_K: { id: 10, blockSize: 256, typeSize: 84 },
   Q3_K: { id: 11, blockSize: 256, typeSize: 110 },
   Q4_K: { id: 12, blockSize: 256, typeSize: 144 },
   Q5_K: { id: 13, blockSize: 256, typeSize: 176 },
   Q6_K: { id: 14, blockSize: 256, typeSize: 210 },
+  IQ2_XXS: { id: 16, blockSize: 256, typeSize: 66 },
+  IQ2_XS: { id: 17, blockSize: 256, typeSize: 74 },
+  IQ3_XXS: { id: 18, blockSize: 256, typeSize: 98 },
+  IQ1_S: { id: 19, blockSize: 256, typeSize: 50 },
+  IQ4_NL: { id: 20, blockSize: 32, typeSize: 18 },
+  IQ3_S: { id: 21, blockSize: 256, typeSize: 110 },
+  IQ2_S: { id: 22, blockSize: 256, typeSize: 82 },
+  IQ4_XS: { id: 23, blockSize: 256, typeSize: 136 },
+  IQ1_M: { id: 29, blockSize: 256, typeSize: 56 },
+  // Known but not loadable.
+  Q8_1: { id: 9, blockSize: 32, typeSize: 36 },
   Q8_K: { id: 15, blockSize: 256, typeSize: 292 },
   I8: { id: 24, blockSize: 1, typeSize: 1 },
   I16: { id: 25, blockSize: 1, typeSize: 2 },
   I32: { id: 26, blockSize: 1, typeSize: 4 },
   I64: { id: 27, blockSize: 1, typeSize: 8 },
   F64: { id: 28, blockSize: 1, typeSize: 8 },
+  TQ1_0: { id: 34, blockSize: 256, typeSize: 54 },
+  TQ2_0: { id: 35, blockSize: 256, typeSize: 66 },
+  MXFP4: { id: 39, blockSize: 32, typeSize: 17 },
 } as const;
 export type GGMLTypeName = keyof typeof GGML_TYPES;
 const GGML_TYPE_BY_ID = new Map<number, GGMLTypeName>(Object.entries(GGML_TYPES).map(([k, v]) => [v.id, k as GGMLTypeName]));
 
-/** The tensor types `readTensor` returns (the runtime's MatrixFormat). */
-export type GGUFLoadableType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
+/** The tensor types `readTensor` returns (the runtime's MatrixFormat): floats and every ggml block type. */
+export type GGUFLoadableType = 'F32' | 'F16' | 'BF16' | GGMLBlockType;
 export function isLoadableGGMLType(t: GGMLTypeName): t is GGUFLoadableType {
-  return t === 'F32' || t === 'F16' || t === 'BF16' || t === 'Q8_0' || t === 'Q4_0';
+  return t === 'F32' || t === 'F16' || t === 'BF16' || isGGMLBlockType(t);
 }
 
 /** Bytes of a tensor of `type` with dimensions `ne` (ne[0] must be a multiple of the block size). */
@@ -164,7 +181,7 @@ export interface GGUFTensorInfo {
   byteLength: number;
 }
 
-/** A tensor's bytes: F32 as floats, F16/BF16 as raw 16-bit patterns, Q8_0/Q4_0 as block bytes. */
+/** A tensor's bytes: F32 as floats, F16/BF16 as raw 16-bit patterns, block types (Q8_0, Q4_K, IQ4_NL...) as block bytes. */
 export interface GGUFTensorData {
   dtype: GGUFLoadableType;
   /** Row-major, outermost first (ne reversed). */
@@ -184,7 +201,7 @@ export interface GGUFFile {
   metadata: Map<string, GGUFTypedValue>;
   /** Tensors in file order. */
   tensors: Map<string, GGUFTensorInfo>;
-  /** Reads one tensor (types F32/F16/BF16/Q8_0/Q4_0; others throw DTYPE_UNSUPPORTED). */
+  /** Reads one tensor (F32/F16/BF16 and the ggml block types; others throw DTYPE_UNSUPPORTED). */
   readTensor(name: string): Promise<GGUFTensorData>;
   /** Closes the file handle. Idempotent; reads after close() throw. */
   close(): Promise<void>;
@@ -475,7 +492,7 @@ async function parseHeader(handle: FileHandle, file: string, fileSize: number): 
     const typeId = await c.u32(`${where} type`);
     const type = GGML_TYPE_BY_ID.get(typeId);
     if (type === undefined) {
-      throw new FugakuError('DTYPE_UNSUPPORTED', `${file}: ${where} has ggml type ${typeId}, which this reader does not know`, 'convert the model with `fugaku convert --dtype q8_0|q4_0|f16|bf16|f32`');
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${file}: ${where} has ggml type ${typeId}, which this reader does not know`, 'convert the model with `fugaku convert --dtype q8_0|q4_0|f16|bf16|f32`, or re-quantize with a type llama.cpp\'s quantize writes');
     }
     const block = GGML_TYPES[type].blockSize;
     if (ne.length > 0 && ne[0] % block !== 0) {
@@ -533,7 +550,7 @@ class GGUFReader implements GGUFFile {
       throw new FugakuError('TENSOR_MISSING', `${this.file} has no tensor "${name}"`, `tensors in this file: ${[...this.tensors.keys()].slice(0, 8).join(', ')}${this.tensors.size > 8 ? ', ...' : ''}`);
     }
     if (!isLoadableGGMLType(info.type)) {
-      throw new FugakuError('DTYPE_UNSUPPORTED', `${this.file}: tensor "${name}" is ${info.type}; only F32, F16, BF16, Q8_0 and Q4_0 can be loaded`, 'convert the Hugging Face checkpoint with `fugaku convert --dtype q8_0` (or q4_0, f16, bf16, f32)');
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${this.file}: tensor "${name}" is ${info.type}, which this runtime cannot load (it reads F32, F16, BF16 and the block types Q4_0..Q8_0, Q2_K..Q6_K, IQ1_S..IQ4_XS)`, 'convert the Hugging Face checkpoint with `fugaku convert --dtype q8_0` (or q4_0, f16, bf16, f32), or re-quantize with a supported type');
     }
     const bytes = new Uint8Array(info.byteLength);
     await readExactly(this.handle, bytes, info.offset, this.file, `tensor "${name}"`);

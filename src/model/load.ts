@@ -10,6 +10,7 @@ import type { ProgressReporter } from '../io/progress.js';
 import { openGGUFModel } from '../io/gguf-model.js';
 import { resolveModelPath } from '../io/model-path.js';
 import { storageToF32 } from '../tensor/dtype.js';
+import { BLOCK_TYPES, GGML_BLOCK_TYPE_NAMES, isGGMLBlockType, type GGMLBlockType } from '../tensor/ggml/formats.js';
 import { tensorFrom, type Backend, type MatrixFormat, type MatrixLayout, type WeightTensor } from '../backend/backend.js';
 import { parseGPT2Config, type GPT2Config } from './config.js';
 import { GPT2Model, type GPT2Block } from './gpt2.js';
@@ -28,7 +29,12 @@ export function matrixFormatOf(dtype: WeightFormat | undefined): MatrixFormat | 
 }
 
 /** Bytes per weight of a matrix format (block formats: their block size over 32 values). */
-export const FORMAT_BYTES_PER_WEIGHT: Record<MatrixFormat, number> = { F32: 4, BF16: 2, F16: 2, Q8_0: 34 / 32, Q4_0: 18 / 32 };
+export const FORMAT_BYTES_PER_WEIGHT: Readonly<Record<MatrixFormat, number>> = {
+  F32: 4,
+  BF16: 2,
+  F16: 2,
+  ...(Object.fromEntries(GGML_BLOCK_TYPE_NAMES.map((t) => [t, BLOCK_TYPES[t].typeSize / BLOCK_TYPES[t].blockSize])) as Record<GGMLBlockType, number>),
+};
 
 export interface LoadOptions {
   backend: Backend;
@@ -150,9 +156,11 @@ async function loadGGUFModel(file: string, opts: LoadOptions): Promise<LoadedMod
       }
     }
     const stored = matrixFormatOf(opts.dtype);
-    const quantStored = [...g.tensors.values()].some((t) => t.dtype === 'Q8_0' || t.dtype === 'Q4_0');
-    if (stored !== undefined && quantStored) {
-      throw new FugakuError('DTYPE_UNSUPPORTED', `${file} is already quantized: it cannot be loaded as ${opts.dtype}`, 'leave --dtype at auto for a quantized GGUF, or convert the original checkpoint to the format you want');
+    // Each matrix is loaded as stored: a GGUF may mix block types (llama.cpp's Q4_K_M has Q4_K, Q6_K,
+    // and per-tensor fallbacks such as Q5_0/Q8_0/IQ4_NL for rows that are not a multiple of 256).
+    const quantStored = [...g.tensors.values()].find((t) => isGGMLBlockType(t.dtype));
+    if (stored !== undefined && quantStored !== undefined) {
+      throw new FugakuError('DTYPE_UNSUPPORTED', `${file} is already quantized (tensor ${quantStored.ggufName} is ${quantStored.dtype}): it cannot be loaded as ${opts.dtype}`, 'leave --dtype at auto for a quantized GGUF, or convert the original checkpoint to the format you want');
     }
     checkMemory(file, [...g.tensors].map(([c, t]) => ({ name: c, shape: t.hfShape, byteLength: t.byteLength })), opts);
     const source: WeightSource = {

@@ -16,7 +16,7 @@ import { FugakuError } from '../../errors.js';
 import { convertStorage, DTYPE_BYTES, f16ToF32, type StorageArray, type StorageDType } from '../../tensor/dtype.js';
 import type { ActivationName } from '../../tensor/activations.js';
 import { QUANT_BLOCK_BYTES, dequantizeRow, isQuantType, quantRowBytes, quantizeMatrix, type QuantType } from '../../tensor/quant.js';
-import { checkRange, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../backend.js';
+import { blockFormatUnsupported, checkRange, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../backend.js';
 import { describeAdapter, openWebGPU, type AdapterDescription, type OpenedDevice, type WebGPUOpenOptions } from './device.js';
 import * as K from './wgsl.js';
 
@@ -333,6 +333,7 @@ export class WebGPUBackend implements Backend {
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
+    for (const f of [w.dtype, target]) if (f !== 'F32' && f !== 'BF16' && f !== 'F16' && !isQuantType(f)) throw blockFormatUnsupported(this.name, f);
     if (isQuantType(target)) {
       let blocks: Uint8Array;
       if (isQuantType(w.dtype)) {

@@ -116,6 +116,8 @@ function weightFetch(format: MatrixFormat, layout: 'in_out' | 'out_in'): string 
   let byte = (W[p(2) + b * 4u + ((j & 15u) >> 2u)] >> ((j & 3u) * 8u)) & 0xffu;
   return d * (f32(select(byte & 15u, byte >> 4u, j >= 16u)) - 8.0);
 }`;
+    default:
+      throw new Error(`no WGSL weight fetch for ${format}`); // the backend refuses these formats at loadMatrix
   }
 }
 
