@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadNativeAddon, NATIVE_FORMATS, type NativeAddon } from '../src/backend/native-addon.js';
-import { availableKernels } from '../src/backend/native.js';
+import { NativeBackend, availableKernels } from '../src/backend/native.js';
 import { BLOCK_TYPES, blockRowBytes, type GGMLBlockType } from '../src/tensor/ggml/formats.js';
 import { quantizeActsFor } from '../src/tensor/ggml/activations.js';
 import { dotRowGGML } from '../src/tensor/ggml/dot.js';
@@ -117,4 +117,15 @@ test('block-type matrices load only from their own blocks, whole blocks, the exa
   bad(() => addon.loadMatrix(ctx, F.Q4_K, new Uint8Array(144 * 2), 128, 2, false, F.Q4_K), /whole blocks/);
   bad(() => addon.loadMatrix(ctx, F.Q4_K, new Uint8Array(144 * 2 - 1), 256, 2, false, F.Q4_K), /wrong length/);
   bad(() => addon.loadMatrix(ctx, F.Q5_0, new Uint8Array(22 * 2), 32, 2, true, F.Q5_0), /\[out\]\[in\]/);
+});
+
+test('NativeBackend: float weights do not convert to the other block types, nor block weights to floats (DTYPE_UNSUPPORTED)', () => {
+  const be = NativeBackend.create({ threads: 1, simd: 'portable', addon });
+  const unsupported = (e: unknown) => e instanceof FugakuError && e.code === 'DTYPE_UNSUPPORTED';
+  assert.throws(() => be.loadMatrix({ dtype: 'F32', shape: [2, 256], data: new Float32Array(512) }, 'out_in', 'Q4_K'), unsupported);
+  const w = blockRows('Q6_K', 2, 256, 'random', new Rng(5));
+  assert.throws(() => be.loadMatrix({ dtype: 'Q6_K', shape: [2, 256], data: w }, 'out_in', 'F32'), unsupported);
+  assert.throws(() => be.loadMatrix({ dtype: 'Q6_K', shape: [2, 256], data: w }, 'out_in', 'Q4_K'), unsupported);
+  assert.throws(() => be.loadMatrix({ dtype: 'Q6_K', shape: [2, 128], data: w }, 'out_in'), unsupported);  // not whole blocks
+  assert.equal(be.loadMatrix({ dtype: 'Q6_K', shape: [2, 256], data: w }, 'out_in').format, 'Q6_K');
 });
