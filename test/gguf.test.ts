@@ -5,6 +5,9 @@ import { readFile, writeFile, readdir, truncate } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   encodeGGUFHeader,
+  GGML_TYPES,
+  ggmlTensorBytes,
+  isLoadableGGMLType,
   gguf,
   GGUFWriter,
   metaFloat,
@@ -18,6 +21,7 @@ import {
 import { FugakuError } from '../src/errors.js';
 import { withTempDir } from './build-safetensors.js';
 import { rejectsWith } from './helpers.js';
+import { BLOCK_TYPES, GGML_BLOCK_TYPE_NAMES } from '../src/tensor/ggml/formats.js';
 
 /** One of every metadata type, including edge values and nested/empty arrays. */
 const METADATA: Array<[string, GGUFTypedValue]> = [
@@ -276,13 +280,39 @@ test('GGUF reader: malformed files are typed errors, never crashes', async () =>
   });
 });
 
+test('GGUF type table: every ggml block type is loadable with the id and sizes of src/tensor/ggml/formats.ts', () => {
+  for (const t of GGML_BLOCK_TYPE_NAMES) {
+    assert.deepEqual({ ...GGML_TYPES[t] }, { id: BLOCK_TYPES[t].id, blockSize: BLOCK_TYPES[t].blockSize, typeSize: BLOCK_TYPES[t].typeSize }, t);
+    assert.ok(isLoadableGGMLType(t), t);
+  }
+  for (const t of ['Q8_1', 'Q8_K', 'TQ1_0', 'TQ2_0', 'MXFP4', 'I8', 'F64'] as const) assert.ok(!isLoadableGGMLType(t), t);
+  const ids = Object.values(GGML_TYPES).map((v) => v.id);
+  assert.equal(new Set(ids).size, ids.length, 'ids unique');
+  assert.deepEqual([GGML_TYPES.TQ1_0.id, GGML_TYPES.TQ2_0.id, GGML_TYPES.MXFP4.id, GGML_TYPES.IQ1_M.id], [34, 35, 39, 29]);
+});
+
 test('GGUF reader: reading after close, unknown tensor names and unloadable types are typed errors', async () => {
   await withTempDir(async (t) => {
     const file = path.join(t.dir, 'k.gguf');
-    await writeGGUF(file, { metadata: [], tensors: [{ name: 'k', type: 'Q4_K', shape: [1, 256] }, { name: 'f', type: 'F32', shape: [4] }] }, (s) => new Uint8Array(s.type === 'Q4_K' ? 144 : 16));
+    const tensors = [
+      { name: 'k', type: 'Q4_K', shape: [1, 256] },
+      { name: 'f', type: 'F32', shape: [4] },
+      { name: 't1', type: 'TQ1_0', shape: [2, 256] },
+      { name: 't2', type: 'TQ2_0', shape: [1, 256] },
+      { name: 'mx', type: 'MXFP4', shape: [1, 64] },
+      { name: 'q8k', type: 'Q8_K', shape: [1, 256] },
+    ] as const;
+    await writeGGUF(file, { metadata: [], tensors }, (s) => new Uint8Array(ggmlTensorBytes(s.type, [...s.shape].reverse())).fill(7));
     const g = await openGGUF(file);
     assert.equal(g.tensors.get('k')!.byteLength, 144);
-    await rejectsWith(g.readTensor('k'), 'DTYPE_UNSUPPORTED', 'Q4_K');
+    const k = await g.readTensor('k');
+    assert.equal(k.dtype, 'Q4_K');
+    assert.deepEqual(k.shape, [1, 256]);
+    assert.ok(k.data instanceof Uint8Array && k.data.length === 144 && k.data.every((v) => v === 7), 'block bytes as stored');
+    assert.equal(g.tensors.get('t1')!.byteLength, 2 * 54);
+    assert.equal(g.tensors.get('t2')!.byteLength, 66);
+    assert.equal(g.tensors.get('mx')!.byteLength, 2 * 17);
+    for (const [name, type] of [['t1', 'TQ1_0'], ['t2', 'TQ2_0'], ['mx', 'MXFP4'], ['q8k', 'Q8_K']]) await rejectsWith(g.readTensor(name), 'DTYPE_UNSUPPORTED', `"${name}"`, type);
     await rejectsWith(g.readTensor('nope'), 'TENSOR_MISSING', '"nope"');
     await g.close();
     await g.close(); // idempotent

@@ -120,3 +120,62 @@ test('weights larger than the memory limit are refused before loading', async ()
     assert.equal(onDevice.model.config.nLayer, 1);
   });
 });
+
+test('a GGUF whose matrices mix ggml block types (as llama.cpp Q4_K_M files do) loads each matrix as stored', async () => {
+  const { convertToGGUF } = await import('../src/convert/to-gguf.js');
+  const { openGGUF, writeGGUF } = await import('../src/io/gguf.js');
+  const { defaultModelDir } = await import('../src/paths.js');
+  const { Rng } = await import('../src/generation/rng.js');
+  const { randomBlockRows } = await import('./ggml-blocks.js');
+  const { dequantizeRowGGML } = await import('../src/tensor/ggml/dequantize.js');
+  const { blockRowBytes } = await import('../src/tensor/ggml/formats.js');
+  const { relErr } = await import('./helpers.js');
+  type BT = import('../src/tensor/ggml/formats.js').GGMLBlockType;
+  await withTempDir(async (t) => {
+    const f32File = `${t.dir}/f32.gguf`;
+    await convertToGGUF({ model: defaultModelDir, out: f32File, dtype: 'f32' });
+    const g = await openGGUF(f32File);
+    const metadata = [...g.metadata];
+    const infos = [...g.tensors.values()];
+    await g.close();
+    // tiny-ja-demo is 256 wide (MLP 1024), so every block type fits; token_embd as Q6_K, as llama.cpp writes it.
+    const cycle: BT[] = ['Q4_K', 'Q5_0', 'IQ4_NL', 'Q8_0', 'Q5_1', 'Q3_K', 'IQ4_XS', 'Q2_K', 'Q4_1', 'IQ3_S', 'Q5_K', 'IQ2_S', 'IQ3_XXS', 'Q4_0', 'IQ2_XS', 'IQ1_M', 'IQ2_XXS', 'IQ1_S'];
+    const rng = new Rng(18);
+    const types = new Map<string, BT>();
+    const blocks = new Map<string, Uint8Array>();
+    const floats = new Map<string, Float32Array>();
+    let k = 0;
+    for (const info of infos) {
+      if (info.shape.length !== 2) continue;
+      const type = info.name === 'token_embd.weight' ? 'Q6_K' : cycle[k++ % cycle.length];
+      const [rows, n] = info.shape;
+      const b = randomBlockRows(type, rows, n, () => Math.floor(rng.nextFloat() * 256), () => (rng.nextFloat() - 0.5) * 0.004);
+      const f = new Float32Array(rows * n);
+      for (let r = 0; r < rows; r++) dequantizeRowGGML(type, b, r * blockRowBytes(type, n), n, f, r * n);
+      types.set(info.name, type);
+      blocks.set(info.name, b);
+      floats.set(info.name, f);
+    }
+    assert.ok(types.size >= 18, 'every matrix of the model');
+    const mixed = `${t.dir}/mixed.gguf`;
+    const deq = `${t.dir}/deq.gguf`;
+    const read = await openGGUF(f32File);
+    const spec = (withTypes: boolean) => ({ metadata, tensors: infos.map((i) => ({ name: i.name, type: withTypes ? types.get(i.name) ?? i.type : i.type, shape: i.shape })) });
+    await writeGGUF(mixed, spec(true), async (s) => blocks.get(s.name) ?? (await read.readTensor(s.name)).data);
+    await writeGGUF(deq, spec(false), async (s) => floats.get(s.name) ?? (await read.readTensor(s.name)).data);
+    await read.close();
+
+    const a = await loadGPT2(mixed, { backend: new ReferenceBackend() });
+    const b = await loadGPT2(deq, { backend: new ReferenceBackend() });
+    assert.equal(a.model.weights.wte.format, 'Q6_K');
+    assert.equal(a.model.weights.blocks[0].attnQKV.format, types.get('blk.0.attn_qkv.weight'));
+    assert.equal(new Set([a.model.weights.wpe, ...a.model.weights.blocks.flatMap((bl) => [bl.attnQKV, bl.attnProj, bl.mlpFc, bl.mlpProj])].map((m) => m.format)).size, Math.min(k, cycle.length));
+    const ids = [5, 300, 1200];
+    const la = await a.model.forward(ids, a.model.newCache(8), {});
+    const lb = await b.model.forward(ids, b.model.newCache(8), {});
+    assert.ok(la.every(Number.isFinite));
+    // Same weights; only the activation quantization of the integer dots differs (int8 activations).
+    assert.ok(relErr(la, lb) < 5e-2, `rel err ${relErr(la, lb)}`);
+    await assert.rejects(loadGPT2(mixed, { backend: new ReferenceBackend(), dtype: 'q8_0' }), (e: { code?: string; message?: string }) => e.code === 'DTYPE_UNSUPPORTED' && /already quantized/.test(e.message ?? ''));
+  });
+});
