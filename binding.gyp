@@ -12,9 +12,13 @@
         "native/matmul.cc",
         "native/attention.cc",
         "native/ops.cc",
+        "native/blocks.cc",
         "native/arch/portable.cc",
+        "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",
-        "native/arch/arm/kernels.cc"
+        "native/arch/x86/blocks_avx2.cc",
+        "native/arch/arm/kernels.cc",
+        "native/arch/arm/blocks_neon.cc"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

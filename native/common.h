@@ -20,7 +20,40 @@
 namespace fugaku {
 
 // Weight formats (loadMatrix's srcFormat and format).
-enum Format : int32_t { F32 = 0, BF16 = 1, F16 = 2, Q8_0 = 3, Q4_0 = 4 };
+enum Format : int32_t {
+  F32 = 0, BF16 = 1, F16 = 2, Q8_0 = 3, Q4_0 = 4,
+  // ggml's other block types, kept as raw GGUF block rows [out][in] (blocks.cc; ggml-cpu's vec_dot model)
+  Q4_1 = 5, Q5_0 = 6, Q5_1 = 7, Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12, IQ2_XXS = 13, IQ2_XS = 14,
+  IQ3_XXS = 15, IQ1_S = 16, IQ4_NL = 17, IQ3_S = 18, IQ2_S = 19, IQ4_XS = 20, IQ1_M = 21,
+  FORMAT_COUNT = 22
+};
+// The activation quantization a block type's integer dot takes (ggml's vec_dot_type).
+enum ActQuant : int32_t { ACT_Q8_0 = 0, ACT_Q8_1 = 1, ACT_Q8_K = 2 };
+// A block type's elements per block, bytes per block and activation quantization.
+struct BlockType { int32_t block, bytes, act; };
+inline bool is_block(int32_t fmt) { return fmt >= Q4_1 && fmt <= IQ1_M; }
+inline BlockType block_type(int32_t fmt) {
+  switch (fmt) {
+    case Q4_1: return {32, 20, ACT_Q8_1};
+    case Q5_0: return {32, 22, ACT_Q8_0};
+    case Q5_1: return {32, 24, ACT_Q8_1};
+    case Q2_K: return {256, 84, ACT_Q8_K};
+    case Q3_K: return {256, 110, ACT_Q8_K};
+    case Q4_K: return {256, 144, ACT_Q8_K};
+    case Q5_K: return {256, 176, ACT_Q8_K};
+    case Q6_K: return {256, 210, ACT_Q8_K};
+    case IQ2_XXS: return {256, 66, ACT_Q8_K};
+    case IQ2_XS: return {256, 74, ACT_Q8_K};
+    case IQ3_XXS: return {256, 98, ACT_Q8_K};
+    case IQ1_S: return {256, 50, ACT_Q8_K};
+    case IQ4_NL: return {32, 18, ACT_Q8_0};
+    case IQ3_S: return {256, 110, ACT_Q8_K};
+    case IQ2_S: return {256, 82, ACT_Q8_K};
+    case IQ4_XS: return {256, 136, ACT_Q8_K};
+    case IQ1_M: return {256, 56, ACT_Q8_K};
+  }
+  return {0, 0, 0};
+}
 // Kernel levels: what createContext is asked for, after checking the CPU (cpu.cc).
 enum Level : int32_t { PORTABLE = 0, AVX2 = 1, AVX512 = 2, NEON = 3, AVXVNNI = 4, AMX = 5 };
 // The x86 levels, which all use the AVX2 kernels for what they do not replace.
@@ -115,6 +148,7 @@ inline int64_t row_bytes_of(int32_t fmt, int64_t in) {
     case Q8_0: return in / QK * 34;
     case Q4_0: return in / QK * 18;
   }
+  if (is_block(fmt)) { const BlockType b = block_type(fmt); return in / b.block * b.bytes; }
   return -1;
 }
 // The bytes of group g (output rows 8g..8g+7) of a quantized matrix.

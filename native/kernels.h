@@ -28,6 +28,10 @@ using Dot2FloatFn = void (*)(const Matrix& m, int64_t o, const float* const* xs,
 using GroupFn = void (*)(const Matrix& m, int64_t g, const int8_t* const* xq, const float* const* xd, const int32_t* const* xsum, float* res);
 // AMX: groups [ga, gb) × activation rows [r0, r1) of a quantized product, two groups at a time, into
 // out (+ bias); returns how many groups it did (an odd last group is left to the pair kernels).
+// ggml-cpu's vec_dot for a block type (common.h's is_block formats): *s = one weight row vx of n values
+// (raw GGUF blocks) · one activation row vy quantized for the type (blocks.h); bs, bx, by, nrc as
+// ggml's (the addon always passes nrc = 1).
+using VecDotFn = void (*)(int n, float* s, size_t bs, const void* vx, size_t bx, const void* vy, size_t by, int nrc);
 using AmxChunkFn = int64_t (*)(const Matrix& m, int64_t ga, int64_t gb, int64_t r0, int64_t r1, const int8_t* q, const float* d,
                                const float* bias, float* out);
 
@@ -83,6 +87,8 @@ struct Kernels {
   AmxChunkFn amx_chunk;  // null: no tiles
   bool q8_sums;          // the Q8_0 kernels need the activation blocks' sums (Q4_0's always do)
   void (*quantize_acts)(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
+  // matmul, ggml's other block types: one entry per Format code (null for the formats above).
+  VecDotFn vec_dot[FORMAT_COUNT];
   // loading: float32 rows to f16 / Q8_0 / Q4_0 (bit-identical to the scalar spec in quant.cc); to_f16
   // also writes f16 KV-cache rows (storeRows).
   void (*to_f16)(const float* src, uint16_t* dst, int64_t n);
@@ -121,11 +127,13 @@ void activation(int32_t kind, float* x, int64_t a, int64_t b);  // the scalar de
 #ifdef FUGAKU_X86
 namespace x86 {
 void fill(Kernels& k, int level);  // AVX2 / AVXVNNI / AVX512 / AMX
+void fill_blocks_avx2(Kernels& k);  // the block types' vec_dot (arch/x86/blocks_avx2.cc)
 }
 #endif
 #ifdef FUGAKU_ARM64
 namespace arm {
 void fill_neon(Kernels& k, bool dotprod);
+void fill_blocks_neon(Kernels& k, bool dotprod);  // the block types' vec_dot (arch/arm/blocks_neon.cc)
 }
 #endif
 // The table for a level the CPU has (cpu.cc checks that first).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "blocks.h"
 #include "ops.h"
 
 namespace fugaku {
@@ -114,7 +115,8 @@ void matmul_quant(Context& ctx, const Matrix& m, const float* x, int64_t rows, c
 }  // namespace
 
 void matmul(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out) {
-  if (is_quant(m.format)) matmul_quant(ctx, m, x, rows, bias, out);
+  if (is_block(m.format)) matmul_blocks(ctx, m, x, rows, bias, out);
+  else if (is_quant(m.format)) matmul_quant(ctx, m, x, rows, bias, out);
   else matmul_float(ctx, m, x, rows, bias, out);
 }
 

@@ -18,6 +18,7 @@
 #include "kernels.h"
 #include "ops.h"
 #include "quant.h"
+#include "blocks.h"
 
 namespace fugaku {
 namespace {
@@ -113,10 +114,19 @@ napi_value LoadMatrix(napi_env env, napi_callback_info info) {
   if (!ctx || !get_i64(env, argv[1], &srcFmt) || !get_ta(env, argv[2], &src, &len, &tt) || !get_i64(env, argv[3], &in) ||
       !get_i64(env, argv[4], &outd) || napi_get_value_bool(env, argv[5], &inOut) != napi_ok || !get_i64(env, argv[6], &fmt))
     return throw_err(env, kInvalid, "loadMatrix: bad arguments");
-  if (fmt < F32 || fmt > Q4_0) return throw_err(env, kInvalid, "loadMatrix: unknown format");
+  if (fmt < F32 || fmt >= FORMAT_COUNT) return throw_err(env, kInvalid, "loadMatrix: unknown format");
   if ((fmt == Q8_0 || fmt == Q4_0) && in % QK != 0) return throw_err(env, kInvalid, "loadMatrix: quantized rows need in % 32 == 0");
   Matrix* m = nullptr;
-  if (srcFmt == fmt && (fmt == Q8_0 || fmt == Q4_0)) {
+  if (is_block(int32_t(fmt))) {
+    // ggml's other block types: raw [out][in] GGUF rows, kept as they are (no conversion to them).
+    const BlockType bt = block_type(int32_t(fmt));
+    if (srcFmt != fmt) return throw_err(env, kInvalid, "loadMatrix: a k-/i-quant or Q4_1/Q5_x matrix loads only from blocks of its own type");
+    if (inOut) return throw_err(env, kInvalid, "loadMatrix: quantized weights must be [out][in]");
+    if (in % bt.block != 0) return throw_err(env, kInvalid, "loadMatrix: rows must be whole blocks (in % block size == 0)");
+    if (len != size_t(row_bytes_of(int32_t(fmt), in) * outd)) return throw_err(env, kInvalid, "loadMatrix: quantized data has the wrong length");
+    m = load_blocks(*ctx, int32_t(fmt), static_cast<const uint8_t*>(src), in, outd);
+    if (!m) return throw_err(env, kNoMemory, "loadMatrix: out of memory");
+  } else if (srcFmt == fmt && (fmt == Q8_0 || fmt == Q4_0)) {
     // Already quantized [out][in] blocks (GGUF): interleaved into groups of 8 rows.
     if (inOut) return throw_err(env, kInvalid, "loadMatrix: quantized weights must be [out][in]");
     if (len != size_t(row_bytes_of(int32_t(fmt), in) * outd)) return throw_err(env, kInvalid, "loadMatrix: quantized data has the wrong length");
@@ -298,7 +308,11 @@ napi_value MatrixBytes(napi_env env, napi_callback_info info) {
 // by name (what TypeScript reads instead of keeping the numbers itself).
 napi_value Constants(napi_env env) {
   struct Entry { const char* name; int32_t value; };
-  const Entry formats[] = {{"F32", F32}, {"BF16", BF16}, {"F16", F16}, {"Q8_0", Q8_0}, {"Q4_0", Q4_0}};
+  const Entry formats[] = {{"F32", F32}, {"BF16", BF16}, {"F16", F16}, {"Q8_0", Q8_0}, {"Q4_0", Q4_0},
+                           {"Q4_1", Q4_1}, {"Q5_0", Q5_0}, {"Q5_1", Q5_1}, {"Q2_K", Q2_K}, {"Q3_K", Q3_K}, {"Q4_K", Q4_K},
+                           {"Q5_K", Q5_K}, {"Q6_K", Q6_K}, {"IQ2_XXS", IQ2_XXS}, {"IQ2_XS", IQ2_XS}, {"IQ3_XXS", IQ3_XXS},
+                           {"IQ1_S", IQ1_S}, {"IQ4_NL", IQ4_NL}, {"IQ3_S", IQ3_S}, {"IQ2_S", IQ2_S}, {"IQ4_XS", IQ4_XS},
+                           {"IQ1_M", IQ1_M}};
   const Entry levels[] = {{"portable", PORTABLE}, {"avx2", AVX2}, {"avx512", AVX512}, {"neon", NEON}, {"avxvnni", AVXVNNI}, {"amx", AMX}};
   const Entry acts[] = {{"gelu", GELU}, {"gelu_tanh", GELU_TANH}, {"gelu_fast", GELU_FAST}, {"quick_gelu", QUICK_GELU}, {"relu", RELU}, {"silu", SILU}};
   auto table = [&](const Entry* e, size_t n) -> napi_value {
@@ -311,7 +325,7 @@ napi_value Constants(napi_env env) {
     return napi_object_freeze(env, o) == napi_ok ? o : nullptr;
   };
   napi_value c, f, l, a;
-  if (napi_create_object(env, &c) != napi_ok || !(f = table(formats, 5)) || !(l = table(levels, 6)) || !(a = table(acts, 6))) return nullptr;
+  if (napi_create_object(env, &c) != napi_ok || !(f = table(formats, FORMAT_COUNT)) || !(l = table(levels, 6)) || !(a = table(acts, 6))) return nullptr;
   if (napi_set_named_property(env, c, "formats", f) != napi_ok || napi_set_named_property(env, c, "levels", l) != napi_ok ||
       napi_set_named_property(env, c, "activations", a) != napi_ok || napi_object_freeze(env, c) != napi_ok)
     return nullptr;

@@ -1,6 +1,8 @@
 // Quantization and the interleaved repack: see quant.h.
 #include "quant.h"
 
+#include "blocks.h"
+
 #include <vector>
 
 namespace fugaku {
@@ -56,6 +58,7 @@ void quantize_q4_0(const float* x, BlockQ4* y, int64_t n) {
 void dequantize_row(const Matrix& m, int64_t o, float* out) {
   const float* f16t = f16_table();
   const uint8_t* row = m.data + o * m.row_bytes;
+  if (is_block(m.format)) { dequantize_block_row(m.format, row, m.in_dim, out); return; }
   switch (m.format) {
     case F32: std::memcpy(out, row, m.in_dim * 4); break;
     case BF16: for (int64_t i = 0; i < m.in_dim; i++) out[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]); break;

@@ -16,6 +16,10 @@ echo "GCC, plain ARMv8-A with the DotProd target attribute (as node-gyp builds t
 aarch64-linux-gnu-g++ $flags -o "$out" && qemu-aarch64 -cpu max "$out" --dotprod
 echo "the same build on a Cortex-A72 (ARMv8.0, no DotProd: the plain NEON kernels):"
 qemu-aarch64 -cpu cortex-a72 "$out"
+echo "ggml's other block types (native/check/blocks-sets.cc), neon set vs portable, with and without DotProd:"
+blocks="native/check/blocks-sets.cc native/blocks.cc native/cpu.cc native/quant.cc native/load.cc native/matmul.cc native/attention.cc native/ops.cc native/arch/portable.cc native/arch/portable_blocks.cc native/arch/arm/kernels.cc native/arch/arm/blocks_neon.cc"
+aarch64-linux-gnu-g++ -std=c++17 -O2 -static -ffp-contract=off -fno-math-errno -pthread -Wall -Wno-unused-function $blocks -o "$out-blocks"
+qemu-aarch64 -cpu max "$out-blocks" && qemu-aarch64 -cpu cortex-a72 "$out-blocks"
 if command -v clang++ >/dev/null; then
   echo "clang, plain ARMv8-A (sdot as inline assembly in DotProd functions):"
   clang++ --target=aarch64-linux-gnu $flags -o "$out" && qemu-aarch64 -cpu max "$out" --dotprod && qemu-aarch64 -cpu cortex-a72 "$out"

@@ -176,6 +176,14 @@ test('a GGUF whose matrices mix ggml block types (as llama.cpp Q4_K_M files do) 
     assert.ok(la.every(Number.isFinite));
     // Same weights; only the activation quantization of the integer dots differs (int8 activations).
     assert.ok(relErr(la, lb) < 5e-2, `rel err ${relErr(la, lb)}`);
+    // The native backend computes on the same blocks with the same integer sums (ggml's vec_dot kernels).
+    const { NativeBackend } = await import('../src/backend/native.js');
+    for (const simd of ['portable', 'auto'] as const) {
+      const n = await loadGPT2(mixed, { backend: NativeBackend.create({ threads: 2, simd }) });
+      assert.equal(n.model.weights.wte.format, 'Q6_K');
+      const ln = await n.model.forward(ids, n.model.newCache(8), {});
+      assert.ok(relErr(ln, la) < 1e-3, `native ${simd}: rel err ${relErr(ln, la)} vs the reference`);
+    }
     await assert.rejects(loadGPT2(mixed, { backend: new ReferenceBackend(), dtype: 'q8_0' }), (e: { code?: string; message?: string }) => e.code === 'DTYPE_UNSUPPORTED' && /already quantized/.test(e.message ?? ''));
   });
 });

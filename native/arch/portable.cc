@@ -10,6 +10,7 @@
 #include "../common.h"
 #include "../kernels.h"
 #include "../quant.h"
+#include "../blocks.h"
 
 namespace fugaku {
 namespace {
@@ -203,6 +204,7 @@ Kernels portable_kernels() {
   k.amx_chunk = nullptr;  // k.pair stays all null
   k.q8_sums = false;
   k.quantize_acts = quantize_acts;
+  fill_blocks_portable(k);
   k.to_f16 = to_f16;
   k.quantize_q8_0 = quantize_q8_0;
   k.quantize_q4_0 = quantize_q4_0;

@@ -15,7 +15,11 @@ export type NativeContext = { readonly __brand: 'NativeContext' };
 export type NativeMatrix = { readonly __brand: 'NativeMatrix' };
 
 /** The weight formats, kernel levels and activation kinds of the addon's functions, by name. */
-export const NATIVE_FORMATS = ['F32', 'BF16', 'F16', 'Q8_0', 'Q4_0'] as const;
+export const NATIVE_FORMATS = [
+  'F32', 'BF16', 'F16', 'Q8_0', 'Q4_0',
+  // ggml's other block types: raw GGUF rows, loaded only from blocks of their own type (native/blocks.h)
+  'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ2_XXS', 'IQ2_XS', 'IQ3_XXS', 'IQ1_S', 'IQ4_NL', 'IQ3_S', 'IQ2_S', 'IQ4_XS', 'IQ1_M',
+] as const;
 export const NATIVE_LEVELS = ['portable', 'avx2', 'avx512', 'neon', 'avxvnni', 'amx'] as const;
 export const NATIVE_ACTIVATIONS = ['gelu', 'gelu_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'silu'] as const;
 /** Their numeric codes, as the addon exports them (`constants`, native/napi.cc): the one place they are defined. */

@@ -9,7 +9,7 @@
 import { FugakuError } from '../errors.js';
 import { ACTIVATIONS, type ActivationName } from '../tensor/activations.js';
 import { isQuantType } from '../tensor/quant.js';
-import { blockFormatUnsupported, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
+import { checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type WeightTensor } from './backend.js';
 import { HostBackend } from './host.js';
 import { physicalCores } from './cpu.js';
 import { loadNativeAddon, type NativeAddon, type NativeConstants, type NativeContext, type NativeMatrix } from './native-addon.js';
@@ -73,6 +73,9 @@ interface NativeMatrixHandle extends Matrix {
   readonly handle: NativeMatrix;
 }
 
+/** The source formats the addon converts from (to any float format, Q8_0 or Q4_0). */
+const FLOAT_SOURCES: ReadonlySet<string> = new Set(['F32', 'BF16', 'F16']);
+
 export class NativeBackend extends HostBackend implements Backend {
   readonly name = 'native';
   readonly weightMemory = 'host';
@@ -117,12 +120,14 @@ export class NativeBackend extends HostBackend implements Backend {
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
-    for (const f of [w.dtype, target]) if (f !== 'F32' && f !== 'BF16' && f !== 'F16' && !isQuantType(f)) throw blockFormatUnsupported(this.name, f);
-    if (isQuantType(w.dtype) && target !== w.dtype) {
+    // Q8_0/Q4_0 and ggml's other block types load only from blocks of their own type (no requantization);
+    // float weights convert to a float format, Q8_0 or Q4_0, not to the other block types.
+    const convertible = FLOAT_SOURCES.has(w.dtype) && (FLOAT_SOURCES.has(target) || isQuantType(target));
+    if (target !== w.dtype && !convertible) {
       throw new FugakuError('DTYPE_UNSUPPORTED', `a ${w.dtype} weight cannot be converted to ${target}`, `load it as ${w.dtype.toLowerCase()} (the format it is stored in)`);
     }
     const formats = this.addon.constants.formats;
-    const handle = this.addon.loadMatrix(this.ctx, formats[w.dtype as keyof typeof formats], w.data, inDim, outDim, layout === 'in_out', formats[target as keyof typeof formats]);
+    const handle = this.addon.loadMatrix(this.ctx, formats[w.dtype], w.data, inDim, outDim, layout === 'in_out', formats[target]);
     const m: NativeMatrixHandle = { backend: this.name, inDim, outDim, format: target, byteSize: this.addon.matrixBytes(handle), handle };
     return m;
   }

@@ -91,6 +91,7 @@ void fill_neon(Kernels& k, bool dotprod) {
   k.scale_max = neon::scale_max;
   k.layer_norm_row = neon::layer_norm_row;
   k.activation = activation;
+  fill_blocks_neon(k, dotprod);
 }
 }  // namespace arm
 

@@ -128,6 +128,7 @@ void fill(Kernels& k, int level) {
   k.add = add_avx2;
   k.activation = activation;
   k.read_sum = read_sum;
+  fill_blocks_avx2(k);  // every x86 level (ggml-cpu has no wider kernels for these types)
   if (level == AVXVNNI) {
     fill_rows<NR>(k.group, [](auto N) -> GroupFn { return group_vnni<decltype(N)::value>; });
     k.q8_sums = true;  // Q8_0 as (w + 128)·x − 128·Σx
