@@ -125,6 +125,8 @@ export const GGML_TYPES = {
   Q5_K: { id: 13, blockSize: 256, typeSize: 176 },
   Q6_K: { id: 14, blockSize: 256, typeSize: 210 },
   Q8_K: { id: 15, blockSize: 256, typeSize: 292 },
+  IQ4_NL: { id: 20, blockSize: 32, typeSize: 18 },
+  IQ4_XS: { id: 23, blockSize: 256, typeSize: 136 },
   I8: { id: 24, blockSize: 1, typeSize: 1 },
   I16: { id: 25, blockSize: 1, typeSize: 2 },
   I32: { id: 26, blockSize: 1, typeSize: 4 },
