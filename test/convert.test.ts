@@ -42,7 +42,7 @@ function converted(model: TinyModelName, dtype: ConvertDType) {
   return p;
 }
 
-const GGML: Record<ConvertDType, string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
+const GGML: Partial<Record<ConvertDType, string>> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
 
 const F16_TABLE = makeF16Table();
 /** The specification's storage → float32 conversion (with its f16 lookup table, for speed). */
