@@ -11,7 +11,7 @@
 import { f16ToF32, f32ToF16 } from '../dtype.js';
 import { f, nearestInt, makeQxQuants, makeQkx2Quants, makeQkx3Quants, makeQpQuants, makeQ3Quants, setF16 } from './quantize-helpers.js';
 
-export const QK_K = 256;
+import { QK_K } from './formats.js';
 
 function getScaleMinK4(j: number, q: Uint8Array, qo: number): [number, number] {
   if (j < 4) return [q[qo + j] & 63, q[qo + j + 4] & 63];

@@ -11,27 +11,19 @@
 import { FugakuError } from '../../errors.js';
 import { f32ToF16 } from '../dtype.js';
 import { bestIndexInt8, f, GROUP_MAX_EPS, makeQkx3Quants, makeQxQuants, nearestInt, setF16 } from './quantize-helpers.js';
-import { QK_K, quantizeRowQ3KImpl, quantizeRowQ3KRef, quantizeRowQ4KImpl, quantizeRowQ4KRef, quantizeRowQ5KImpl, quantizeRowQ5KRef, quantizeRowQ6K } from './quantize-k.js';
+import { BLOCK_TYPES, blockRowBytes, QK_K, type BlockTypeInfo } from './formats.js';
+import { kvalues_iq4nl } from './grids.js';
+import { quantizeRowQ3KImpl, quantizeRowQ3KRef, quantizeRowQ4KImpl, quantizeRowQ4KRef, quantizeRowQ5KImpl, quantizeRowQ5KRef, quantizeRowQ6K } from './quantize-k.js';
 
 /** The block types this module writes. */
 export type GGMLQuantType = 'Q4_0' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_NL' | 'IQ4_XS';
 
-/** Elements and bytes per block (ggml-common.h). */
-export const QUANT_BLOCKS: Record<GGMLQuantType, { blockSize: number; typeSize: number }> = {
-  Q4_0: { blockSize: 32, typeSize: 18 },
-  Q5_0: { blockSize: 32, typeSize: 22 },
-  Q5_1: { blockSize: 32, typeSize: 24 },
-  Q8_0: { blockSize: 32, typeSize: 34 },
-  IQ4_NL: { blockSize: 32, typeSize: 18 },
-  Q3_K: { blockSize: 256, typeSize: 110 },
-  Q4_K: { blockSize: 256, typeSize: 144 },
-  Q5_K: { blockSize: 256, typeSize: 176 },
-  Q6_K: { blockSize: 256, typeSize: 210 },
-  IQ4_XS: { blockSize: 256, typeSize: 136 },
-};
+/** Elements and bytes per block of the types written here (formats.ts's BLOCK_TYPES). */
+export const QUANT_BLOCKS: Readonly<Record<GGMLQuantType, BlockTypeInfo>> = Object.fromEntries(
+  (['Q4_0', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_XS'] as const).map((t) => [t, BLOCK_TYPES[t]]),
+) as Record<GGMLQuantType, BlockTypeInfo>;
 
-/** kvalues_iq4nl (ggml-common.h). */
-const KVALUES_IQ4NL = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+const KVALUES_IQ4NL = kvalues_iq4nl;
 
 // ---------------------------------------------------------------------------------------------
 // 32-element blocks
@@ -344,11 +336,7 @@ function quantizeIq4(type: 'IQ4_NL' | 'IQ4_XS', x: Float32Array, y: Uint8Array, 
 
 /** Bytes of one row of `nPerRow` values. */
 export function quantRowBytesGGML(type: GGMLQuantType, nPerRow: number): number {
-  const b = QUANT_BLOCKS[type];
-  if (nPerRow % b.blockSize !== 0) {
-    throw new FugakuError('DTYPE_UNSUPPORTED', `${type} needs rows whose length is a multiple of ${b.blockSize}, got ${nPerRow}`, 'use another type for this tensor (llama.cpp falls back to a 32-block type)');
-  }
-  return (nPerRow / b.blockSize) * b.typeSize;
+  return blockRowBytes(type, nPerRow);
 }
 
 /**
