@@ -10,11 +10,12 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { convertToGGUF, FILE_TYPE } from '../src/convert/to-gguf.js';
 import { KQUANT_FTYPES, llamaTensorTypes, type KQuantFType } from '../src/convert/tensor-types.js';
-import { readImatrixFile } from '../src/convert/imatrix-file.js';
+import { imatrixFor, readImatrixFile } from '../src/convert/imatrix-file.js';
+import { FugakuError } from '../src/errors.js';
 import { metaInt, openGGUF } from '../src/io/gguf.js';
 import { tensorNames } from '../src/io/gguf-names.js';
 import { makeTempDir } from './build-safetensors.js';
-import { runFugaku } from './helpers.js';
+import { rejectsWith, runFugaku } from './helpers.js';
 import { FIXTURE_DIR, KQUANT_MODELS, writeKQuantModel, type KQuantModel } from './kquant-models.js';
 import { tensorManifest, type TensorManifest } from './make-kquant-fixtures.js';
 
@@ -162,4 +163,40 @@ test('llamaTensorTypes: Fugaku-LLM-13B (5184 wide, FFN 20736, 40 layers) as llam
   assert.equal(xs.get('blk.4.ffn_down.weight')!.type, 'Q5_K'); // i < n/8 without an imatrix
   assert.equal(xs.get('blk.5.ffn_down.weight')!.type, 'IQ4_XS');
   assert.equal(llamaTensorTypes('iq4_xs', tensors, { nLayer: 40, hasImatrix: true }).get('blk.4.ffn_down.weight')!.type, 'IQ4_XS');
+});
+
+test('importance matrix files: typed errors for a size mismatch, non-finite values, missing GGUF metadata, truncated .dat', async () => {
+  const m = KQUANT_MODELS[0];
+  const data = await readImatrixFile(path.join(FIXTURE_DIR, `${m.name}-imatrix.gguf`));
+  assert.equal(imatrixFor(data, 'blk.0.attn_qkv.weight', [m.nEmbd, 3 * m.nEmbd])!.length, m.nEmbd);
+  assert.equal(imatrixFor(data, 'no.such.weight', [m.nEmbd, 4]), null);
+  assert.equal(imatrixFor(null, 'blk.0.attn_qkv.weight', [m.nEmbd, 3 * m.nEmbd]), null);
+  assert.throws(() => imatrixFor(data, 'blk.0.attn_qkv.weight', [64, 96]), (e: unknown) => e instanceof FugakuError && e.code === 'INVALID_ARGUMENT' && e.message.includes('blk.0.attn_qkv.weight'));
+  data.entries.set('token_embd.weight', new Float32Array(7));
+  assert.equal(imatrixFor(data, 'token_embd.weight', [m.nEmbd, m.vocab]), null); // llama.cpp ignores it for token_embd
+  const t = await makeTempDir();
+  try {
+    // legacy .dat: one entry "a" with a NaN; then the same file cut short
+    const name = Buffer.from('blk.0.ffn_up.weight');
+    const b = Buffer.alloc(4 + 4 + name.length + 8 + 8);
+    let o = b.writeInt32LE(1, 0);
+    o = b.writeInt32LE(name.length, o);
+    o += name.copy(b, o);
+    o = b.writeInt32LE(1, o);
+    o = b.writeInt32LE(2, o);
+    o = b.writeFloatLE(1, o);
+    b.writeFloatLE(NaN, o);
+    await rejectsWith(readImatrixFile(await t.write('nan.dat', b)), 'INVALID_ARGUMENT', 'non-finite');
+    await rejectsWith(readImatrixFile(await t.write('cut.dat', b.subarray(0, b.length - 3))), 'INVALID_ARGUMENT', 'truncated');
+    // a GGUF file without the imatrix.* keys (a model file)
+    const dir = path.join(t.dir, m.name);
+    await writeKQuantModel(m, dir);
+    const f16 = path.join(t.dir, 'f16.gguf');
+    await convertToGGUF({ model: dir, out: f16, dtype: 'f16' });
+    await rejectsWith(readImatrixFile(f16), 'INVALID_ARGUMENT', 'missing imatrix metadata');
+    await rejectsWith(readImatrixFile(path.join(t.dir, 'none.gguf')), 'FILE_NOT_FOUND', 'none.gguf');
+    await rejectsWith(convertToGGUF({ model: dir, out: path.join(t.dir, 'x.gguf'), dtype: 'q8_0', imatrix: path.join(FIXTURE_DIR, `${m.name}-imatrix.gguf`) }), 'INVALID_ARGUMENT', '--imatrix');
+  } finally {
+    await t.cleanup();
+  }
 });
