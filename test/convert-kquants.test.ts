@@ -94,7 +94,11 @@ test('fugaku convert CLI (a real process): --dtype iq4_xs --imatrix writes llama
     const imatrix = path.join(FIXTURE_DIR, `${m.name}-imatrix.gguf`);
     const r = await runFugaku(['convert', '--model', dir, '--dtype', 'iq4_xs', '--imatrix', imatrix, '--out', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as { dtype: string; fileType: number; types: Record<string, number>; imatrix: { used: number } };
+    const s = JSON.parse(r.stdout) as { dtype: string; fileType: number; types: Record<string, number>; imatrix: { used: number }; warnings: string[] };
+    // kq-narrow: every 32-wide matrix falls back from IQ4_XS (qkv, attn_output, ffn_up: 3 per layer); the tied
+    // token_embd is not a fallback (llama.cpp's output rule picks Q8_0 directly when 256 does not divide its rows)
+    assert.ok(s.warnings.some((w) => w.startsWith(`${3 * m.nLayer} tensors`) && w.includes(`(${3 * m.nLayer} IQ4_XS→IQ4_NL)`)), JSON.stringify(s.warnings));
+    assert.equal(s.types.Q8_0, 1);
     assert.equal(s.dtype, 'iq4_xs');
     assert.equal(s.fileType, 30);
     assert.ok(s.types.IQ4_NL > 0 && s.types.IQ4_XS > 0, JSON.stringify(s.types));

@@ -264,7 +264,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
 
     const configText = (await readOptionalText(path.join(ckpt.dir, 'config.json')))!;
     const genText = await readOptionalText(path.join(ckpt.dir, 'generation_config.json'));
-    const { names, spec } = gpt2GGUFHeader({
+    const { names, spec, choices } = gpt2GGUFHeader({
       cfg, dtype, name: opts.name ?? path.basename(ckpt.dir), vocab, tokenizerModel,
       license: { name: licenseName, link: licenseLink, text: licenseText },
       files: { config: configText, generationConfig: genText, tokenizer: tokenizerJson, tokenizerConfig, specialTokensMap },
@@ -275,6 +275,13 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     const tensors = spec.tensors;
 
     const warnings = llamaCppWarnings(ckpt.config, cfg);
+    if (choices !== null) {
+      const fb = new Map<string, number>();
+      for (const c of choices.values()) if (c.fallbackFrom) fb.set(`${c.fallbackFrom}→${c.type}`, (fb.get(`${c.fallbackFrom}→${c.type}`) ?? 0) + 1);
+      if (fb.size > 0) {
+        warnings.push(`${[...fb.values()].reduce((a, b) => a + b, 0)} tensors have rows that are not a multiple of the block size and use llama.cpp's fallback types (${[...fb].map(([k, n]) => `${n} ${k}`).join(', ')}), as llama-quantize does`);
+      }
+    }
     let bytesRead = 0;
     let overflow = 0;
     let imatrixUsed = 0;
