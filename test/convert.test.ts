@@ -42,7 +42,7 @@ function converted(model: TinyModelName, dtype: ConvertDType) {
   return p;
 }
 
-const GGML: Record<ConvertDType, string> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
+const GGML: Partial<Record<ConvertDType, string>> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
 
 const F16_TABLE = makeF16Table();
 /** The specification's storage → float32 conversion (with its f16 lookup table, for speed). */
@@ -374,7 +374,7 @@ test('CLI: fugaku convert writes a GGUF (real process), --json summary, refusals
 
     const badType = await fugaku(['convert', '--model', modelDirs['tiny-gpt2-f16'], '--dtype', 'q5_k', '--out', path.join(t.dir, 'x.gguf')]);
     assert.equal(badType.code, 1);
-    assert.match(badType.stderr, /^error\[DTYPE_UNSUPPORTED\]: --dtype "q5_k" .*\(hint: choose one of q8_0, q4_0, f16, bf16, f32\)\n$/);
+    assert.match(badType.stderr, /^error\[DTYPE_UNSUPPORTED\]: --dtype "q5_k" .*\(hint: choose one of q8_0, q4_0, q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs, f16, bf16, f32\)\n$/);
   });
 });
 
@@ -399,7 +399,7 @@ test('convert refuses: non-GPT-2 folders, missing tokenizer, rows not a multiple
     // n_inner 192 is a multiple of 32 but 200 is not: the weights then mismatch too, so check the quant rule on shapes via n_embd
     const odd = await copy('odd', (c) => { c.n_inner = 200; });
     await rejectsWith(convertToGGUF({ model: odd, out, dtype: 'f16' }), 'TENSOR_SHAPE_MISMATCH', 'mlp.c_fc.weight');
-    await rejectsWith(convertToGGUF({ model: modelDirs['tiny-gpt2-f16'], out, dtype: 'q6_k' }), 'DTYPE_UNSUPPORTED', 'q6_k');
+    await rejectsWith(convertToGGUF({ model: modelDirs['tiny-gpt2-f16'], out, dtype: 'q2_k' }), 'DTYPE_UNSUPPORTED', 'q2_k');
     await rejectsWith(convertToGGUF({ model: modelDirs['tiny-gpt2-f16'], out: t.dir, dtype: 'f16' }), 'INVALID_ARGUMENT', 'is a folder');
     await rejectsWith(convertToGGUF({ model: modelDirs['tiny-gpt2-f16'], out: path.join(t.dir, 'no', 'o.gguf'), dtype: 'f16' }), 'FILE_NOT_FOUND', 'does not exist');
     const tokSmall = await copy('small', (c) => { c.vocab_size = 1000; });

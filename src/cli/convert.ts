@@ -1,6 +1,6 @@
 /**
- * `fugaku convert`: a Hugging Face GPT-2 checkpoint folder → one GGUF file (q8_0, q4_0, f16, bf16
- * or f32) that llama.cpp / node-llama-cpp load as architecture "gpt2" and that every fugaku
+ * `fugaku convert`: a Hugging Face GPT-2 checkpoint folder → one GGUF file (q8_0, q4_0, the
+ * k-quant mixes q4_k_m/q5_k_m/q6_k/q3_k_m/iq4_xs, f16, bf16 or f32) that llama.cpp / node-llama-cpp load as architecture "gpt2" and that every fugaku
  * command reads back. Progress bar on stderr (TTY only); a summary (or --json) on stdout.
  */
 import type { Command } from 'commander';
@@ -19,6 +19,7 @@ interface ConvertCliOptions {
   licenseFile?: string;
   embedLicense: boolean;
   tokenizerModel: string;
+  imatrix?: string;
 }
 
 function printSummary(s: ConvertSummary): void {
@@ -30,6 +31,7 @@ function printSummary(s: ConvertSummary): void {
     `  vocabulary: ${s.vocab.tokens} tokens (${s.vocab.pieces} from tokenizer.json + ${s.vocab.padded} unused padding), bos ${s.vocab.bos}, eos ${s.vocab.eos}, unk ${s.vocab.unk}, pad ${s.vocab.pad}`,
     `  licence: ${s.license.name} <${s.license.link}>${s.license.textFrom ? ` (text embedded from ${s.license.textFrom})` : ''}`,
   ];
+  if (s.imatrix) lines.push(`  importance matrix: ${s.imatrix.file} (${s.imatrix.format}, ${s.imatrix.entries} entries, used for ${s.imatrix.used} tensors)`);
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -40,7 +42,7 @@ export function registerConvertCommand(program: Command): void {
     .command('convert')
     .description('convert a Hugging Face GPT-2 checkpoint folder (Fugaku-LLM) to GGUF for llama.cpp / node-llama-cpp and fugaku')
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, *.safetensors, tokenizer.json)')
-    .requiredOption('--dtype <type>', `tensor type of the weight matrices: ${CONVERT_DTYPES.join(', ')}`)
+    .requiredOption('--dtype <type>', `tensor type of the weight matrices: ${CONVERT_DTYPES.join(', ')} (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs: llama.cpp's per-tensor mixes, bit-identical to llama-quantize)`)
     .requiredOption('--out <file>', 'GGUF file to write, e.g. fugaku-llm-13b-q8_0.gguf')
     .option('--force', 'overwrite --out if it exists', false)
     .option('--name <name>', 'general.name (default: the folder name)')
@@ -49,6 +51,7 @@ export function registerConvertCommand(program: Command): void {
     .option('--license-file <file>', 'embed this text as general.license.text (default: the folder\'s LICENSE file, if any)')
     .option('--no-embed-license', 'do not embed any licence text')
     .option('--tokenizer-model <model>', 'tokenizer.ggml.model for llama.cpp: llama (SentencePiece merges, byte fallback) or t5 (Unigram/Viterbi, no byte fallback); see docs/GGUF.md', 'llama')
+    .option('--imatrix <file>', 'importance matrix (llama-imatrix GGUF or legacy .dat) for the k-quant types, as llama-quantize --imatrix')
     .option('--json', 'print the summary as one JSON object', false)
     .action(async (o: ConvertCliOptions) => {
       const summary = await convertToGGUF({
@@ -61,6 +64,7 @@ export function registerConvertCommand(program: Command): void {
         licenseLink: o.licenseLink,
         licenseFile: o.embedLicense ? o.licenseFile : null,
         tokenizerModel: o.tokenizerModel as TokenizerModel,
+        imatrix: o.imatrix,
         progress: createTtyProgress(process.stderr),
       });
       if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');

@@ -22,15 +22,32 @@ import { parseGPT2Config, type GPT2Config } from '../model/config.js';
 import { expectedTensors } from '../model/load.js';
 import { convertFloat, storageToF32, type StorageArray, type StorageDType } from '../tensor/dtype.js';
 import { quantizeMatrix, QK } from '../tensor/quant.js';
+import { quantizeTensorGGML, QUANT_BLOCKS, type GGMLQuantType } from '../tensor/ggml/quantize.js';
+import { KQUANT_FILE_TYPE, KQUANT_FTYPES, llamaTensorTypes, type KQuantFType, type TensorTypeChoice } from './tensor-types.js';
+import { imatrixFor, readImatrixFile, type ImatrixData } from './imatrix-file.js';
 import { tensorNames, type TensorName } from '../io/gguf-names.js';
 import { buildSpmVocab, type SpmVocab } from './vocab.js';
 
-export type ConvertDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
-export const CONVERT_DTYPES: readonly ConvertDType[] = ['q8_0', 'q4_0', 'f16', 'bf16', 'f32'];
+type PlainDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+/**
+ * Output types: one type for every matrix (q8_0, q4_0, f16, bf16, f32), or one of llama.cpp's
+ * k-quant mixes (q4_k_m, q5_k_m, q6_k, q3_k_m, iq4_xs), chosen per tensor as llama-quantize does
+ * (src/convert/tensor-types.ts) and quantized bit-identically to it (src/tensor/ggml/quantize.ts).
+ */
+export type ConvertDType = PlainDType | KQuantFType;
+export const CONVERT_DTYPES: readonly ConvertDType[] = ['q8_0', 'q4_0', ...KQUANT_FTYPES, 'f16', 'bf16', 'f32'];
 
 /** ggml's llama_ftype for each output type (general.file_type). */
-export const FILE_TYPE: Record<ConvertDType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 };
-const GGML_TYPE_OF: Record<ConvertDType, GGMLTypeName> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
+export const FILE_TYPE: Record<ConvertDType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32, ...KQUANT_FILE_TYPE };
+const GGML_TYPE_OF: Record<PlainDType, GGMLTypeName> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' };
+
+function isGGMLQuantType(t: string): t is GGMLQuantType {
+  return Object.prototype.hasOwnProperty.call(QUANT_BLOCKS, t);
+}
+
+export function isKQuantDType(d: ConvertDType): d is KQuantFType {
+  return (KQUANT_FTYPES as readonly string[]).includes(d);
+}
 
 /** The licence of Fugaku-LLM (the Hugging Face model card's `license_name: fugaku-llm-tou`). */
 export const FUGAKU_LLM_LICENSE = {
@@ -63,6 +80,11 @@ export interface ConvertOptions {
    * byte tokens). See docs/GGUF.md.
    */
   tokenizerModel?: TokenizerModel;
+  /**
+   * A llama.cpp importance matrix (GGUF or legacy .dat) for the k-quant types: each tensor's
+   * entry weights its columns, as `llama-quantize --imatrix` does.
+   */
+  imatrix?: string;
   progress?: ProgressReporter;
 }
 
@@ -83,6 +105,8 @@ export interface ConvertSummary {
   seconds: number;
   /** Tensor count per ggml type. */
   types: Record<string, number>;
+  /** The importance matrix used (k-quant types), with how many tensors took weights from it. */
+  imatrix: { file: string; format: 'gguf' | 'legacy'; entries: number; used: number } | null;
   vocab: { tokens: number; pieces: number; padded: number; bos: number | null; eos: number | null; unk: number | null; pad: number | null };
   license: { name: string; link: string; textFrom: string | null };
   /** Differences between llama.cpp's gpt2 graph and this model that change llama.cpp's outputs. */
@@ -177,6 +201,9 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     throw new FugakuError('INVALID_ARGUMENT', `tokenizer model ${JSON.stringify(tokenizerModel)} is not supported`, `choose one of ${TOKENIZER_MODELS.join(', ')}`);
   }
   const out = path.resolve(opts.out);
+  if (opts.imatrix !== undefined && !isKQuantDType(dtype)) {
+    throw new FugakuError('INVALID_ARGUMENT', `--imatrix only applies to the k-quant types (${KQUANT_FTYPES.join(', ')}), not to ${dtype}`, 'drop --imatrix or choose a k-quant --dtype');
+  }
 
   // The output: refuse to overwrite unless --force; the folder must exist.
   let outStat;
@@ -193,6 +220,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     throw new FugakuError('FILE_NOT_FOUND', `the folder of --out ${out} does not exist`, 'create the folder first or choose another --out path');
   }
 
+  const imatrix: ImatrixData | null = opts.imatrix !== undefined ? await readImatrixFile(opts.imatrix) : null;
   const ckpt = await openCheckpoint(opts.model, { progress: opts.progress });
   try {
     const cfg = parseGPT2Config(ckpt.config, path.join(ckpt.dir, 'config.json'));
@@ -236,17 +264,27 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
 
     const configText = (await readOptionalText(path.join(ckpt.dir, 'config.json')))!;
     const genText = await readOptionalText(path.join(ckpt.dir, 'generation_config.json'));
-    const { names, spec } = gpt2GGUFHeader({
+    const { names, spec, choices } = gpt2GGUFHeader({
       cfg, dtype, name: opts.name ?? path.basename(ckpt.dir), vocab, tokenizerModel,
       license: { name: licenseName, link: licenseLink, text: licenseText },
       files: { config: configText, generationConfig: genText, tokenizer: tokenizerJson, tokenizerConfig, specialTokensMap },
       shapeOf: (hf) => ckpt.tensors.get(stored.get(hf)!)!.shape,
+      dtypeOf: (hf) => ckpt.tensors.get(stored.get(hf)!)!.dtype as StorageDType,
+      hasImatrix: imatrix !== null,
     });
     const tensors = spec.tensors;
 
     const warnings = llamaCppWarnings(ckpt.config, cfg);
+    if (choices !== null) {
+      const fb = new Map<string, number>();
+      for (const c of choices.values()) if (c.fallbackFrom) fb.set(`${c.fallbackFrom}→${c.type}`, (fb.get(`${c.fallbackFrom}→${c.type}`) ?? 0) + 1);
+      if (fb.size > 0) {
+        warnings.push(`${[...fb.values()].reduce((a, b) => a + b, 0)} tensors have rows that are not a multiple of the block size and use llama.cpp's fallback types (${[...fb].map(([k, n]) => `${n} ${k}`).join(', ')}), as llama-quantize does`);
+      }
+    }
     let bytesRead = 0;
     let overflow = 0;
+    let imatrixUsed = 0;
     const types: Record<string, number> = {};
     for (const t of tensors) types[t.type] = (types[t.type] ?? 0) + 1;
     for (const n of names) bytesRead += ckpt.tensors.get(stored.get(n.hf)!)!.byteLength;
@@ -259,6 +297,12 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
         const w = await ckpt.readTensor(stored.get(n.hf)!);
         if (n.layout === 'vector') return storageToF32(w.dtype, w.data);
         const m = toOutIn(w, n.layout);
+        if (isKQuantDType(dtype) && isGGMLQuantType(t.type)) {
+          // ggml_quantize_chunk over the whole [out][in] matrix, with this tensor's imatrix row
+          const qw = imatrixFor(imatrix, t.name, [m.inDim, m.outDim]);
+          if (qw !== null) imatrixUsed++;
+          return quantizeTensorGGML(t.type, storageToF32(w.dtype, m.data), m.outDim, m.inDim, qw);
+        }
         if (t.type === 'Q8_0' || t.type === 'Q4_0') {
           const f = storageToF32(w.dtype, m.data);
           return quantizeMatrix(t.type, f, m.inDim, m.outDim, false);
@@ -282,6 +326,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
       bytesRead,
       seconds: (performance.now() - t0) / 1000,
       types,
+      imatrix: imatrix === null ? null : { file: path.resolve(imatrix.file), format: imatrix.format, entries: imatrix.entries.size, used: imatrixUsed },
       vocab: { tokens: vocab.tokens.length, pieces: vocab.pieces, padded: vocab.padded, bos: vocab.bosId, eos: vocab.eosId, unk: vocab.unkId, pad: vocab.padId },
       license: { name: licenseName, link: licenseLink, textFrom: licenseFrom },
       warnings,
@@ -304,6 +349,14 @@ export interface GGUFHeaderInputs {
   files: { config: string; generationConfig: string | null; tokenizer: string; tokenizerConfig: string | null; specialTokensMap: string | null };
   /** The checkpoint's shape of each canonical HF tensor name (Conv1D [in, out], embeddings [rows, n_embd]). */
   shapeOf: (hf: string) => readonly number[];
+  /**
+   * The checkpoint's storage type of a tensor (default F32): k-quant files keep the tensors
+   * llama-quantize does not quantize (position_embd) in it, as llama-quantize keeps them in the
+   * type of its input file (`fugaku convert --dtype` of the checkpoint's own type).
+   */
+  dtypeOf?: (hf: string) => StorageDType;
+  /** Whether an importance matrix is used (it changes llama.cpp's choice for iq4_xs's ffn_down). */
+  hasImatrix?: boolean;
 }
 
 /**
@@ -311,19 +364,24 @@ export interface GGUFHeaderInputs {
  * they are written; `names[i]` is the canonical name of `spec.tensors[i]`. Matrices take `dtype`
  * (the position table stays F32 when quantizing), vectors are F32.
  */
-export function gpt2GGUFHeader(h: GGUFHeaderInputs): { names: TensorName[]; spec: GGUFHeaderSpec } {
+export function gpt2GGUFHeader(h: GGUFHeaderInputs): { names: TensorName[]; spec: GGUFHeaderSpec; choices: Map<string, TensorTypeChoice> | null } {
   const { cfg, dtype, files } = h;
   const quantType = dtype === 'q8_0' || dtype === 'q4_0' ? GGML_TYPE_OF[dtype] : null;
   const names = tensorNames(cfg.nLayer, cfg.tieWordEmbeddings);
+  const shapes = names.map((n) => {
+    const shape = h.shapeOf(n.hf);
+    return n.layout === 'conv1d' ? [shape[1], shape[0]] : shape.slice();
+  });
+  const choices = isKQuantDType(dtype)
+    ? llamaTensorTypes(dtype, names.map((n, i) => ({ name: n.gguf, ne: shapes[i].slice().reverse() })), { nLayer: cfg.nLayer, hasImatrix: h.hasImatrix === true })
+    : null;
   const typeOf = (n: TensorName): GGMLTypeName => {
     if (n.layout === 'vector') return 'F32';
+    if (choices !== null) return choices.get(n.gguf)!.type ?? h.dtypeOf?.(n.hf) ?? 'F32';
     if (quantType !== null) return n.hf === 'wpe.weight' ? 'F32' : quantType;
-    return GGML_TYPE_OF[dtype];
+    return GGML_TYPE_OF[dtype as PlainDType];
   };
-  const tensors: GGUFTensorSpec[] = names.map((n) => {
-    const shape = h.shapeOf(n.hf);
-    return { name: n.gguf, type: typeOf(n), shape: n.layout === 'conv1d' ? [shape[1], shape[0]] : shape.slice() };
-  });
+  const tensors: GGUFTensorSpec[] = names.map((n, i) => ({ name: n.gguf, type: typeOf(n), shape: shapes[i] }));
   const metadata: Array<[string, GGUFTypedValue]> = [
     ['general.architecture', gguf.str('gpt2')],
     ['general.type', gguf.str('model')],
@@ -351,7 +409,7 @@ export function gpt2GGUFHeader(h: GGUFHeaderInputs): { names: TensorName[]; spec
   metadata.push(['fugaku.tokenizer_json', gguf.str(files.tokenizer)]);
   if (files.tokenizerConfig !== null) metadata.push(['fugaku.tokenizer_config', gguf.str(files.tokenizerConfig)]);
   if (files.specialTokensMap !== null) metadata.push(['fugaku.special_tokens_map', gguf.str(files.specialTokensMap)]);
-  return { names, spec: { metadata, tensors } };
+  return { names, spec: { metadata, tensors }, choices };
 }
 
 /** The tokenizer.ggml.* keys for an SPM vocabulary. */
