@@ -12,6 +12,9 @@ import { openGGUF, type GGUFFile } from '../src/io/gguf.js';
 import { loadGPT2 } from '../src/model/load.js';
 import { ReferenceBackend } from '../src/backend/reference.js';
 import { computeImatrix } from '../src/eval/imatrix.js';
+import { ObservingBackend } from '../src/eval/imatrix-observer.js';
+import type { Backend } from '../src/backend/backend.js';
+import { FugakuError } from '../src/errors.js';
 import { AutoTokenizer } from '../src/tokenizer/index.js';
 import { makeTempDir } from './build-safetensors.js';
 import { fixturesDir, modelDirs, rejectsWith, runFugaku } from './helpers.js';
@@ -173,4 +176,20 @@ test('fugaku imatrix CLI on the embedded default model: summary, file, datasets;
     assert.ok(e.stderr.includes(part), `${args.join(' ')}: ${e.stderr}`);
     assert.equal(e.stderr.trim().split('\n').length, 1, e.stderr);
   }
+});
+
+test('ObservingBackend refuses a backend whose activations live in device memory', () => {
+  const gpu = { name: 'webgpu', weightMemory: 'device' } as unknown as Backend;
+  assert.throws(() => new ObservingBackend(gpu, () => {}), (e: unknown) => e instanceof FugakuError && e.code === 'INVALID_ARGUMENT' && e.message.includes('webgpu') && (e.hint ?? '').includes('--backend native'));
+  // A host backend is wrapped; its matmul inputs reach the callback before the product.
+  const be = new ReferenceBackend();
+  const seen: number[][] = [];
+  const obs = new ObservingBackend(be, (_w, x, rows) => seen.push([rows, ...x]));
+  const w = obs.loadMatrix({ dtype: 'F32', shape: [2, 3], data: Float32Array.of(1, 0, 0, 0, 1, 0) }, 'in_out');
+  const x = obs.alloc(4);
+  obs.write(x, Float32Array.of(1, 2, 3, 4));
+  const out = obs.alloc(6);
+  obs.matmul(x, 2, w, null, out);
+  assert.deepEqual(seen, [[2, 1, 2, 3, 4]]);
+  assert.equal(obs.name, 'reference');
 });
