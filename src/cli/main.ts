@@ -171,8 +171,8 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerEvalCommand(program);
   registerConvertCommand(program);
-  registerBenchCommand(program);
   registerImatrixCommand(program);
+  registerBenchCommand(program);
 
   installUsageErrors(program);
   return program;
