@@ -212,7 +212,7 @@ test('option errors in every command: error[CODE]: message (hint: what is allowe
     [['generate', '--prompt', 'a', '--input-ids', '[1]'], 'INVALID_ARGUMENT', /--prompt and --input-ids cannot be used together/],
     [['generate', '--input-ids', 'x'], 'INVALID_ARGUMENT', /--input-ids takes a non-empty JSON array/],
     [['generate', 'extra'], 'INVALID_ARGUMENT', /too many arguments/],
-    [['frobnicate'], 'UNKNOWN_COMMAND', /fugaku: unknown command frobnicate \(hint: commands: tokenize, detokenize, generate, perplexity, chat, serve, eval, convert, bench; see fugaku --help\)/],
+    [['frobnicate'], 'UNKNOWN_COMMAND', /fugaku: unknown command frobnicate \(hint: commands: tokenize, detokenize, generate, perplexity, chat, serve, eval, convert, imatrix, bench; see fugaku --help\)/],
     [['--frobnicate'], 'UNKNOWN_OPTION', /fugaku: unknown option --frobnicate/],
     [['serve', '--port', '99999'], 'INVALID_ARGUMENT', /fugaku serve: --port "99999" is invalid \(hint: --port takes an integer in 0\.\.65535; see fugaku serve --help\)/],
     [['serve', '--port', '80x'], 'INVALID_ARGUMENT', /--port takes an integer in 0\.\.65535/],

@@ -22,6 +22,7 @@ import { registerServeCommand } from './serve.js';
 import { registerEvalCommand } from './eval.js';
 import { registerConvertCommand } from './convert.js';
 import { registerBenchCommand } from './bench.js';
+import { registerImatrixCommand } from './imatrix.js';
 import { installUsageErrors } from './usage-errors.js';
 import { packageRoot } from '../paths.js';
 
@@ -170,6 +171,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerEvalCommand(program);
   registerConvertCommand(program);
+  registerImatrixCommand(program);
   registerBenchCommand(program);
 
   installUsageErrors(program);
