@@ -139,8 +139,9 @@ export function tokenizerFromGGUFVocab(g: Meta): SynthesizedTokenizer {
     const score = scores[id];
     if (!Number.isFinite(score)) throw invalidTok(g.file, `tokenizer.ggml.scores[${id}] is ${score}`);
     if (type === GGUF_TOKEN_TYPE.UNUSED) {
-      // Kept so the ids stay in place, but unreachable: text is well-formed UTF-16 and never holds a lone surrogate.
-      vocab[id] = [`\uDFFF${id}`, score];
+      // Kept so the ids stay in place, but unreachable: the normalizer turns every U+0020 into "▁", so no
+      // normalized text holds a piece with a space in it.
+      vocab[id] = [` <unused ${id}>`, score];
       hiddenIds.push(id);
       continue;
     }
