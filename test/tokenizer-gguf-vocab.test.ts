@@ -210,6 +210,8 @@ test('typed errors: tokenizer models that cannot be rebuilt exactly, missing/inc
   assertCode(() => fromMeta(vocabMeta('llama', { 'tokenizer.ggml.model': gguf.str('gpt2') })), 'TOKENIZER_UNSUPPORTED', '"gpt2"', "'llama'", 'fugaku convert');
   assertCode(() => fromMeta(vocabMeta('llama', { 'tokenizer.ggml.model': gguf.str('bert') })), 'TOKENIZER_UNSUPPORTED', '"bert"');
   assertCode(() => fromMeta(new Map([['general.architecture', gguf.str('gpt2')]])), 'TOKENIZER_UNSUPPORTED', 'no tokenizer');
+  assertCode(() => fromMeta(vocabMeta('llama', { 'general.architecture': gguf.str('llama') })), 'ARCH_UNSUPPORTED', '"llama"', 'gpt2');
+  assertCode(() => fromMeta(vocabMeta('llama', { 'general.architecture': gguf.str('qwen2') })), 'ARCH_UNSUPPORTED', '"qwen2"');
   assertCode(
     () => fromMeta(vocabMeta('t5', { 'tokenizer.ggml.precompiled_charsmap': gguf.array('uint8', new Uint8Array([1, 2, 3, 4, 5])) })),
     'TOKENIZER_UNSUPPORTED',

@@ -84,6 +84,15 @@ const replace = (regex: string, content: string): JsonObject => ({ type: 'Replac
 
 /** Builds the tokenizer.json equivalent of a GGUF file's `tokenizer.ggml.*` keys. */
 export function tokenizerFromGGUFVocab(g: Meta): SynthesizedTokenizer {
+  // Another architecture's 'llama' vocabulary may be SentencePiece BPE, which a Unigram would not reproduce.
+  const arch = g.metadata.get('general.architecture');
+  if (arch?.type !== 'string' || arch.value !== 'gpt2') {
+    throw new FugakuError(
+      'ARCH_UNSUPPORTED',
+      `${g.file}: general.architecture is ${arch === undefined ? 'missing' : JSON.stringify(arch.value)}; only "gpt2" (Fugaku-LLM) files are supported, and their tokenizer is rebuilt from tokenizer.ggml.*`,
+      'use a Fugaku-LLM GGUF file (general.architecture gpt2), or convert the checkpoint with `fugaku convert`',
+    );
+  }
   const modelKey = g.metadata.get('tokenizer.ggml.model');
   if (modelKey === undefined) throw unsupportedTok(g.file, 'has neither fugaku.tokenizer_json nor tokenizer.ggml.model metadata (no tokenizer)');
   if (modelKey.type !== 'string') throw invalidTok(g.file, `metadata "tokenizer.ggml.model" should be a string but is ${modelKey.type}`);
