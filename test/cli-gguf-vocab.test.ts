@@ -5,7 +5,8 @@
  *  - `notok.gguf`: fugaku.tokenizer_json / tokenizer_config / special_tokens_map removed (weights and
  *    fugaku.hf_config kept, so generation is comparable token for token);
  *  - `bare.gguf`: every fugaku.* key removed (config rebuilt from gpt2.* keys, llama.cpp's gelu):
- *    tokenization equal, generation runs.
+ *    tokenization equal, generation runs;
+ *  - chat on `notok.gguf`, and with a foreign tokenizer.chat_template (same answers plus a warning).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,4 +75,27 @@ test('generate --prompt / --input-ids: same output without the fugaku tokenizer 
   assert.deepEqual(r.input_ids, w.input_ids);
   assert.ok(r.output_ids.length > 0);
   assert.equal(typeof r.text, 'string');
+});
+
+test('chat (piped): same answers without the fugaku tokenizer keys; a foreign chat template gets a warning', async () => {
+  const { notok } = await ready;
+  const run = async (model: string): Promise<{ stdout: string; stderr: string }> => {
+    const r = await runFugaku(['chat', '--model', model, '--max-new-tokens', '8'], { stdin: '富士山について教えて\n次は？\n' });
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  };
+  const want = await run(orig);
+  assert.ok(want.stdout.length > 0);
+  const got = await run(notok);
+  assert.equal(got.stdout, want.stdout);
+  assert.doesNotMatch(got.stderr, /chat template/);
+  const g = await openGGUF(notok);
+  const metadata = [...g.metadata.entries(), ['tokenizer.chat_template', { type: 'string', value: '{{ messages }}' }] as const];
+  const tensors = [...g.tensors.values()].map((t) => ({ name: t.name, type: t.type, shape: t.shape }));
+  const withTpl = path.join(dir, 'with-template.gguf');
+  await writeGGUF(withTpl, { metadata, tensors }, async (t) => (await g.readTensor(t.name)).data);
+  await g.close();
+  const w = await run(withTpl);
+  assert.equal(w.stdout, want.stdout);
+  assert.match(w.stderr, /warning: the model declares its own chat template .*built-in Fugaku-LLM instruct format/);
 });
