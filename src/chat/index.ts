@@ -1,6 +1,7 @@
 /** Chat prompts for Fugaku-LLM-13B-instruct. */
 export {
   applyChatTemplate,
+  chatTemplateNote,
   fitHistory,
   FUGAKU_CHAT_TEMPLATE,
   DEFAULT_SYSTEM_PROMPT,

@@ -186,3 +186,13 @@ export function fitHistory(
     'shorten the message (or the system prompt), or allow fewer new tokens',
   );
 }
+
+/**
+ * What to tell the user about a model's own chat template (`tokenizer.chat_template` of a GGUF file,
+ * `chat_template` of tokenizer_config.json): null when it has none or it is FUGAKU_CHAT_TEMPLATE,
+ * else a note that the built-in Fugaku-LLM instruct format is used instead (Jinja is not run here).
+ */
+export function chatTemplateNote(template: string | null): string | null {
+  if (template === null || template.trim() === '' || template === FUGAKU_CHAT_TEMPLATE) return null;
+  return `the model declares its own chat template (${template.length} characters); this runtime formats chats with the built-in Fugaku-LLM instruct format (src/chat/template.ts), not with that template`;
+}

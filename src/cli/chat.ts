@@ -19,7 +19,8 @@ import { AutoTokenizer } from '../tokenizer/index.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { Rng } from '../generation/rng.js';
 import { loadModel } from './load-model.js';
-import { applyChatTemplate, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
+import { readModelChatTemplate } from '../io/model-chat-template.js';
+import { applyChatTemplate, chatTemplateNote, fitHistory, TURN_STOP_STRING, type ChatMessage } from '../chat/index.js';
 import { addModelLoadOptions, addSamplingOptions, intArg, modelOption, pickGenerationOptions, SAMPLING_OPTION_NAMES } from './options.js';
 
 export interface ChatOptions {
@@ -125,6 +126,8 @@ export class StopStringFilter {
 /** The chat loop (exported for tests and embedding; the CLI calls it with the process streams). */
 export async function runChat(o: ChatOptions, io: ChatIO): Promise<void> {
   const tok = await AutoTokenizer.fromPretrained(o.model);
+  const templateNote = chatTemplateNote(await readModelChatTemplate(o.model));
+  if (templateNote !== null) process.stderr.write(`warning: ${templateNote}\n`);
   const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype, progress: io.interactive });
   if (tok.vocabSize > model.config.vocabSize) {
     throw new FugakuError('CONFIG_INVALID', `the tokenizer has ${tok.vocabSize} tokens but the model only ${model.config.vocabSize} embedding rows`, 'the tokenizer and the weights do not belong together');

@@ -12,6 +12,8 @@ import { createServer, listen, LISTEN_DEFAULTS } from '../server/index.js';
 import { addModelLoadOptions, intArg, modelOption } from './options.js';
 import { loadModel } from './load-model.js';
 import { readModelTerms } from '../io/terms.js';
+import { readModelChatTemplate } from '../io/model-chat-template.js';
+import { chatTemplateNote } from '../chat/index.js';
 
 export interface ServeOptions {
   model: string;
@@ -93,6 +95,8 @@ export async function runServe(o: ServeOptions, io: ServeIO): Promise<void> {
   const tokenizer = await AutoTokenizer.fromPretrained(o.model);
   const model = await loadModel(o.model, { dtype: o.dtype, backend: o.backend, threads: o.threads, simd: o.simd, kvCacheDtype: o.kvCacheDtype });
   const terms = await readModelTerms(o.model);
+  const templateNote = chatTemplateNote(await readModelChatTemplate(o.model));
+  if (templateNote !== null) io.log(`warning: ${templateNote}`);
   const { app, engine, modelNames } = createServer({
     terms,
     model,

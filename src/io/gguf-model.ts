@@ -7,7 +7,7 @@
  *   g.config            // Record<string, unknown>: the HF config.json object (from `fugaku.hf_config`, or
  *                       //   rebuilt from the gpt2.* / tokenizer.ggml.* keys for GGUF files of other converters)
  *   g.generationConfig  // Record<string, unknown> | null   (`fugaku.generation_config`)
- *   g.tokenizerJSON     // string | null   (`fugaku.tokenizer_json`, the tokenizer.json text)
+ *   g.tokenizerJSON     // string | null   (`fugaku.tokenizer_json`; null for other converters: PreTrainedTokenizer.fromGGUF then builds it from tokenizer.ggml.*)
  *   g.tokenizerConfig   // string | null   (`fugaku.tokenizer_config`)
  *   g.specialTokensMap  // string | null   (`fugaku.special_tokens_map`)
  *   g.tensors           // Map<canonical name, GGUFModelTensorInfo> (names as in src/model/load.ts:

@@ -3,7 +3,9 @@
  * the model include them in its own terms, so `fugaku serve` shows what this finds (at /terms, with a
  * link on the chat page and a line at start). A checkpoint folder carries them as `LICENSE` and/or
  * `LICENSE_ja` (the Fugaku-LLM repositories' files); a GGUF file as `general.license.text`
- * (`fugaku convert` embeds the folder's LICENSE there). A licence *name* alone is not terms.
+ * (`fugaku convert` embeds the folder's LICENSE there). A GGUF file of another converter often names
+ * its licence only (`general.license` id, `general.license.name`, `general.license.link`): then these
+ * are shown as a short text pointing at the terms, since that is all the file carries.
  */
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -17,7 +19,8 @@ export async function readModelTerms(modelPath: string): Promise<string | null> 
     const g = await openGGUF(modelPath);
     try {
       const text = metaString(g, 'general.license.text');
-      return text !== undefined && text.trim() !== '' ? text : null;
+      if (text !== undefined && text.trim() !== '') return text;
+      return licenceReference(metaString(g, 'general.license'), metaString(g, 'general.license.name'), metaString(g, 'general.license.link'));
     } finally {
       await g.close();
     }
@@ -31,4 +34,16 @@ export async function readModelTerms(modelPath: string): Promise<string | null> 
     if (text.trim() !== '') parts.push(text.trimEnd());
   }
   return parts.length > 0 ? parts.join('\n\n') + '\n' : null;
+}
+
+/** The text shown for a GGUF file that names its licence but does not embed it (null: names none). */
+export function licenceReference(id: string | undefined, name: string | undefined, link: string | undefined): string | null {
+  const clean = (v: string | undefined): string | null => (v === undefined || v.trim() === '' ? null : v.trim());
+  const [i, n, l] = [clean(id), clean(name), clean(link)];
+  if (n === null && l === null && (i === null || i === 'other')) return null;
+  const lines = [`This model's GGUF file names its licence but does not include its text.`];
+  if (n !== null) lines.push(`Licence: ${n}${i !== null && i !== 'other' ? ` (${i})` : ''}`);
+  else if (i !== null) lines.push(`Licence: ${i}`);
+  if (l !== null) lines.push(`Terms: ${l}`);
+  return lines.join('\n') + '\n';
 }

@@ -20,11 +20,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { metaString, openGGUF } from '../io/gguf.js';
+import { metaString, openGGUF, type GGUFFile } from '../io/gguf.js';
 import { resolveModelPath } from '../io/model-path.js';
 import { FugakuError } from '../errors.js';
 import { AddedVocabulary, type AddedTokenMatcher } from './added-tokens.js';
 import { decoderFromJson, type Decoder } from './decoders.js';
+import { tokenizerFromGGUFVocab } from './from-gguf-vocab.js';
 import { getObject, getType, invalid, isObject, unsupported } from './json.js';
 import { NormalizedString } from './normalized-string.js';
 import { normalizerFromJson, type Normalizer } from './normalizers.js';
@@ -101,10 +102,13 @@ export class PreTrainedTokenizer {
   private readonly decoder: Decoder | null;
   /** Token string of each id below the model vocabulary size (added tokens override). */
   private readonly tokenTable: readonly string[];
-  /** 1 where `tokenTable[id]` is a special token's content (skipped by skipSpecialTokens). */
+  /**
+   * 1 where `tokenTable[id]` is a special token's content (skipped by skipSpecialTokens); 2 for ids that
+   * hold a place but are no token (a GGUF vocabulary's unused entries: never matched, decoded to nothing).
+   */
   private readonly specialInTable: Uint8Array;
 
-  private constructor(tokenizerJson: unknown, tokenizerConfig: unknown, specialTokensMap: unknown) {
+  private constructor(tokenizerJson: unknown, tokenizerConfig: unknown, specialTokensMap: unknown, hiddenIds: readonly number[] = []) {
     if (!isObject(tokenizerJson)) throw invalid('(root)', 'must be a JSON object');
     const tj = tokenizerJson;
     const modelJson = getObject(tj, 'model', '(root)');
@@ -137,9 +141,17 @@ export class PreTrainedTokenizer {
     for (const [id, content] of this.added.idToContent) if (id < table.length) table[id] = content;
     this.tokenTable = table;
     this.specialInTable = Uint8Array.from(table, (t) => (this.added.specialContents.has(t) ? 1 : 0));
+    const hidden = new Set<string>();
+    for (const id of hiddenIds) {
+      if (id < table.length) {
+        this.specialInTable[id] = 2;
+        hidden.add(table[id]);
+      }
+    }
 
     const distinct = new Set(model.pieces);
     for (const c of this.added.byContent.keys()) distinct.add(c);
+    for (const c of hidden) distinct.delete(c);
     this.vocabSize = distinct.size;
 
     // Special tokens named by tokenizer_config.json (first) or special_tokens_map.json.
@@ -190,30 +202,34 @@ export class PreTrainedTokenizer {
   }
 
   /**
-   * The tokenizer stored in a GGUF file written by `fugaku convert` (the tokenizer.json text is kept
-   * in its metadata, so encoding is exactly the Hugging Face tokenizer's).
+   * The tokenizer stored in a GGUF file: the tokenizer.json text `fugaku convert` keeps in its metadata
+   * (so encoding is exactly the Hugging Face tokenizer's), or, for files of other converters, the
+   * equivalent built from the tokenizer.ggml.* keys (./from-gguf-vocab.ts).
    */
   static async fromGGUF(file: string): Promise<PreTrainedTokenizer> {
     const g = await openGGUF(file);
     try {
-      const text = metaString(g, 'fugaku.tokenizer_json');
-      if (text === undefined) {
-        throw new FugakuError(
-          'TOKENIZER_INVALID',
-          `${file} has no fugaku.tokenizer_json metadata (it was not written by \`fugaku convert\`)`,
-          'convert the Hugging Face checkpoint with `fugaku convert`, or pass the original model folder for the tokenizer',
-        );
-      }
-      const cfg = metaString(g, 'fugaku.tokenizer_config');
-      const stm = metaString(g, 'fugaku.special_tokens_map');
-      return PreTrainedTokenizer.fromJSON(
-        parseJsonFile(text, `${file} (fugaku.tokenizer_json)`),
-        cfg === undefined ? undefined : parseJsonFile(cfg, `${file} (fugaku.tokenizer_config)`),
-        stm === undefined ? undefined : parseJsonFile(stm, `${file} (fugaku.special_tokens_map)`),
-      );
+      return PreTrainedTokenizer.fromGGUFMetadata(g);
     } finally {
       await g.close();
     }
+  }
+
+  /** `fromGGUF` on an opened file's metadata. */
+  static fromGGUFMetadata(g: Pick<GGUFFile, 'file' | 'metadata'>): PreTrainedTokenizer {
+    const file = g.file;
+    const text = metaString(g, 'fugaku.tokenizer_json');
+    if (text === undefined) {
+      const s = tokenizerFromGGUFVocab(g);
+      return new PreTrainedTokenizer(s.tokenizerJson, s.tokenizerConfig, undefined, s.hiddenIds);
+    }
+    const cfg = metaString(g, 'fugaku.tokenizer_config');
+    const stm = metaString(g, 'fugaku.special_tokens_map');
+    return PreTrainedTokenizer.fromJSON(
+      parseJsonFile(text, `${file} (fugaku.tokenizer_json)`),
+      cfg === undefined ? undefined : parseJsonFile(cfg, `${file} (fugaku.tokenizer_config)`),
+      stm === undefined ? undefined : parseJsonFile(stm, `${file} (fugaku.special_tokens_map)`),
+    );
   }
 
   /** Build from parsed JSON documents. */
@@ -247,7 +263,8 @@ export class PreTrainedTokenizer {
       const id = ids[k];
       if (!Number.isInteger(id) || id < 0) throw this.badId(id);
       if (id < table.length) {
-        if (skip && this.specialInTable[id] === 1) continue;
+        const flag = this.specialInTable[id];
+        if (flag === 2 || (skip && flag === 1)) continue;
         tokens.push(table[id]);
       } else {
         const t = this.added.idToContent.get(id);
@@ -271,7 +288,7 @@ export class PreTrainedTokenizer {
   /** The token string of `id`, or null if no token has it. */
   idToToken(id: number): string | null {
     if (!Number.isInteger(id) || id < 0) throw this.badId(id);
-    if (id < this.tokenTable.length) return this.tokenTable[id];
+    if (id < this.tokenTable.length) return this.specialInTable[id] === 2 ? null : this.tokenTable[id];
     return this.added.idToContent.get(id) ?? null;
   }
 
