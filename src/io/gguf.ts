@@ -139,8 +139,6 @@ export const GGML_TYPES = {
   // Known but not loadable.
   Q8_1: { id: 9, blockSize: 32, typeSize: 36 },
   Q8_K: { id: 15, blockSize: 256, typeSize: 292 },
-  IQ4_NL: { id: 20, blockSize: 32, typeSize: 18 },
-  IQ4_XS: { id: 23, blockSize: 256, typeSize: 136 },
   I8: { id: 24, blockSize: 1, typeSize: 1 },
   I16: { id: 25, blockSize: 1, typeSize: 2 },
   I32: { id: 26, blockSize: 1, typeSize: 4 },
