@@ -13,6 +13,7 @@
         "native/attention.cc",
         "native/ops.cc",
         "native/blocks.cc",
+        "native/ggml_quantize.cc",
         "native/arch/portable.cc",
         "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",

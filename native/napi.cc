@@ -19,6 +19,7 @@
 #include "ops.h"
 #include "quant.h"
 #include "blocks.h"
+#include "ggml_quantize.h"
 
 namespace fugaku {
 namespace {
@@ -265,6 +266,26 @@ napi_value StoreRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// quantizeRows(ctx, format, src: Float32Array, nRows, nPerRow, imatrix: Float32Array | null, dst: Uint8Array):
+// ggml_quantize_chunk (ggml_quantize.h) into dst, on the context's threads.
+napi_value QuantizeRows(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* ctx = argc >= 7 ? unwrap<Context>(env, kContextTag, argv[0]) : nullptr;
+  int64_t fmt, rows, n; float *src, *qw = nullptr; size_t ns, nq = 0, nd; void* dst; napi_typedarray_type dt;
+  if (!ctx || !get_i64(env, argv[1], &fmt) || !get_f32(env, argv[2], &src, &ns) || !get_i64(env, argv[3], &rows) || !get_i64(env, argv[4], &n) ||
+      (!is_null(env, argv[5]) && !get_f32(env, argv[5], &qw, &nq)) || !get_ta(env, argv[6], &dst, &nd, &dt) || dt != napi_uint8_array)
+    return throw_err(env, kInvalid, "quantizeRows(ctx, format, src: Float32Array, nRows, nPerRow, imatrix: Float32Array | null, dst: Uint8Array)");
+  if (!ggml_quantize_supported(int32_t(fmt))) return throw_err(env, kInvalid, "quantizeRows: the format is not one of Q4_0, Q5_0, Q5_1, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS");
+  const int64_t block = fmt == Q4_0 || fmt == Q8_0 ? QK : block_type(int32_t(fmt)).block;
+  if (rows < 0 || n < 1 || n % block != 0) return throw_err(env, kInvalid, "quantizeRows: nPerRow must be a positive multiple of the block size");
+  if (ns < size_t(rows) * size_t(n)) return throw_err(env, kInvalid, "quantizeRows: src is shorter than nRows × nPerRow");
+  if (qw && nq != size_t(n)) return throw_err(env, kInvalid, "quantizeRows: imatrix must hold nPerRow values");
+  if (nd < size_t(rows) * size_t(row_bytes_of(int32_t(fmt), n))) return throw_err(env, kInvalid, "quantizeRows: dst is shorter than nRows rows of blocks");
+  if (rows > 0) ggml_quantize_rows(ctx->pool, int32_t(fmt), src, rows, n, qw, static_cast<uint8_t*>(dst));
+  return nullptr;
+}
+
 // The bandwidth probes' arguments (ctx, n, reps); false after throwing if they are bad.
 bool probe_args(napi_env env, napi_callback_info info, const char* usage, Context** ctx, int64_t* n, int64_t* reps) {
   size_t argc = 3; napi_value argv[3];
@@ -337,7 +358,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"cpuFeatures", GetCpuFeatures}, {"createContext", CreateContext}, {"loadMatrix", LoadMatrix}, {"matmul", Matmul},
       {"embedding", Embedding},     {"layerNorm", LayerNorm},         {"activation", Activation}, {"attention", Attention},
       {"matrixBytes", MatrixBytes}, {"streamTriad", StreamTriad}, {"streamRead", StreamRead}, {"storeRows", StoreRows},
-      {"addInPlace", AddInPlace},
+      {"addInPlace", AddInPlace}, {"quantizeRows", QuantizeRows},
   };
   for (auto& f : fns) {
     napi_value v;

@@ -48,6 +48,12 @@ export interface NativeAddon {
   /** rows × n values from src (row r at srcOff + r·srcStride) to dst (rows contiguous from dstOff); f16 bits when dst is a Uint16Array. */
   storeRows(ctx: NativeContext, src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array | Uint16Array, dstOff: number, n: number, rows: number): void;
   attention(ctx: NativeContext, q: Float32Array, t: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, past: number, nHead: number, headDim: number, scale: number, keyMask: Uint8Array | null, out: Float32Array): void;
+  /**
+   * ggml_quantize_chunk (native/ggml_quantize.h): nRows rows of nPerRow float32 values → GGUF blocks of
+   * `format` (Q4_0, Q5_0, Q5_1, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) in dst, with an importance
+   * matrix (nPerRow column weights) or null; the same bytes as quantizeTensorGGML, on the context's threads.
+   */
+  quantizeRows(ctx: NativeContext, format: number, src: Float32Array, nRows: number, nPerRow: number, imatrix: Float32Array | null, dst: Uint8Array): void;
   matrixBytes(m: NativeMatrix): number;
   streamTriad(ctx: NativeContext, n: number, reps: number): number;
   streamRead(ctx: NativeContext, n: number, reps: number): number;
