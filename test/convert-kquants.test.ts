@@ -12,6 +12,7 @@ import { convertToGGUF, FILE_TYPE } from '../src/convert/to-gguf.js';
 import { KQUANT_FTYPES, llamaTensorTypes, type KQuantFType } from '../src/convert/tensor-types.js';
 import { imatrixFor, readImatrixFile } from '../src/convert/imatrix-file.js';
 import { FugakuError } from '../src/errors.js';
+import { loadNativeAddon } from '../src/backend/native-addon.js';
 import { metaInt, openGGUF } from '../src/io/gguf.js';
 import { tensorNames } from '../src/io/gguf-names.js';
 import { makeTempDir } from './build-safetensors.js';
@@ -19,6 +20,8 @@ import { rejectsWith, runFugaku } from './helpers.js';
 import { FIXTURE_DIR, KQUANT_MODELS, writeKQuantModel, type KQuantModel } from './kquant-models.js';
 import { tensorManifest, type TensorManifest } from './make-kquant-fixtures.js';
 
+/** What the default ('auto') quantizer is here: the native addon when it loads (the normal case). */
+const AUTO_QUANTIZER = loadNativeAddon().ok ? 'native' : 'typescript';
 
 async function expected(model: string, ftype: KQuantFType, imatrix: boolean): Promise<TensorManifest> {
   return JSON.parse(await readFile(path.join(FIXTURE_DIR, `${model}-${ftype}${imatrix ? '-imatrix' : ''}.json`), 'utf8')) as TensorManifest;
@@ -48,6 +51,7 @@ for (const m of KQUANT_MODELS) {
           const out = path.join(t.dir, `${ftype}${im ? '-im' : ''}.gguf`);
           const s = await convertToGGUF({ model: dir, out, dtype: ftype, imatrix: im ? imatrix : undefined });
           assert.equal(s.fileType, FILE_TYPE[ftype]);
+          assert.equal(s.quantizer, AUTO_QUANTIZER);
           if (im) assert.ok(s.imatrix !== null && s.imatrix.used > 0 && s.imatrix.format === 'gguf');
           const g = await openGGUF(out);
           assert.equal(metaInt(g, 'general.file_type'), FILE_TYPE[ftype]);
@@ -77,8 +81,10 @@ test('the legacy .dat importance matrix gives the same weights and the same file
     const dir = path.join(t.dir, m.name);
     await writeKQuantModel(m, dir);
     const out = path.join(t.dir, 'q3.gguf');
-    await convertToGGUF({ model: dir, out, dtype: 'q3_k_m', imatrix: path.join(FIXTURE_DIR, `${m.name}-imatrix.dat`) });
-    assertSameTensors(await tensorManifest(out), await expected(m.name, 'q3_k_m', true), 'q3_k_m with the .dat imatrix');
+    // on the TypeScript spec's quantizer (the other cases take the native one where the addon loads)
+    const s = await convertToGGUF({ model: dir, out, dtype: 'q3_k_m', imatrix: path.join(FIXTURE_DIR, `${m.name}-imatrix.dat`), quantizer: 'typescript' });
+    assert.equal(s.quantizer, 'typescript');
+    assertSameTensors(await tensorManifest(out), await expected(m.name, 'q3_k_m', true), 'q3_k_m with the .dat imatrix (TypeScript quantizer)');
   } finally {
     await t.cleanup();
   }
@@ -94,7 +100,8 @@ test('fugaku convert CLI (a real process): --dtype iq4_xs --imatrix writes llama
     const imatrix = path.join(FIXTURE_DIR, `${m.name}-imatrix.gguf`);
     const r = await runFugaku(['convert', '--model', dir, '--dtype', 'iq4_xs', '--imatrix', imatrix, '--out', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as { dtype: string; fileType: number; types: Record<string, number>; imatrix: { used: number }; warnings: string[] };
+    const s = JSON.parse(r.stdout) as { dtype: string; fileType: number; types: Record<string, number>; imatrix: { used: number }; warnings: string[]; quantizer: string };
+    assert.equal(s.quantizer, AUTO_QUANTIZER);
     // kq-narrow: every 32-wide matrix falls back from IQ4_XS (qkv, attn_output, ffn_up: 3 per layer); the tied
     // token_embd is not a fallback (llama.cpp's output rule picks Q8_0 directly when 256 does not divide its rows)
     assert.ok(s.warnings.some((w) => w.startsWith(`${3 * m.nLayer} tensors`) && w.includes(`(${3 * m.nLayer} IQ4_XS→IQ4_NL)`)), JSON.stringify(s.warnings));

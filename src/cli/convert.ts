@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { CONVERT_DTYPES, convertToGGUF, type ConvertSummary, type TokenizerModel } from '../convert/to-gguf.js';
+import type { QuantizerChoice } from '../convert/ggml-quantizer.js';
 import { createTtyProgress, formatBytes } from '../io/progress.js';
 
 interface ConvertCliOptions {
@@ -20,6 +21,7 @@ interface ConvertCliOptions {
   embedLicense: boolean;
   tokenizerModel: string;
   imatrix?: string;
+  quantizer?: string;
 }
 
 function printSummary(s: ConvertSummary): void {
@@ -31,6 +33,7 @@ function printSummary(s: ConvertSummary): void {
     `  vocabulary: ${s.vocab.tokens} tokens (${s.vocab.pieces} from tokenizer.json + ${s.vocab.padded} unused padding), bos ${s.vocab.bos}, eos ${s.vocab.eos}, unk ${s.vocab.unk}, pad ${s.vocab.pad}`,
     `  licence: ${s.license.name} <${s.license.link}>${s.license.textFrom ? ` (text embedded from ${s.license.textFrom})` : ''}`,
   ];
+  if (s.quantizer) lines.push(`  quantizer: ${s.quantizer}`);
   if (s.imatrix) lines.push(`  importance matrix: ${s.imatrix.file} (${s.imatrix.format}, ${s.imatrix.entries} entries, used for ${s.imatrix.used} tensors)`);
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   process.stdout.write(lines.join('\n') + '\n');
@@ -52,6 +55,7 @@ export function registerConvertCommand(program: Command): void {
     .option('--no-embed-license', 'do not embed any licence text')
     .option('--tokenizer-model <model>', 'tokenizer.ggml.model for llama.cpp: llama (SentencePiece merges, byte fallback) or t5 (Unigram/Viterbi, no byte fallback); see docs/GGUF.md', 'llama')
     .option('--imatrix <file>', 'importance matrix (llama-imatrix GGUF or legacy .dat) for the k-quant types, as llama-quantize --imatrix')
+    .option('--quantizer <which>', 'k-quant quantizer: native (the addon), typescript (the spec) or auto (native when the addon loads; default, or FUGAKU_QUANTIZER); the same bytes')
     .option('--json', 'print the summary as one JSON object', false)
     .action(async (o: ConvertCliOptions) => {
       const summary = await convertToGGUF({
@@ -65,6 +69,7 @@ export function registerConvertCommand(program: Command): void {
         licenseFile: o.embedLicense ? o.licenseFile : null,
         tokenizerModel: o.tokenizerModel as TokenizerModel,
         imatrix: o.imatrix,
+        quantizer: o.quantizer as QuantizerChoice | undefined,
         progress: createTtyProgress(process.stderr),
       });
       if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');

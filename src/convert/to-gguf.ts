@@ -22,7 +22,8 @@ import { parseGPT2Config, type GPT2Config } from '../model/config.js';
 import { expectedTensors } from '../model/load.js';
 import { convertFloat, storageToF32, type StorageArray, type StorageDType } from '../tensor/dtype.js';
 import { quantizeMatrix, QK } from '../tensor/quant.js';
-import { quantizeTensorGGML, QUANT_BLOCKS, type GGMLQuantType } from '../tensor/ggml/quantize.js';
+import { QUANT_BLOCKS, type GGMLQuantType } from '../tensor/ggml/quantize.js';
+import { createGGMLQuantizer, resolveQuantizerChoice, type GGMLQuantizer, type QuantizerChoice } from './ggml-quantizer.js';
 import { KQUANT_FILE_TYPE, KQUANT_FTYPES, llamaTensorTypes, type KQuantFType, type TensorTypeChoice } from './tensor-types.js';
 import { imatrixFor, readImatrixFile, type ImatrixData } from './imatrix-file.js';
 import { tensorNames, type TensorName } from '../io/gguf-names.js';
@@ -85,6 +86,11 @@ export interface ConvertOptions {
    * entry weights its columns, as `llama-quantize --imatrix` does.
    */
   imatrix?: string;
+  /**
+   * The k-quant quantizer (src/convert/ggml-quantizer.ts): 'native' (the addon, required), 'typescript'
+   * (the spec) or 'auto' (native when the addon loads). Default: FUGAKU_QUANTIZER, else 'auto'. Same bytes.
+   */
+  quantizer?: QuantizerChoice;
   progress?: ProgressReporter;
 }
 
@@ -107,6 +113,8 @@ export interface ConvertSummary {
   types: Record<string, number>;
   /** The importance matrix used (k-quant types), with how many tensors took weights from it. */
   imatrix: { file: string; format: 'gguf' | 'legacy'; entries: number; used: number } | null;
+  /** The quantizer that wrote the k-quant mixes' tensors; null for the other types. */
+  quantizer: 'native' | 'typescript' | null;
   vocab: { tokens: number; pieces: number; padded: number; bos: number | null; eos: number | null; unk: number | null; pad: number | null };
   license: { name: string; link: string; textFrom: string | null };
   /** Differences between llama.cpp's gpt2 graph and this model that change llama.cpp's outputs. */
@@ -220,7 +228,9 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
     throw new FugakuError('FILE_NOT_FOUND', `the folder of --out ${out} does not exist`, 'create the folder first or choose another --out path');
   }
 
+  const quantizerChoice = resolveQuantizerChoice(opts.quantizer);
   const imatrix: ImatrixData | null = opts.imatrix !== undefined ? await readImatrixFile(opts.imatrix) : null;
+  const quantizer: GGMLQuantizer | null = isKQuantDType(dtype) ? createGGMLQuantizer(quantizerChoice) : null;
   const ckpt = await openCheckpoint(opts.model, { progress: opts.progress });
   try {
     const cfg = parseGPT2Config(ckpt.config, path.join(ckpt.dir, 'config.json'));
@@ -301,7 +311,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
           // ggml_quantize_chunk over the whole [out][in] matrix, with this tensor's imatrix row
           const qw = imatrixFor(imatrix, t.name, [m.inDim, m.outDim]);
           if (qw !== null) imatrixUsed++;
-          return quantizeTensorGGML(t.type, storageToF32(w.dtype, m.data), m.outDim, m.inDim, qw);
+          return quantizer!.quantize(t.type, storageToF32(w.dtype, m.data), m.outDim, m.inDim, qw);
         }
         if (t.type === 'Q8_0' || t.type === 'Q4_0') {
           const f = storageToF32(w.dtype, m.data);
@@ -327,6 +337,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertSummar
       seconds: (performance.now() - t0) / 1000,
       types,
       imatrix: imatrix === null ? null : { file: path.resolve(imatrix.file), format: imatrix.format, entries: imatrix.entries.size, used: imatrixUsed },
+      quantizer: quantizer?.kind ?? null,
       vocab: { tokens: vocab.tokens.length, pieces: vocab.pieces, padded: vocab.padded, bos: vocab.bosId, eos: vocab.eosId, unk: vocab.unkId, pad: vocab.padId },
       license: { name: licenseName, link: licenseLink, textFrom: licenseFrom },
       warnings,
