@@ -3,7 +3,7 @@
  * ggml-quants.c) against the TypeScript spec (quantizeTensorGGML, which convert-kquants.test.ts checks
  * against llama-quantize): for every type `fugaku convert` writes, with and without an importance
  * matrix, on random rows of several widths and on the edge cases (zeros, constants, huge and tiny
- * values, outliers), the bytes must be equal. Thread counts must not change the bytes; a Uint8Array
+ * values, f32 subnormals, outliers), the bytes must be equal. Thread counts must not change the bytes; a Uint8Array
  * that starts at an odd offset gets the same bytes; bad arguments are typed errors. And the
  * converter's choice of quantizer (ConvertOptions.quantizer / FUGAKU_QUANTIZER).
  */
@@ -44,6 +44,9 @@ function testRows(n: number, rng: Rng): { name: string; x: Float32Array; rows: n
   out.push({ name: 'tiny', x: randn(rng, rows * n, 1e-6), rows });
   const sub = randn(rng, n, 1e-9);
   out.push({ name: 'f16-subnormal', x: sub, rows: 1 });
+  // f32-subnormal weights: the searches' scales overflow to inf, and ggml's nearest_int returns its
+  // trick's value for the out-of-range argument (the spec's nearestInt mirrors that)
+  out.push({ name: 'f32-subnormal', x: randn(rng, rows * n, 1e-40), rows });
   const outl = randn(rng, rows * n, 0.02);
   for (let k = 0; k < 8; k++) outl[Math.floor(rng.nextFloat() * outl.length)] *= 200;
   out.push({ name: 'outliers', x: outl, rows });
@@ -88,7 +91,7 @@ for (const type of TYPES) {
         }
       }
     }
-    assert.equal(cases, widths.length * 11 * 2);
+    assert.equal(cases, widths.length * 12 * 2);
   });
 }
 

@@ -11,10 +11,29 @@ export const f = Math.fround;
 /** GROUP_MAX_EPS (1e-15f). */
 export const GROUP_MAX_EPS = Math.fround(1e-15);
 
-/** ggml's nearest_int (the 12582912.f trick): round half to even, for |x| ≤ 4194303. */
+/**
+ * ggml's nearest_int (the 12582912.f trick): round half to even for |x| ≤ 4194303; beyond that
+ * (and for ±inf, NaN, which searches on f32-subnormal or overflowing weights produce) the trick's
+ * own result, (bits(f32(x + 12582912)) & 0x7fffff) − 0x400000, as ggml (built with NDEBUG) returns it.
+ */
 export function nearestInt(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+  if (Math.abs(x) <= 4194303) {
+    const r = Math.round(x);
+    return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+  }
+  return f32MantissaBits(f(x + 12582912)) - 0x00400000;
+}
+
+/** The 23 mantissa bits of a float32 value (NaN: the quiet bit, as the CPU's default NaN has). */
+function f32MantissaBits(v: number): number {
+  if (Number.isNaN(v)) return 0x00400000;
+  const a = Math.abs(v);
+  if (a === Infinity || a === 0) return 0;
+  if (a < 2 ** -126) return a / 2 ** -149; // subnormal: the mantissa is the value in units of 2^-149
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return (a / 2 ** e - 1) * 2 ** 23;
 }
 
 /** Writes an f16 bit pattern little-endian. */
