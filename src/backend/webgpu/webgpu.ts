@@ -81,6 +81,8 @@ export class WebGPUBackend implements Backend {
   private scratchXQ: GPUBuffer | null = null;
   private scratchXD: GPUBuffer | null = null;
   private scratchXS: GPUBuffer | null = null;
+  /** ggml's grids (IQ types), uploaded at the first matrix that needs them. */
+  private grids: GPUBuffer | null = null;
   private deviceError: string | null = null;
   private readonly bits = new DataView(new ArrayBuffer(4));
   private readonly keepAlive: readonly unknown[];
@@ -423,6 +425,11 @@ export class WebGPUBackend implements Backend {
       last.set(data.subarray(whole));
       this.queue.writeBuffer(buffer, whole, last.buffer, 0, 4);
     }
+    if (t.grid && this.grids === null) {
+      const g = G.gridBytes();
+      this.grids = this.createBuffer(g.length);
+      this.queue.writeBuffer(this.grids, 0, g.buffer, g.byteOffset, g.length);
+    }
     const m: GpuMatrix = { backend: this.name, inDim, outDim, format: w.dtype, byteSize: data.length, buffer, layout: 'out_in', dtype: w.dtype, qbase: rowBytes };
     return m;
   }
@@ -442,7 +449,7 @@ export class WebGPUBackend implements Backend {
     else this.dispatch('quant_q81', () => G.QUANTIZE_Q8_1, [blocks], [xb.buffer, xq, xd, xs], this.grid(blocks));
     for (let r0 = 0; r0 < rows; r0 += K.GEMV_MAX_ROWS) {
       const R = Math.min(K.GEMV_MAX_ROWS, rows - r0);
-      this.dispatch(`gemv_g_${type}_${R}`, () => G.gemvGGML(type, R), [inDim, outDim, m.qbase, r0, hasBias], [m.buffer, xq, xd, xs, bb, yb.buffer], this.rowsGrid(Math.ceil(outDim / 8)));
+      this.dispatch(`gemv_g_${type}_${R}`, () => G.gemvGGML(type, R), [inDim, outDim, m.qbase, r0, hasBias], [m.buffer, xq, xd, xs, bb, yb.buffer, ...(t.grid ? [this.grids!] : [])], this.rowsGrid(Math.ceil(outDim / 8)));
     }
   }
 
@@ -525,7 +532,7 @@ export class WebGPUBackend implements Backend {
     checkRange('embedding output', 0, n, y.length);
     const fmt = m.dtype;
     if (G.isGpuBlockType(fmt)) {
-      this.dispatch(`embed_g_${fmt}`, () => G.embeddingGGML(fmt), [m.inDim, m.outDim, m.qbase, n], [m.buffer, DATA, y.buffer], this.grid(n), new Uint32Array(ids.buffer, ids.byteOffset, ids.length));
+      this.dispatch(`embed_g_${fmt}`, () => G.embeddingGGML(fmt), [m.inDim, m.outDim, m.qbase, n], [m.buffer, DATA, y.buffer, ...(G.GGML_GPU_TYPES[fmt].grid ? [this.grids!] : [])], this.grid(n), new Uint32Array(ids.buffer, ids.byteOffset, ids.length));
       return;
     }
     this.dispatch(`embed_${fmt}_${m.layout}`, () => K.embedding(fmt, m.layout), [m.inDim, m.outDim, m.qbase, n], [m.buffer, DATA, y.buffer], this.grid(n), new Uint32Array(ids.buffer, ids.byteOffset, ids.length));

@@ -13,11 +13,15 @@
  * XS array<i32> (Q8_0/Q8_1: Σq per 32-block; Q8_K: 16 bsums per 256-block).
  */
 
+import * as G from '../../tensor/ggml/grids.js';
+
 /** What the GPU kernels need of a ggml block type. */
 export interface GpuBlockType {
   readonly blockSize: 32 | 256;
   readonly typeSize: number;
   readonly act: 'Q8_0' | 'Q8_1' | 'Q8_K';
+  /** Reads ggml's grids (the GR buffer of gridBytes()). */
+  readonly grid?: true;
 }
 
 /** The block types this backend computes on (ggml's sizes; see src/tensor/ggml/formats.ts). */
@@ -32,7 +36,54 @@ export const GGML_GPU_TYPES: Readonly<Record<string, GpuBlockType>> = {
   Q6_K: { blockSize: 256, typeSize: 210, act: 'Q8_K' },
   IQ4_NL: { blockSize: 32, typeSize: 18, act: 'Q8_0' },
   IQ4_XS: { blockSize: 256, typeSize: 136, act: 'Q8_K' },
+  IQ2_XXS: { blockSize: 256, typeSize: 66, act: 'Q8_K', grid: true },
+  IQ2_XS: { blockSize: 256, typeSize: 74, act: 'Q8_K', grid: true },
+  IQ2_S: { blockSize: 256, typeSize: 82, act: 'Q8_K', grid: true },
+  IQ3_XXS: { blockSize: 256, typeSize: 98, act: 'Q8_K', grid: true },
+  IQ3_S: { blockSize: 256, typeSize: 110, act: 'Q8_K', grid: true },
+  IQ1_S: { blockSize: 256, typeSize: 50, act: 'Q8_K', grid: true },
+  IQ1_M: { blockSize: 256, typeSize: 56, act: 'Q8_K', grid: true },
 };
+
+/** ggml's tables in one buffer (each as its little-endian bytes), in this order; GRID_AT: byte offsets. */
+const GRID_TABLES = [
+  ['KS', G.ksigns_iq2xs],
+  ['G2XXS', G.iq2xxs_grid],
+  ['G2XS', G.iq2xs_grid],
+  ['G2S', G.iq2s_grid],
+  ['G3XXS', G.iq3xxs_grid],
+  ['G3S', G.iq3s_grid],
+  ['G1S', G.iq1s_grid],
+] as const;
+
+function gridLayout(): { at: Record<string, number>; bytes: number } {
+  const at: Record<string, number> = {};
+  let bytes = 0;
+  for (const [name, t] of GRID_TABLES) {
+    at[name] = bytes;
+    bytes += Math.ceil(t.length / 4) * 4;
+  }
+  return { at, bytes };
+}
+
+/** The bytes of the GR buffer the grid types read (uploaded once per backend). */
+export function gridBytes(): Uint8Array {
+  const { at, bytes } = gridLayout();
+  const out = new Uint8Array(bytes);
+  for (const [name, t] of GRID_TABLES) out.set(t, at[name]);
+  return out;
+}
+
+function gridWGSL(): string {
+  const { at } = gridLayout();
+  return `
+${Object.entries(at).map(([n, a]) => `const ${n} = ${a}u;`).join('\n')}
+fn gb8(a: u32) -> u32 { return (GR[a >> 2u] >> ((a & 3u) * 8u)) & 0xffu; }
+fn sgn(s: u32, j: u32) -> i32 { return select(1, -1, ((s >> j) & 1u) != 0u); }
+fn nib(b: u32, hi: bool) -> u32 { return select(b & 15u, b >> 4u, hi); }
+fn wu16(a: u32) -> u32 { return wb8(a) | (wb8(a + 1u) << 8u); }
+`;
+}
 
 export function isGpuBlockType(s: string): boolean {
   return Object.prototype.hasOwnProperty.call(GGML_GPU_TYPES, s);
@@ -380,8 +431,169 @@ fn deq(w: u32, e: u32) -> f32 { return wf16(w) * f32(xsls(w, e / 32u)) * f32(xsq
 };
 
 
+
+/**
+ * The grid types as val(w, e) (the signed grid value of element e) and ls(w, g) (the integer scale of
+ * 16-group g), with blk = mult · d · d_y · Σ_g ls · Σ q8·val, as ggml's vec_dot generic sums them.
+ */
+function gridDot(mult: string, d: string): string {
+  return `
+fn blk(w: u32, kb: u32, r: u32) -> f32 {
+  let x0 = kb * 256u;
+  var isum = 0;
+  for (var g = 0u; g < 16u; g = g + 1u) {
+    var s = 0;
+    for (var l = 0u; l < 16u; l = l + 1u) { let e = g * 16u + l; s = s + q8(r, x0 + e) * val(w, e); }
+    isum = isum + ls(w, g) * s;
+  }
+  return ${mult} * (${d} * ad(r, kb) * f32(isum));
+}`;
+}
+
+const GRID_TYPE_WGSL: Record<string, string> = {
+  IQ2_XXS: `
+// d at 0, qs (8 bytes per 32: 4 grid indices, then a u32 of 4·7 sign bits and a 4-bit scale) at 2.
+fn a1(w: u32, ib: u32) -> u32 { return wu32(w + 2u + 8u * ib + 4u); }
+fn val(w: u32, e: u32) -> i32 {
+  let ib = e / 32u; let l = (e / 8u) & 3u; let j = e & 7u;
+  let s = gb8(KS + ((a1(w, ib) >> (7u * l)) & 127u));
+  return i32(gb8(G2XXS + wb8(w + 2u + 8u * ib + l) * 8u + j)) * sgn(s, j);
+}
+fn ls(w: u32, g: u32) -> i32 { return i32(2u * (a1(w, g / 2u) >> 28u) + 1u); }
+${gridDot('0.125', 'wf16(w)')}
+fn deq(w: u32, e: u32) -> f32 {
+  let ib = e / 32u; let l = (e / 8u) & 3u; let j = e & 7u;
+  let db = (wf16(w) * (0.5 + f32(a1(w, ib) >> 28u))) * 0.25;
+  let s = gb8(KS + ((a1(w, ib) >> (7u * l)) & 127u));
+  return db * f32(gb8(G2XXS + wb8(w + 2u + 8u * ib + l) * 8u + j)) * f32(sgn(s, j));
+}`,
+  IQ2_XS: `
+// d at 0, qs u16[32] at 2 (9-bit grid index, 7-bit sign index), scales[8] at 66.
+fn val(w: u32, e: u32) -> i32 {
+  let qv = wu16(w + 2u + 2u * (e / 8u)); let j = e & 7u;
+  return i32(gb8(G2XS + (qv & 511u) * 8u + j)) * sgn(gb8(KS + (qv >> 9u)), j);
+}
+fn ls(w: u32, g: u32) -> i32 { return i32(2u * nib(wb8(w + 66u + g / 2u), (g & 1u) == 1u) + 1u); }
+${gridDot('0.125', 'wf16(w)')}
+fn deq(w: u32, e: u32) -> f32 {
+  let g = e / 16u;
+  let db = (wf16(w) * (0.5 + f32(nib(wb8(w + 66u + g / 2u), (g & 1u) == 1u)))) * 0.25;
+  let qv = wu16(w + 2u + 2u * (e / 8u)); let j = e & 7u;
+  return db * f32(gb8(G2XS + (qv & 511u) * 8u + j)) * f32(sgn(gb8(KS + (qv >> 9u)), j));
+}`,
+  IQ2_S: `
+// d at 0, qs[32] at 2, signs[32] at 34, qh[8] at 66, scales[8] at 74.
+fn gidx(w: u32, k: u32) -> u32 { return wb8(w + 2u + k) | ((wb8(w + 66u + k / 4u) << (8u - 2u * (k & 3u))) & 0x300u); }
+fn val(w: u32, e: u32) -> i32 {
+  let k = e / 8u; let j = e & 7u;
+  return i32(gb8(G2S + gidx(w, k) * 8u + j)) * sgn(wb8(w + 34u + k), j);
+}
+fn ls(w: u32, g: u32) -> i32 { return i32(2u * nib(wb8(w + 74u + g / 2u), (g & 1u) == 1u) + 1u); }
+${gridDot('0.125', 'wf16(w)')}
+fn deq(w: u32, e: u32) -> f32 {
+  let g = e / 16u;
+  let db = (wf16(w) * (0.5 + f32(nib(wb8(w + 74u + g / 2u), (g & 1u) == 1u)))) * 0.25;
+  let k = e / 8u; let j = e & 7u;
+  return db * f32(gb8(G2S + gidx(w, k) * 8u + j)) * f32(sgn(wb8(w + 34u + k), j));
+}`,
+  IQ3_XXS: `
+// d at 0, qs[64] (grid indices) at 2, scales_and_signs u32[8] at 66.
+fn a(w: u32, ib: u32) -> u32 { return wu32(w + 66u + 4u * ib); }
+fn gv(w: u32, e: u32) -> u32 {
+  let ib = e / 32u; let l = (e / 8u) & 3u; let jj = e & 7u;
+  return gb8(G3XXS + wb8(w + 2u + 8u * ib + 2u * l + jj / 4u) * 4u + (jj & 3u));
+}
+fn sg(w: u32, e: u32) -> i32 { return sgn(gb8(KS + ((a(w, e / 32u) >> (7u * ((e / 8u) & 3u))) & 127u)), e & 7u); }
+fn val(w: u32, e: u32) -> i32 { return i32(gv(w, e)) * sg(w, e); }
+fn ls(w: u32, g: u32) -> i32 { return i32(2u * (a(w, g / 2u) >> 28u) + 1u); }
+${gridDot('0.25', 'wf16(w)')}
+fn deq(w: u32, e: u32) -> f32 {
+  let db = (wf16(w) * (0.5 + f32(a(w, e / 32u) >> 28u))) * 0.5;
+  return db * f32(gv(w, e)) * f32(sg(w, e));
+}`,
+  IQ3_S: `
+// d at 0, qs[64] at 2, qh[8] at 66, signs[32] at 74, scales[4] at 106.
+fn gv(w: u32, e: u32) -> u32 {
+  let k = e / 8u; let ib = k / 4u; let l = k & 3u; let jj = e & 7u;
+  let qh = wb8(w + 66u + ib);
+  let hi = select((qh << (8u - 2u * l)) & 256u, (qh << (7u - 2u * l)) & 256u, jj >= 4u);
+  return gb8(G3S + (wb8(w + 2u + 8u * ib + 2u * l + jj / 4u) | hi) * 4u + (jj & 3u));
+}
+fn sg(w: u32, e: u32) -> i32 { return sgn(wb8(w + 74u + e / 8u), e & 7u); }
+fn val(w: u32, e: u32) -> i32 { return i32(gv(w, e)) * sg(w, e); }
+fn ls32(w: u32, ib: u32) -> u32 { return 2u * nib(wb8(w + 106u + ib / 2u), (ib & 1u) == 1u) + 1u; }
+fn ls(w: u32, g: u32) -> i32 { return i32(ls32(w, g / 2u)); }
+${gridDot('1.0', 'wf16(w)')}
+fn deq(w: u32, e: u32) -> f32 { return (wf16(w) * f32(ls32(w, e / 32u))) * f32(gv(w, e)) * f32(sg(w, e)); }`,
+  IQ1_S: `
+// d at 0, qs[32] at 2, qh u16[8] at 34 (3 high index bits per 8, a 3-bit scale, the delta sign).
+fn g1(w: u32, e: u32) -> i32 {
+  let ib = e / 32u; let l = (e / 8u) & 3u;
+  let qh = wu16(w + 34u + 2u * ib);
+  let idx = wb8(w + 2u + 4u * ib + l) | (((qh >> (3u * l)) & 7u) << 8u);
+  return bitcast<i32>(gb8(G1S + idx * 8u + (e & 7u)) << 24u) >> 24u;
+}
+fn lsd(w: u32, ib: u32) -> vec2<i32> {
+  let qh = wu16(w + 34u + 2u * ib);
+  return vec2<i32>(i32(2u * ((qh >> 12u) & 7u) + 1u), select(1, -1, (qh & 0x8000u) != 0u));
+}
+fn blk(w: u32, kb: u32, r: u32) -> f32 {
+  let x0 = kb * 256u;
+  var sumi = 0;
+  var sumi1 = 0;
+  for (var ib = 0u; ib < 8u; ib = ib + 1u) {
+    var s = 0;
+    for (var l = 0u; l < 32u; l = l + 1u) { let e = ib * 32u + l; s = s + q8(r, x0 + e) * g1(w, e); }
+    let sd = lsd(w, ib);
+    sumi = sumi + sd.x * s;
+    sumi1 = sumi1 + sd.x * sd.y * (as_(r, kb * 16u + 2u * ib) + as_(r, kb * 16u + 2u * ib + 1u));
+  }
+  return wf16(w) * ad(r, kb) * (f32(sumi) + 0.125 * f32(sumi1));
+}
+fn deq(w: u32, e: u32) -> f32 {
+  let sd = lsd(w, e / 32u);
+  return (wf16(w) * f32(sd.x)) * (f32(g1(w, e)) + select(0.125, -0.125, sd.y < 0));
+}`,
+  IQ1_M: `
+// qs[32] at 0, qh[16] at 32, scales u16[4] at 48 (3-bit scales; their top nibbles make the f16 d).
+fn dm(w: u32) -> f32 {
+  let s0 = wu16(w + 48u); let s1 = wu16(w + 50u); let s2 = wu16(w + 52u); let s3 = wu16(w + 54u);
+  return unpack2x16float((s0 >> 12u) | ((s1 >> 8u) & 0xf0u) | ((s2 >> 4u) & 0xf00u) | (s3 & 0xf000u)).x;
+}
+fn qhb(w: u32, k: u32) -> u32 { return wb8(w + 32u + 2u * (k / 4u) + (k & 3u) / 2u); }
+fn g1(w: u32, e: u32) -> i32 {
+  let k = e / 8u;
+  let idx = wb8(w + 4u * (k / 4u) + (k & 3u)) | ((qhb(w, k) << (8u - 4u * (k & 1u))) & 0x700u);
+  return bitcast<i32>(gb8(G1S + idx * 8u + (e & 7u)) << 24u) >> 24u;
+}
+fn dlt(w: u32, k: u32) -> i32 { return select(1, -1, (qhb(w, k) & select(0x08u, 0x80u, (k & 1u) == 1u)) != 0u); }
+fn ls(w: u32, g: u32) -> i32 {
+  let ib = g / 2u;
+  let sc = wu16(w + 48u + 2u * (ib / 2u));
+  return i32(2u * ((sc >> (6u * (ib % 2u) + 3u * (g & 1u))) & 7u) + 1u);
+}
+fn blk(w: u32, kb: u32, r: u32) -> f32 {
+  let x0 = kb * 256u;
+  var sumi1 = 0;
+  var sumi2 = 0;
+  for (var k = 0u; k < 32u; k = k + 1u) {
+    var s1 = 0;
+    var s2 = 0;
+    for (var j = 0u; j < 8u; j = j + 1u) { let e = k * 8u + j; let q = q8(r, x0 + e); s1 = s1 + q * g1(w, e); s2 = s2 + q; }
+    let l = ls(w, k / 2u);
+    sumi1 = sumi1 + l * s1;
+    sumi2 = sumi2 + l * dlt(w, k) * s2;
+  }
+  return dm(w) * ad(r, kb) * (f32(sumi1) + 0.125 * f32(sumi2));
+}
+fn deq(w: u32, e: u32) -> f32 {
+  let k = e / 8u;
+  return (dm(w) * f32(ls(w, k / 2u))) * (f32(g1(w, e)) + select(0.125, -0.125, dlt(w, k) < 0));
+}`,
+};
+
 function typeSource(type: string): string {
-  const src = TYPE_WGSL[type];
+  const src = TYPE_WGSL[type] ?? (GRID_TYPE_WGSL[type] === undefined ? undefined : gridWGSL() + GRID_TYPE_WGSL[type]);
   if (src === undefined) throw new Error(`no WGSL for ${type}`);
   return src;
 }
@@ -401,6 +613,7 @@ export function gemvGGML(type: string, R: number): string {
 @group(0) @binding(4) var<storage, read> XS: array<i32>;
 @group(0) @binding(5) var<storage, read> B: array<f32>;
 @group(0) @binding(6) var<storage, read_write> Y: array<f32>;
+${t.grid ? '@group(0) @binding(7) var<storage, read> GR: array<u32>;' : ''}
 var<workgroup> red: array<f32, 256>;
 ${BYTES}${KVALUES}
 fn q8(r: u32, i: u32) -> i32 { return XQ[(p(3) + r) * p(0) + i]; }
@@ -442,6 +655,7 @@ export function embeddingGGML(type: string): string {
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read> Ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+${t.grid ? '@group(0) @binding(4) var<storage, read> GR: array<u32>;' : ''}
 ${BYTES}${KVALUES}
 fn q8(r: u32, i: u32) -> i32 { return 0; }
 fn ad(r: u32, b: u32) -> f32 { return 0.0; }
