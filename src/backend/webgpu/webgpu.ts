@@ -4,7 +4,8 @@
  * the residual stream and the KV caches are GPU buffers, and ops are recorded into one compute pass per
  * submission (a forward step is a few submissions); only `read`/`argmax` bring numbers back. Kernels are in
  * ./wgsl.ts. Weights stay in the format they are loaded in (bf16 as stored, f16, f32; Q8_0/Q4_0 blocks with
- * their f16 scales split from the quants so every load is a whole word), and a decode GEMV reads each
+ * their f16 scales split from the quants so every load is a whole word; the other ggml block types as their
+ * raw GGUF bytes, see ./wgsl-ggml.ts), and a decode GEMV reads each
  * weight byte once per step for the whole batch.
  *
  * Ordering: queue.writeBuffer runs before any command buffer submitted after it, so the per-dispatch
