@@ -4,7 +4,8 @@
  * the residual stream and the KV caches are GPU buffers, and ops are recorded into one compute pass per
  * submission (a forward step is a few submissions); only `read`/`argmax` bring numbers back. Kernels are in
  * ./wgsl.ts. Weights stay in the format they are loaded in (bf16 as stored, f16, f32; Q8_0/Q4_0 blocks with
- * their f16 scales split from the quants so every load is a whole word), and a decode GEMV reads each
+ * their f16 scales split from the quants so every load is a whole word; the other ggml block types as their
+ * raw GGUF bytes, see ./wgsl-ggml.ts), and a decode GEMV reads each
  * weight byte once per step for the whole batch.
  *
  * Ordering: queue.writeBuffer runs before any command buffer submitted after it, so the per-dispatch
@@ -19,6 +20,7 @@ import { QUANT_BLOCK_BYTES, dequantizeRow, isQuantType, quantRowBytes, quantizeM
 import { blockFormatUnsupported, checkRange, checkTokenIds, matrixDims, type AttentionArgs, type Backend, type Matrix, type MatrixFormat, type MatrixLayout, type Tensor, type TensorDType, type WeightTensor } from '../backend.js';
 import { describeAdapter, openWebGPU, type AdapterDescription, type OpenedDevice, type WebGPUOpenOptions } from './device.js';
 import * as K from './wgsl.js';
+import * as G from './wgsl-ggml.js';
 
 export interface WebGPUBackendOptions extends WebGPUOpenOptions {
   /**
@@ -43,7 +45,7 @@ interface GpuMatrix extends Matrix {
   readonly buffer: GPUBuffer;
   readonly layout: MatrixLayout;
   readonly dtype: MatrixFormat;
-  /** Word offset of the quantized values (after the f16 scales) of a Q8_0/Q4_0 matrix. */
+  /** Word offset of the quantized values (after the f16 scales) of a Q8_0/Q4_0 matrix; bytes per row of a ggml block-format matrix. */
   readonly qbase: number;
 }
 
@@ -77,6 +79,11 @@ export class WebGPUBackend implements Backend {
   private readonly dummy: GPUBuffer;
   private scratchQ: GPUBuffer | null = null;
   private scratchPart: GPUBuffer | null = null;
+  private scratchXQ: GPUBuffer | null = null;
+  private scratchXD: GPUBuffer | null = null;
+  private scratchXS: GPUBuffer | null = null;
+  /** ggml's grids (IQ types), uploaded at the first matrix that needs them. */
+  private grids: GPUBuffer | null = null;
   private deviceError: string | null = null;
   private readonly bits = new DataView(new ArrayBuffer(4));
   private readonly keepAlive: readonly unknown[];
@@ -251,7 +258,7 @@ export class WebGPUBackend implements Backend {
     return b;
   }
 
-  private scratch(which: 'scratchQ' | 'scratchPart', floats: number): GPUBuffer {
+  private scratch(which: 'scratchQ' | 'scratchPart' | 'scratchXQ' | 'scratchXD' | 'scratchXS', floats: number): GPUBuffer {
     const cur = this[which];
     if (cur && cur.size >= floats * 4) return cur;
     if (cur) this.dead.push(cur);
@@ -332,6 +339,7 @@ export class WebGPUBackend implements Backend {
   // ---- weights ----------------------------------------------------------------------------------
 
   loadMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
+    if (G.isGpuBlockType(w.dtype)) return this.loadBlockMatrix(w, layout, format);
     const { inDim, outDim, target } = matrixDims(this.name, w, layout, format);
     for (const f of [w.dtype, target]) if (f !== 'F32' && f !== 'BF16' && f !== 'F16' && !isQuantType(f)) throw blockFormatUnsupported(this.name, f);
     if (isQuantType(target)) {
@@ -396,6 +404,57 @@ export class WebGPUBackend implements Backend {
     return m;
   }
 
+  /**
+   * A ggml block-format weight (Q4_1, Q5_0, Q5_1, k-quants, IQ4_NL, IQ4_XS): its GGUF bytes as they are,
+   * [out][in/blockSize blocks], in one buffer of words (a last partial word is zero-padded).
+   */
+  private loadBlockMatrix(w: WeightTensor, layout: MatrixLayout, format?: MatrixFormat): Matrix {
+    const type = w.dtype as string;
+    const t = G.GGML_GPU_TYPES[type];
+    if (format !== undefined && format !== w.dtype) throw new FugakuError('DTYPE_UNSUPPORTED', `the WebGPU backend computes on a ${type} weight as stored; it cannot convert it to ${format}`, `load it as ${type.toLowerCase()} (the format it is stored in)`);
+    if (layout !== 'out_in' || w.shape.length !== 2) throw new FugakuError('INTERNAL', `${type} weights are stored [out, in], got layout ${layout} and shape [${w.shape.join(', ')}]`);
+    const [outDim, inDim] = w.shape as [number, number];
+    if (inDim % t.blockSize !== 0) throw new FugakuError('DTYPE_UNSUPPORTED', `${type} needs rows whose length is a multiple of ${t.blockSize}, got ${inDim}`, 'use a 32-block type (Q8_0, Q5_0, Q5_1, Q4_0, IQ4_NL) or bf16 for this tensor');
+    const rowBytes = (inDim / t.blockSize) * t.typeSize;
+    const data = w.data as Uint8Array;
+    if (data.length !== rowBytes * outDim) throw new FugakuError('TENSOR_SHAPE_MISMATCH', `${type} matrix [${outDim}, ${inDim}] needs ${rowBytes * outDim} bytes, got ${data.length}`, 'the file is corrupt; convert it again');
+    const buffer = this.createBuffer(data.length);
+    this.flush();
+    const whole = data.length - (data.length % 4);
+    if (whole > 0) this.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, whole);
+    if (whole < data.length) {
+      const last = new Uint8Array(4);
+      last.set(data.subarray(whole));
+      this.queue.writeBuffer(buffer, whole, last.buffer, 0, 4);
+    }
+    if (t.grid && this.grids === null) {
+      const g = G.gridBytes();
+      this.grids = this.createBuffer(g.length);
+      this.queue.writeBuffer(this.grids, 0, g.buffer, g.byteOffset, g.length);
+    }
+    const m: GpuMatrix = { backend: this.name, inDim, outDim, format: w.dtype, byteSize: data.length, buffer, layout: 'out_in', dtype: w.dtype, qbase: rowBytes };
+    return m;
+  }
+
+  /** Block-format matmul: activations quantized as the type's vec_dot_type, then the GEMV over groups of up to 8 rows. */
+  private matmulBlocks(m: GpuMatrix, xb: GpuTensor, rows: number, bb: GPUBuffer, hasBias: number, yb: GpuTensor): void {
+    const type = m.dtype as string;
+    const t = G.GGML_GPU_TYPES[type];
+    const { inDim, outDim } = m;
+    const n = rows * inDim;
+    const kBlock = t.act === 'Q8_K' ? 256 : 32;
+    const blocks = n / kBlock;
+    const xq = this.scratch('scratchXQ', n);
+    const xd = this.scratch('scratchXD', blocks);
+    const xs = this.scratch('scratchXS', t.act === 'Q8_K' ? blocks * 16 : blocks);
+    if (t.act === 'Q8_K') this.dispatch('quant_q8k', () => G.QUANTIZE_Q8_K, [blocks], [xb.buffer, xq, xd, xs], this.grid(blocks));
+    else this.dispatch('quant_q81', () => G.QUANTIZE_Q8_1, [blocks], [xb.buffer, xq, xd, xs], this.grid(blocks));
+    for (let r0 = 0; r0 < rows; r0 += K.GEMV_MAX_ROWS) {
+      const R = Math.min(K.GEMV_MAX_ROWS, rows - r0);
+      this.dispatch(`gemv_g_${type}_${R}`, () => G.gemvGGML(type, R), [inDim, outDim, m.qbase, r0, hasBias], [m.buffer, xq, xd, xs, bb, yb.buffer, ...(t.grid ? [this.grids!] : [])], this.rowsGrid(Math.ceil(outDim / 8)));
+    }
+  }
+
   /** A matrix of pseudo-random values made on the GPU (benchmarks of shapes too big to make on the host). */
   randomMatrix(format: 'BF16' | 'F16' | 'Q8_0' | 'Q4_0', inDim: number, outDim: number, layout: MatrixLayout, seed: number): Matrix {
     const quant = format === 'Q8_0' || format === 'Q4_0';
@@ -438,6 +497,10 @@ export class WebGPUBackend implements Backend {
     const { inDim, outDim } = m;
     checkRange('matmul input', 0, rows * inDim, xb.length);
     checkRange('matmul output', 0, rows * outDim, yb.length);
+    if (G.isGpuBlockType(m.dtype)) {
+      this.matmulBlocks(m, xb, rows, bb, hasBias, yb);
+      return;
+    }
     let xbuf = xb.buffer;
     if (m.dtype === 'Q8_0' || m.dtype === 'Q4_0') {
       // Activations on the int8 grid of their 32-blocks, as the specification's integer product has them.
@@ -470,6 +533,10 @@ export class WebGPUBackend implements Backend {
     const n = ids.length * m.inDim;
     checkRange('embedding output', 0, n, y.length);
     const fmt = m.dtype;
+    if (G.isGpuBlockType(fmt)) {
+      this.dispatch(`embed_g_${fmt}`, () => G.embeddingGGML(fmt), [m.inDim, m.outDim, m.qbase, n], [m.buffer, DATA, y.buffer, ...(G.GGML_GPU_TYPES[fmt].grid ? [this.grids!] : [])], this.grid(n), new Uint32Array(ids.buffer, ids.byteOffset, ids.length));
+      return;
+    }
     this.dispatch(`embed_${fmt}_${m.layout}`, () => K.embedding(fmt, m.layout), [m.inDim, m.outDim, m.qbase, n], [m.buffer, DATA, y.buffer], this.grid(n), new Uint32Array(ids.buffer, ids.byteOffset, ids.length));
   }
 
