@@ -657,7 +657,7 @@ for (const entry of registry.present) {
  * helper adds its name here when its kernels land; every other backend must refuse such a weight with
  * DTYPE_UNSUPPORTED at loadMatrix (asserted below), never crash or compute garbage.
  */
-const BLOCK_FORMAT_BACKENDS: readonly string[] = ['reference', 'native'];
+const BLOCK_FORMAT_BACKENDS: readonly string[] = ['reference', 'native', 'webgpu'];
 const NEW_BLOCK_FORMATS = GGML_BLOCK_TYPE_NAMES.filter((t) => t !== 'Q8_0' && t !== 'Q4_0');
 
 /** A random [outDim, inDim] weight of valid `type` blocks (random bytes, small finite f16 scales). */

@@ -51,11 +51,15 @@ test('the fixtures hold every block type llama.cpp writes for real models', asyn
 // from llama.cpp's by 0.003 nats on the f16 file and 0.05–0.12 on the quantized ones (measured on every
 // backend); a misread block (a wrong scale, sign or grid entry) moves them by whole nats.
 const MAX_LOGP_DIFF = 0.15;
+// The software GPU adapter of the tests (SwiftShader) takes ~15 s a file here: it runs three files that
+// between them hold Q4_K, Q6_K, Q5_K, Q2_K, IQ1_M, IQ2_XXS, IQ2_S and IQ3_S (backend-ops checks every type on it).
+const GPU_FILES = new Set(['rand-Q4_K_M.gguf', 'rand-IQ2_M.gguf', 'rand-IQ1_M.gguf']);
 for (const entry of registry.present) {
+  const cases = Object.entries(reference.files).filter(([f]) => entry.name !== 'webgpu' || GPU_FILES.has(f));
   test(`${entry.name}: every file made by llama-quantize gives llama.cpp's next-token distribution and greedy continuation`, async (t) => {
     const backend = await entry.create();
     let sameGreedy = 0;
-    for (const [file, ref] of Object.entries(reference.files)) {
+    for (const [file, ref] of cases) {
       await t.test(file, async () => {
         const model = await AutoModelForCausalLM.fromPretrained(path.join(dir, file), { backend });
         const cache = model.model.newCache();
@@ -74,8 +78,8 @@ for (const entry of registry.present) {
       });
     }
     // Near-ties (llama.cpp's Q3_K_M file: p1/p2 = 1.09) may go the other way; 17 of the 19 agreed token for token.
-    const files = Object.keys(reference.files).length;
-    assert.ok(sameGreedy >= files - 3, `only ${sameGreedy} of ${files} greedy continuations equal llama.cpp's`);
+    const files = cases.length;
+    assert.ok(sameGreedy >= files - Math.min(3, Math.floor(files / 3)), `only ${sameGreedy} of ${files} greedy continuations equal llama.cpp's`);
     if ('destroy' in backend && typeof backend.destroy === 'function') backend.destroy();
   });
 }
