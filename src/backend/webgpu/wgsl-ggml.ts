@@ -14,6 +14,8 @@
  */
 
 import * as G from '../../tensor/ggml/grids.js';
+// Correctly rounded a / b and C's roundf: the scales and quants must equal the CPU's (see wgsl.ts).
+import { DIV_RN, ROUNDF } from './wgsl.js';
 
 /** What the GPU kernels need of a ggml block type. */
 export interface GpuBlockType {
@@ -110,35 +112,6 @@ const KVALUES = /* wgsl */ `
 var<private> KV: array<i32, 16> = array<i32, 16>(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 `;
 
-/** Correctly rounded a / b for positive normal floats (as wgsl.ts's; the scales must equal the CPU's). */
-const DIV_RN = /* wgsl */ `
-fn div_rn(a: f32, b: f32) -> f32 {
-  let ba = bitcast<u32>(a);
-  let bb = bitcast<u32>(b);
-  var e = i32(ba >> 23u) - i32(bb >> 23u) + 127;
-  var ma = (ba & 0x7fffffu) | 0x800000u;
-  let mb = (bb & 0x7fffffu) | 0x800000u;
-  if (ma < mb) { ma = ma << 1u; e = e - 1; }
-  var q = 0u;
-  var r = ma;
-  for (var i = 0; i < 25; i = i + 1) {
-    q = q << 1u;
-    if (r >= mb) { r = r - mb; q = q | 1u; }
-    r = r << 1u;
-  }
-  let guard = q & 1u;
-  q = q >> 1u;
-  if (guard == 1u && (r != 0u || (q & 1u) == 1u)) { q = q + 1u; }
-  if (q == 0x1000000u) { q = q >> 1u; e = e + 1; }
-  if (e <= 0) { return 0.0; }
-  return bitcast<f32>((u32(e) << 23u) | (q & 0x7fffffu));
-}
-fn roundf(v: f32) -> f32 {
-  let t = trunc(v);
-  if (abs(v - t) >= 0.5) { return t + sign(v); }
-  return t;
-}
-`;
 
 const ACT_BINDINGS = /* wgsl */ `
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -151,7 +124,7 @@ const ACT_BINDINGS = /* wgsl */ `
  * Q8_0/Q8_1 activations: per 32-block d = amax/127, q = roundf(x·(1/d)) (the same as QUANTIZE_ACTIVATIONS
  * and src/tensor/quant.ts), and Σq. One invocation per block. Params: 0 blocks.
  */
-export const QUANTIZE_Q8_1 = `${PARAMS}${FLAT}${DIV_RN}${ACT_BINDINGS}
+export const QUANTIZE_Q8_1 = `${PARAMS}${FLAT}${DIV_RN}${ROUNDF}${ACT_BINDINGS}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = flat(wid, nwg, lid);
@@ -179,7 +152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * iscale = -127/max, q = min(127, nearest_int(iscale·x)) (half to even, as WGSL's round), d = 1/iscale,
  * bsums of each 16 q's. Both divisions correctly rounded. One invocation per 256-block. Params: 0 blocks.
  */
-export const QUANTIZE_Q8_K = `${PARAMS}${FLAT}${DIV_RN}${ACT_BINDINGS}
+export const QUANTIZE_Q8_K = `${PARAMS}${FLAT}${DIV_RN}${ROUNDF}${ACT_BINDINGS}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = flat(wid, nwg, lid);

@@ -54,7 +54,7 @@ fn f32_to_f16(x: f32) -> u32 {
  * Correctly rounded a / b for positive normal floats (GPU division may be off by an ulp or two, and the
  * activation scale d = amax/127 must equal the CPU's exactly, or values on rounding ties flip).
  */
-const DIV_RN = /* wgsl */ `
+export const DIV_RN = /* wgsl */ `
 fn div_rn(a: f32, b: f32) -> f32 {
   let ba = bitcast<u32>(a);
   let bb = bitcast<u32>(b);
@@ -79,7 +79,7 @@ fn div_rn(a: f32, b: f32) -> f32 {
 `;
 
 /** C's roundf: halves away from zero (WGSL's round() goes to even). */
-const ROUNDF = /* wgsl */ `
+export const ROUNDF = /* wgsl */ `
 fn roundf(v: f32) -> f32 {
   let t = trunc(v);
   if (abs(v - t) >= 0.5) { return t + sign(v); }
