@@ -16,6 +16,7 @@
 import * as G from '../../tensor/ggml/grids.js';
 // Correctly rounded a / b and C's roundf: the scales and quants must equal the CPU's (see wgsl.ts).
 import { DIV_RN, ROUNDF } from './wgsl.js';
+import { BLOCK_TYPES, GGML_BLOCK_TYPE_NAMES } from '../../tensor/ggml/formats.js';
 
 /** What the GPU kernels need of a ggml block type. */
 export interface GpuBlockType {
@@ -26,26 +27,17 @@ export interface GpuBlockType {
   readonly grid?: true;
 }
 
-/** The block types this backend computes on (ggml's sizes; see src/tensor/ggml/formats.ts). */
-export const GGML_GPU_TYPES: Readonly<Record<string, GpuBlockType>> = {
-  Q4_1: { blockSize: 32, typeSize: 20, act: 'Q8_1' },
-  Q5_0: { blockSize: 32, typeSize: 22, act: 'Q8_0' },
-  Q5_1: { blockSize: 32, typeSize: 24, act: 'Q8_1' },
-  Q2_K: { blockSize: 256, typeSize: 84, act: 'Q8_K' },
-  Q3_K: { blockSize: 256, typeSize: 110, act: 'Q8_K' },
-  Q4_K: { blockSize: 256, typeSize: 144, act: 'Q8_K' },
-  Q5_K: { blockSize: 256, typeSize: 176, act: 'Q8_K' },
-  Q6_K: { blockSize: 256, typeSize: 210, act: 'Q8_K' },
-  IQ4_NL: { blockSize: 32, typeSize: 18, act: 'Q8_0' },
-  IQ4_XS: { blockSize: 256, typeSize: 136, act: 'Q8_K' },
-  IQ2_XXS: { blockSize: 256, typeSize: 66, act: 'Q8_K', grid: true },
-  IQ2_XS: { blockSize: 256, typeSize: 74, act: 'Q8_K', grid: true },
-  IQ2_S: { blockSize: 256, typeSize: 82, act: 'Q8_K', grid: true },
-  IQ3_XXS: { blockSize: 256, typeSize: 98, act: 'Q8_K', grid: true },
-  IQ3_S: { blockSize: 256, typeSize: 110, act: 'Q8_K', grid: true },
-  IQ1_S: { blockSize: 256, typeSize: 50, act: 'Q8_K', grid: true },
-  IQ1_M: { blockSize: 256, typeSize: 56, act: 'Q8_K', grid: true },
-};
+/**
+ * The block types these kernels compute on: every ggml block type of src/tensor/ggml/formats.ts but Q8_0 and
+ * Q4_0 (which keep wgsl.ts's split-scale path), with its sizes and activation type; the IQ types but IQ4
+ * read ggml's grids.
+ */
+export const GGML_GPU_TYPES: Readonly<Record<string, GpuBlockType>> = Object.fromEntries(
+  GGML_BLOCK_TYPE_NAMES.filter((t) => t !== 'Q8_0' && t !== 'Q4_0').map((t) => {
+    const { blockSize, typeSize, act } = BLOCK_TYPES[t];
+    return [t, { blockSize, typeSize, act, ...(t.startsWith('IQ') && !t.startsWith('IQ4') ? { grid: true as const } : {}) }];
+  }),
+);
 
 /** ggml's tables in one buffer (each as its little-endian bytes), in this order; GRID_AT: byte offsets. */
 const GRID_TABLES = [
