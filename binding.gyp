@@ -13,11 +13,13 @@
         "native/attention.cc",
         "native/ops.cc",
         "native/blocks.cc",
+        "native/blocks_unpack.cc",
         "native/ggml_quantize.cc",
         "native/arch/portable.cc",
         "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",
         "native/arch/x86/blocks_avx2.cc",
+        "native/arch/x86/unpack_avx512.cc",
         "native/arch/arm/kernels.cc",
         "native/arch/arm/blocks_neon.cc"
       ],

@@ -21,6 +21,20 @@ void dequantize_block_row(int32_t fmt, const uint8_t* row, int64_t n, float* out
 Matrix* load_blocks(Context& ctx, int32_t fmt, const uint8_t* blocks, int64_t in, int64_t outd);
 // out[r][o] = x_r · row o (+ bias[o]) for a block-type matrix.
 void matmul_blocks(Context& ctx, const Matrix& m, const float* x, int64_t rows, const float* bias, float* out);
+// The tile paths' weights (blocks_unpack.cc). The 32-blocks (Q4_1, Q5_0, Q5_1, IQ4_NL; Q8_0/Q8_1
+// activations): unpack_sub gives 32 (0 for the other formats), unpack_has_min whether the blocks have
+// offsets; unpack_block_row gives a row of n values as int8 q[n] and, per block j, w = dw[j]·q + mw[j].
+int unpack_sub(int32_t fmt);
+bool unpack_has_min(int32_t fmt);
+void unpack_block_row(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw);
+// The super-block types with Q8_K activations (Q2_K … Q6_K, IQ4_XS): each value's integer sc·q (its
+// sub-block's integer scale times its quant, ggml's integers, |sc·q| ≤ 4096) as 128·hi + lo with
+// lo ∈ [0, 127], so that two int8 products give ggml's per-super-block integer sum exactly; per
+// super-block i the float d[i], and for the MS = unpack_mins(fmt) sub-blocks with mins (0, 8 or 16)
+// mw[i·MS + j] = −dmin·m_j: w = d·(128·hi + lo) + mw over sub-block j.
+bool unpack_super(int32_t fmt);
+int unpack_mins(int32_t fmt);
+void unpack_super_row(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw);
 // The portable vec_dot entries (arch/portable_blocks.cc).
 void fill_blocks_portable(Kernels& k);
 

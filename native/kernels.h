@@ -32,6 +32,20 @@ using GroupFn = void (*)(const Matrix& m, int64_t g, const int8_t* const* xq, co
 // (raw GGUF blocks) · one activation row vy quantized for the type (blocks.h); bs, bx, by, nrc as
 // ggml's (the addon always passes nrc = 1).
 using VecDotFn = void (*)(int n, float* s, size_t bs, const void* vx, size_t bx, const void* vy, size_t by, int nrc);
+// AMX, ggml's 32-blocks in prefill (Q4_1, Q5_0, Q5_1, IQ4_NL): 16 unpacked weight rows (wq: int8, rows
+// ld bytes apart; dw, mw: the nb = in / 32 blocks' scales and offsets, block j's 16 rows at j·16) ×
+// mt tiles of 16 activation rows packed for B tiles (xp: tile t, block j at (t·nb + j)·512 bytes; xd,
+// xs: the rows' block scales and xd·Σq, 16 floats at (t·nb + j)·16): res[(t·16 + o)·16 + r] =
+// Σ_j dw·xd·(q·x) + mw·xs (mw only with `mins`).
+using AmxBlocksFn = void (*)(bool mins, const int8_t* wq, int64_t ld, int64_t in, const float* dw, const float* mw, const int8_t* xp,
+                             const float* xd, const float* xs, int64_t mt, float* res);
+// AMX, the super-block types in prefill (Q2_K … Q6_K, IQ4_XS; blocks.h unpack_super_row): 16 weight
+// rows as lo and hi int8 values (rows ld bytes apart), d [super-block][16 rows] and the MS mins per
+// super-block mw [super-block][MS][16 rows] × mt activation tiles (xp: tile t, super-block b, K-step s
+// of 64 at ((t·nsb + b)·4 + s)·1024 bytes; xd [t][b][16 rows]; xs [t][b][MS][16 rows], xd·Σx of each
+// sub-block with a min) into res[(t·16 + o)·16 + r].
+using AmxSuperFn = void (*)(int MS, const int8_t* lo, const int8_t* hi, int64_t ld, int64_t in, const float* d, const float* mw, const int8_t* xp,
+                            const float* xd, const float* xs, int64_t mt, float* res);
 using AmxChunkFn = int64_t (*)(const Matrix& m, int64_t ga, int64_t gb, int64_t r0, int64_t r1, const int8_t* q, const float* d,
                                const float* bias, float* out);
 
@@ -85,6 +99,11 @@ struct Kernels {
   GroupFn group[NR + 1];
   GroupFn pair[NR2 + 1];
   AmxChunkFn amx_chunk;  // null: no tiles
+  AmxBlocksFn amx_blocks;  // null: no tiles (the block types take vec_dot)
+  AmxSuperFn amx_super;
+  // the tile paths' weight unpacking (blocks.h unpack_block_row / unpack_super_row; the same integers in every set)
+  void (*unpack_block)(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw);
+  void (*unpack_super)(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw);
   bool q8_sums;          // the Q8_0 kernels need the activation blocks' sums (Q4_0's always do)
   void (*quantize_acts)(const float* x, int64_t n, int8_t* q, float* d, int32_t* sums);
   // matmul, ggml's other block types: one entry per Format code (null for the formats above).
@@ -128,6 +147,8 @@ void activation(int32_t kind, float* x, int64_t a, int64_t b);  // the scalar de
 namespace x86 {
 void fill(Kernels& k, int level);  // AVX2 / AVXVNNI / AVX512 / AMX
 void fill_blocks_avx2(Kernels& k);  // the block types' vec_dot (arch/x86/blocks_avx2.cc)
+void unpack_block_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw);  // arch/x86/unpack_avx512.cc
+void unpack_super_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw);
 }
 #endif
 #ifdef FUGAKU_ARM64

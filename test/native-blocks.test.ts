@@ -74,8 +74,9 @@ for (const type of TYPES) {
   test(`${type}: every kernel set (${sets.join(', ')}) agrees with the TypeScript spec; embedding is its dequantization`, () => {
     const rng = new Rng(1000 + BLOCK_TYPES[type].id);
     const small = BLOCK_TYPES[type].blockSize === 32;
-    // [out, in, rows]: out not a multiple of 8; in = 256·k, or 32·k not a multiple of 256 for the 32-blocks.
-    const shapes: [number, number, number][] = [[37, small ? 608 : 512, 5], [13, small ? 96 : 256, 1], [3, small ? 1312 : 1280, 9]];
+    // [out, in, rows]: out not a multiple of 8; in = 256·k, or 32·k not a multiple of 256 for the 32-blocks;
+    // 9 and 21 rows take the tile path where there is one (two 16-row tiles, the second part padding).
+    const shapes: [number, number, number][] = [[37, small ? 608 : 512, 5], [13, small ? 96 : 256, 1], [3, small ? 1312 : 1280, 9], [35, small ? 544 : 768, 21]];
     const modes: Mode[] = ['random', 'max quants', 'zero scales'];
     for (const [outDim, inDim, rows] of shapes) {
       for (const mode of modes) {

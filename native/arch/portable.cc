@@ -201,6 +201,10 @@ Kernels portable_kernels() {
   fill_rows<NR>(k.dot_float, [](auto R) -> DotFloatFn { return dot_float<decltype(R)::value>; });
   k.dot2_float = nullptr;
   fill_rows<NR>(k.group, [](auto N) -> GroupFn { return group<decltype(N)::value>; });
+  k.amx_blocks = nullptr;
+  k.amx_super = nullptr;
+  k.unpack_block = unpack_block_row;
+  k.unpack_super = unpack_super_row;
   k.amx_chunk = nullptr;  // k.pair stays all null
   k.q8_sums = false;
   k.quantize_acts = quantize_acts;

@@ -136,4 +136,208 @@ FUGAKU_AMX_FN void pair_tiles(const uint8_t* ga, const uint8_t* gb, int64_t nb, 
 
 #undef FUGAKU_AMX_STEP
 
+// ---------------------------------------------------------------- ggml's 32-blocks (prefill)
+// The other way round from pair_tiles: the weights are the A operand and the activations the B one.
+// A weight tile is 16 rows × 32 bytes of int8 values unpacked once per product (blocks_unpack.cc), read
+// in place with the unpacked rows' stride, so no weight is reordered; the activations are put in VNNI
+// order once per product (matmul_blocks), and every weight group reuses them. C[o][r] = Σ q·x over
+// one sub-block; one vector per weight row o holds its 16 activation rows, scaled in float by the
+// sub-block's dw·xd and offset by mw·xs (xs = xd·Σx), and summed over the sub-blocks in order.
+//
+// Tiles 0/1: A (16 × S bytes, S = 32), 2/3: B (S/4 rows × 64 bytes), 4/5: C; consecutive blocks
+// alternate between the two copies, as in pair_tiles.
+inline TileConfig block_tile_config(int S) {
+  TileConfig c;
+  std::memset(&c, 0, sizeof c);
+  c.palette_id = 1;
+  for (int t = 0; t < 2; t++) {
+    c.rows[t] = kM; c.colsb[t] = uint16_t(S);
+    c.rows[2 + t] = uint8_t(S / 4); c.colsb[2 + t] = 64;
+    c.rows[4 + t] = kM; c.colsb[4 + t] = 64;
+  }
+  return c;
+}
+
+// One sub-block's C (cp: 16 weight rows × 16 activation rows, int32) into the accumulators:
+// acc[o] += dw[o]·xd·C[o] (+ mw[o]·xs).
+template <bool kMin>
+FUGAKU_AMX_FN inline void block_scale(__m512* acc, const int32_t* cp, const float* dj, const float* mj, const float* xd, const float* xs) {
+  const __m512 xdv = _mm512_load_ps(xd);
+  const __m512 xsv = kMin ? _mm512_load_ps(xs) : _mm512_setzero_ps();
+  for (int o = 0; o < kM; o++) {
+    const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(dj[o]), xdv);
+    acc[o] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(_mm512_load_si512(cp + 16 * o)), acc[o]);
+    if (kMin) acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(mj[o]), xsv, acc[o]);
+  }
+}
+
+template <int S, bool kMin>
+FUGAKU_AMX_FN void block_tiles(const int8_t* wq, int64_t ld, int64_t in, const float* dw, const float* mw, const int8_t* xp, const float* xd,
+                               const float* xs, int64_t mt, float* res) {
+  const int64_t ns = in / S;
+  const TileConfig cfg = block_tile_config(S);
+  _tile_loadconfig(&cfg);
+  alignas(64) int32_t c[2][kM * 16];
+  for (int64_t t = 0; t < mt; t++) {
+    __m512 acc[kM];
+    for (int o = 0; o < kM; o++) acc[o] = _mm512_setzero_ps();
+    const int8_t* xt = xp + t * ns * 16 * S;
+    const float* xdt = xd + t * ns * 16;
+    const float* xst = xs + t * ns * 16;
+    // Sub-block j's tile products are issued before sub-block j − 1's scaling: the scaling reads C
+    // from memory, and a load of what a tile store wrote waits for that store to retire, so taking
+    // out the previous step's C leaves the tile unit busy in the meantime.
+    for (int64_t j = 0; j < ns; j++) {
+      if ((j & 1) == 0) {
+        _tile_loadd(0, wq + j * S, ld);
+        _tile_loadd(2, xt + j * 16 * S, 64);
+        _tile_zero(4);
+        _tile_dpbssd(4, 0, 2);
+        _tile_stored(4, c[0], 64);
+      } else {
+        _tile_loadd(1, wq + j * S, ld);
+        _tile_loadd(3, xt + j * 16 * S, 64);
+        _tile_zero(5);
+        _tile_dpbssd(5, 1, 3);
+        _tile_stored(5, c[1], 64);
+      }
+      if (j > 0) block_scale<kMin>(acc, c[(j - 1) & 1], dw + (j - 1) * kM, mw + (j - 1) * kM, xdt + (j - 1) * 16, xst + (j - 1) * 16);
+    }
+    block_scale<kMin>(acc, c[(ns - 1) & 1], dw + (ns - 1) * kM, mw + (ns - 1) * kM, xdt + (ns - 1) * 16, xst + (ns - 1) * 16);
+    for (int o = 0; o < kM; o++) _mm512_storeu_ps(res + (t * kM + o) * 16, acc[o]);
+  }
+  _tile_release();
+}
+
+// ---------------------------------------------------------------- ggml's super-block types (prefill)
+// Q2_K … Q6_K and IQ4_XS (Q8_K activations, one scale per 256 activations): ggml's integer sum of a
+// super-block, Σ_j sc_j·Σ q·x, is Σ (sc·q)·x, and each sc·q (|sc·q| ≤ 4096) is held as 128·hi + lo,
+// two int8 values (blocks_unpack.cc). So a super-block is 4 K-steps of 64 with two products each
+// (lo and hi, the same B tile), accumulated in the C tiles over the whole super-block; C is taken
+// out once per 256 values instead of once per sub-block, and 128·C_hi + C_lo is ggml's exact
+// integer. Then acc[o] += d_o·xd·sum + Σ_j mw_oj·xs_j (the mins: xs = xd·Σx of sub-block j).
+//
+// Tiles (all 16 rows × 64 bytes): 0/1 A (lo, hi), 2/3 B by K-step parity, 4,5 / 6,7 C (lo, hi) by
+// super-block parity; super-block b's tile products are issued before b − 1's scaling.
+inline TileConfig super_tile_config() {
+  TileConfig c;
+  std::memset(&c, 0, sizeof c);
+  c.palette_id = 1;
+  for (int t = 0; t < 8; t++) { c.rows[t] = kM; c.colsb[t] = 64; }
+  return c;
+}
+
+#define FUGAKU_AMX_SUPER_STEP(B, CL, CH, s)                 \
+  do {                                                      \
+    _tile_loadd(0, lo + b * 256 + 64 * (s), ld);            \
+    _tile_loadd(1, hi + b * 256 + 64 * (s), ld);            \
+    _tile_loadd(B, xt + (b * 4 + (s)) * 1024, 64);          \
+    _tile_dpbssd(CL, 0, B);                                 \
+    _tile_dpbssd(CH, 1, B);                                 \
+  } while (0)
+
+// Super-block b's C (lo and hi: 16 weight rows × 16 activation rows) into the accumulators.
+template <int MS>
+FUGAKU_AMX_FN inline void super_scale(__m512* acc, const int32_t* cl, const int32_t* ch, const float* d, const float* mw, const float* xd,
+                                      const float* xs) {
+  const __m512 xdv = _mm512_load_ps(xd);
+  for (int o = 0; o < kM; o++) {
+    const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * o), 7), _mm512_load_si512(cl + 16 * o));
+    acc[o] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(d[o]), xdv), _mm512_cvtepi32_ps(sum), acc[o]);
+  }
+  for (int j = 0; j < MS; j++) {
+    const __m512 xsv = _mm512_load_ps(xs + 16 * j);
+    for (int o = 0; o < kM; o++) acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(mw[16 * j + o]), xsv, acc[o]);
+  }
+}
+
+// super_scale with the accumulators in memory (acc[o·16 + r]).
+template <int MS>
+FUGAKU_AMX_FN inline void super_scale_mem(float* acc, const int32_t* cl, const int32_t* ch, const float* d, const float* mw, const float* xd,
+                                          const float* xs) {
+  const __m512 xdv = _mm512_load_ps(xd);
+  for (int o = 0; o < kM; o++) {
+    const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * o), 7), _mm512_load_si512(cl + 16 * o));
+    __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(d[o]), xdv), _mm512_cvtepi32_ps(sum), _mm512_load_ps(acc + 16 * o));
+    _mm512_store_ps(acc + 16 * o, a);
+  }
+  for (int j = 0; j < MS; j++) {
+    const __m512 xsv = _mm512_load_ps(xs + 16 * j);
+    for (int o = 0; o < kM; o++) _mm512_store_ps(acc + 16 * o, _mm512_fmadd_ps(_mm512_set1_ps(mw[16 * j + o]), xsv, _mm512_load_ps(acc + 16 * o)));
+  }
+}
+
+// Two activation tiles at once (llama.cpp's 2-2-4 tile pattern): A 0/1 (lo, hi), B 2/3 (tiles t, t + 1),
+// C 4–7 ((lo, hi) × (t, t + 1)), so each tile load serves two products.
+template <int MS>
+FUGAKU_AMX_FN void super_tiles_pair(const int8_t* lo, const int8_t* hi, int64_t ld, int64_t nsb, const float* d, const float* mw, const int8_t* x0,
+                                    const int8_t* x1, const float* xd0, const float* xd1, const float* xs0, const float* xs1, float* res0, float* res1) {
+  alignas(64) int32_t c[4][kM * 16];
+  alignas(64) float acc[2][kM * 16];
+  for (int i = 0; i < kM * 16; i += 16) { _mm512_store_ps(acc[0] + i, _mm512_setzero_ps()); _mm512_store_ps(acc[1] + i, _mm512_setzero_ps()); }
+  for (int64_t b = 0; b < nsb; b++) {
+    _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
+    for (int s = 0; s < 4; s++) {
+      _tile_loadd(0, lo + b * 256 + 64 * s, ld);
+      _tile_loadd(2, x0 + (b * 4 + s) * 1024, 64);
+      _tile_dpbssd(4, 0, 2);
+      _tile_loadd(1, hi + b * 256 + 64 * s, ld);
+      _tile_dpbssd(5, 1, 2);
+      _tile_loadd(3, x1 + (b * 4 + s) * 1024, 64);
+      _tile_dpbssd(6, 0, 3);
+      _tile_dpbssd(7, 1, 3);
+    }
+    _tile_stored(4, c[0], 64); _tile_stored(5, c[1], 64); _tile_stored(6, c[2], 64); _tile_stored(7, c[3], 64);
+    super_scale_mem<MS>(acc[0], c[0], c[1], d + b * 16, mw + b * MS * 16, xd0 + b * 16, xs0 + b * MS * 16);
+    super_scale_mem<MS>(acc[1], c[2], c[3], d + b * 16, mw + b * MS * 16, xd1 + b * 16, xs1 + b * MS * 16);
+  }
+  for (int i = 0; i < kM * 16; i += 16) { _mm512_storeu_ps(res0 + i, _mm512_load_ps(acc[0] + i)); _mm512_storeu_ps(res1 + i, _mm512_load_ps(acc[1] + i)); }
+}
+
+// 16 weight rows (lo, hi: rows ld bytes apart; d: [super-block][16 rows]; mw: [super-block][MS][16
+// rows]) × mt tiles of 16 activation rows (xp: tile t, super-block b, K-step s at ((t·nsb + b)·4 + s)
+// KiB in VNNI order; xd: [t][b][16 rows]; xs: [t][b][MS][16 rows]) into res[(t·16 + o)·16 + r].
+template <int MS>
+FUGAKU_AMX_FN void super_tiles(const int8_t* lo, const int8_t* hi, int64_t ld, int64_t in, const float* d, const float* mw, const int8_t* xp,
+                               const float* xd, const float* xs, int64_t mt, float* res) {
+  const int64_t nsb = in / 256;
+  const TileConfig cfg = super_tile_config();
+  _tile_loadconfig(&cfg);
+  alignas(64) int32_t c[2][2][kM * 16];  // [parity][lo, hi]
+  int64_t t = 0;
+  for (; t + 1 < mt; t += 2)
+    super_tiles_pair<MS>(lo, hi, ld, nsb, d, mw, xp + t * nsb * 4096, xp + (t + 1) * nsb * 4096, xd + t * nsb * 16, xd + (t + 1) * nsb * 16,
+                         xs + t * nsb * MS * 16, xs + (t + 1) * nsb * MS * 16, res + t * kM * 16, res + (t + 1) * kM * 16);
+  for (; t < mt; t++) {
+    __m512 acc[kM];
+    for (int o = 0; o < kM; o++) acc[o] = _mm512_setzero_ps();
+    const int8_t* xt = xp + t * nsb * 4096;
+    const float* xdt = xd + t * nsb * 16;
+    const float* xst = xs + t * nsb * MS * 16;
+    for (int64_t b = 0; b < nsb; b++) {
+      if ((b & 1) == 0) {
+        _tile_zero(4); _tile_zero(5);
+        FUGAKU_AMX_SUPER_STEP(2, 4, 5, 0); FUGAKU_AMX_SUPER_STEP(3, 4, 5, 1);
+        FUGAKU_AMX_SUPER_STEP(2, 4, 5, 2); FUGAKU_AMX_SUPER_STEP(3, 4, 5, 3);
+        _tile_stored(4, c[0][0], 64); _tile_stored(5, c[0][1], 64);
+      } else {
+        _tile_zero(6); _tile_zero(7);
+        FUGAKU_AMX_SUPER_STEP(2, 6, 7, 0); FUGAKU_AMX_SUPER_STEP(3, 6, 7, 1);
+        FUGAKU_AMX_SUPER_STEP(2, 6, 7, 2); FUGAKU_AMX_SUPER_STEP(3, 6, 7, 3);
+        _tile_stored(6, c[1][0], 64); _tile_stored(7, c[1][1], 64);
+      }
+      if (b > 0) {
+        const int64_t k = b - 1;
+        super_scale<MS>(acc, c[k & 1][0], c[k & 1][1], d + k * 16, mw + k * MS * 16, xdt + k * 16, xst + k * MS * 16);
+      }
+    }
+    const int64_t k = nsb - 1;
+    super_scale<MS>(acc, c[k & 1][0], c[k & 1][1], d + k * 16, mw + k * MS * 16, xdt + k * 16, xst + k * MS * 16);
+    for (int o = 0; o < kM; o++) _mm512_storeu_ps(res + (t * kM + o) * 16, acc[o]);
+  }
+  _tile_release();
+}
+
+#undef FUGAKU_AMX_SUPER_STEP
+
 }  // namespace amx

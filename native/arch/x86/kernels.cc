@@ -44,9 +44,6 @@ FUGAKU_AVX512_FN void pair_rows(const Matrix& m, int64_t g, const int8_t* const*
 static_assert(AMX_ROWS == amx::kM, "amx.h's tile rows");
 static_assert(amx::kMaxTiles * amx::kM >= 64, "a chunk's rows fit one pair_tiles call");
 
-static_assert(AMX_ROWS == amx::kM, "amx.h's tile rows");
-static_assert(amx::kMaxTiles * amx::kM >= 64, "a chunk's rows fit one pair_tiles call");
-
 // Groups [ga, gb) × activation rows [r0, r1) of matmul_quant on AMX tiles, two groups at a time;
 // q and d have zero rows up to a multiple of 16. Returns how many groups it did (an odd last group
 // is left to the caller's AVX-512 path).
@@ -69,6 +66,19 @@ FUGAKU_AMX_FN int64_t amx_chunk(const Matrix& m, int64_t ga, int64_t gb, int64_t
   }
   _tile_release();
   return g - ga;
+}
+
+// ggml's block types in prefill (amx::block_tiles and super_tiles, by their offsets).
+FUGAKU_AMX_FN void amx_blocks(bool mins, const int8_t* wq, int64_t ld, int64_t in, const float* dw, const float* mw, const int8_t* xp, const float* xd,
+                              const float* xs, int64_t mt, float* res) {
+  if (mins) amx::block_tiles<32, true>(wq, ld, in, dw, mw, xp, xd, xs, mt, res);
+  else amx::block_tiles<32, false>(wq, ld, in, dw, mw, xp, xd, xs, mt, res);
+}
+FUGAKU_AMX_FN void amx_super(int MS, const int8_t* lo, const int8_t* hi, int64_t ld, int64_t in, const float* d, const float* mw, const int8_t* xp,
+                             const float* xd, const float* xs, int64_t mt, float* res) {
+  if (MS == 16) amx::super_tiles<16>(lo, hi, ld, in, d, mw, xp, xd, xs, mt, res);
+  else if (MS == 8) amx::super_tiles<8>(lo, hi, ld, in, d, mw, xp, xd, xs, mt, res);
+  else amx::super_tiles<0>(lo, hi, ld, in, d, mw, xp, xd, xs, mt, res);
 }
 
 // ---------------------------------------------------------------- avxvnni quantized products
@@ -139,7 +149,13 @@ void fill(Kernels& k, int level) {
     fill_rows<NR2>(k.pair, [](auto N) -> GroupFn { return pair_rows<decltype(N)::value>; });
     k.q8_sums = true;
   }
-  if (level == AMX) k.amx_chunk = amx_chunk;
+  if (level == AMX) {
+    k.amx_chunk = amx_chunk;
+    k.amx_blocks = amx_blocks;
+    k.amx_super = amx_super;
+    k.unpack_block = unpack_block_row_avx512;
+    k.unpack_super = unpack_super_row_avx512;
+  }
 }
 }  // namespace x86
 
