@@ -1,5 +1,6 @@
 // The AMX set's unpackers (blocks.h unpack_block_row / unpack_super_row): for Q4_K, Q5_K, Q6_K and
-// IQ4_XS (the types of llama.cpp's usual files) hand-written AVX-512 BW, 32 values per vector: the
+// IQ4_XS (the types of llama.cpp's usual files), and the 32-blocks Q4_1, Q5_0, Q5_1 and IQ4_NL (its
+// fallbacks where a width is not a multiple of 256, as 13B's 5184), hand-written AVX-512 BW, 32 values per vector: the
 // quants from nibbles and high bits (IQ4_XS: the kvalues lookup by vpshufb), times their sub-block's
 // integer scale in int16, split into lo = w & 127 and hi = w >> 7; the other types blocks_unpack.inc
 // compiled for AVX-512 (the compiler's vectorization). The integers are the portable set's
@@ -19,7 +20,7 @@
 #include "../../ggml_tables.h"
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c,bmi2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c,bmi2,ssse3"))), apply_to = function)
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c,bmi2")
@@ -102,6 +103,50 @@ void iq4_xs_super(const block_iq4_xs& x, int8_t* lo, int8_t* hi, float* d) {
   *d = h(x.d);
 }
 
+// The 32-blocks: the 16 bytes of nibbles as values 0–15 (low nibbles) and 16–31 (high), Q5's fifth
+// bits from the 32-bit qh as a byte mask (bit e: value e).
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m4 = _mm_set1_epi8(15);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(c, m4)), _mm_and_si128(_mm_srli_epi16(c, 4), m4), 1);
+}
+inline __m256i fifth_bits(__m256i v, const uint8_t* qh4) {
+  uint32_t qh; std::memcpy(&qh, qh4, 4);
+  return _mm256_mask_add_epi8(v, __mmask32(qh), v, _mm256_set1_epi8(16));  // v ≤ 15: + 16 sets the bit
+}
+void block_row_simd(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw) {
+  const int64_t nb = n / 32;
+  auto store = [](int8_t* dst, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v); };
+  switch (fmt) {
+    case Q4_1:
+      for (int64_t i = 0; i < nb; i++) {
+        const auto& b = reinterpret_cast<const block_q4_1*>(row)[i];
+        store(q + 32 * i, nibbles32(b.qs)); dw[i] = h(b.d); mw[i] = h(b.m);
+      }
+      return;
+    case Q5_0:
+      for (int64_t i = 0; i < nb; i++) {
+        const auto& b = reinterpret_cast<const block_q5_0*>(row)[i];
+        store(q + 32 * i, _mm256_sub_epi8(fifth_bits(nibbles32(b.qs), b.qh), _mm256_set1_epi8(16))); dw[i] = h(b.d); mw[i] = 0;
+      }
+      return;
+    case Q5_1:
+      for (int64_t i = 0; i < nb; i++) {
+        const auto& b = reinterpret_cast<const block_q5_1*>(row)[i];
+        store(q + 32 * i, fifth_bits(nibbles32(b.qs), b.qh)); dw[i] = h(b.d); mw[i] = h(b.m);
+      }
+      return;
+    case IQ4_NL: {
+      const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
+      for (int64_t i = 0; i < nb; i++) {
+        const auto& b = reinterpret_cast<const block_iq4_nl*>(row)[i];
+        store(q + 32 * i, _mm256_shuffle_epi8(table, nibbles32(b.qs))); dw[i] = h(b.d); mw[i] = 0;
+      }
+      return;
+    }
+  }
+  block_row(fmt, row, n, q, dw, mw);
+}
+
 void super_row_simd(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw) {
   const int64_t nb = n / 256;
   switch (fmt) {
@@ -117,7 +162,7 @@ void super_row_simd(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8
 
 namespace x86 {
 void unpack_block_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw) {
-  unpack_avx512::block_row(fmt, row, n, q, dw, mw);
+  unpack_avx512::block_row_simd(fmt, row, n, q, dw, mw);
 }
 void unpack_super_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw) {
   unpack_avx512::super_row_simd(fmt, row, n, lo, hi, d, mw);
