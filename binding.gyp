@@ -20,6 +20,7 @@
         "native/arch/x86/kernels.cc",
         "native/arch/x86/blocks_avx2.cc",
         "native/arch/x86/unpack_avx512.cc",
+        "native/arch/x86/blocks32_avx512.cc",
         "native/arch/arm/kernels.cc",
         "native/arch/arm/blocks_neon.cc"
       ],

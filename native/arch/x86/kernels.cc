@@ -148,6 +148,7 @@ void fill(Kernels& k, int level) {
     k.dot2_float = dot2_float_avx512;
     fill_rows<NR2>(k.pair, [](auto N) -> GroupFn { return pair_rows<decltype(N)::value>; });
     k.q8_sums = true;
+    fill_blocks32_avx512(k);
   }
   if (level == AMX) {
     k.amx_chunk = amx_chunk;
