@@ -4,6 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 out="${TMPDIR:-/tmp}/fugaku-blocks-sets"
-srcs="native/check/blocks-sets.cc native/blocks.cc native/cpu.cc native/quant.cc native/load.cc native/matmul.cc native/attention.cc native/ops.cc native/arch/portable.cc native/arch/portable_blocks.cc native/arch/x86/kernels.cc native/arch/x86/blocks_avx2.cc native/arch/arm/kernels.cc native/arch/arm/blocks_neon.cc"
+# binding.gyp's sources but the N-API glue (one list to keep)
+srcs="native/check/blocks-sets.cc $(node -e 'const g = eval("(" + require("fs").readFileSync("binding.gyp", "utf8").replace(/^\s*#.*$/gm, "") + ")"); console.log(g.targets[0].sources.filter((s) => !s.endsWith("napi.cc")).join(" "))')"
 ${CXX:-g++} -std=c++17 -O2 -ffp-contract=off -fno-math-errno -pthread -Wall -Wno-unused-function $srcs -o "$out"
 "$out"
