@@ -128,6 +128,7 @@ void activation(int32_t kind, float* x, int64_t a, int64_t b);  // the scalar de
 namespace x86 {
 void fill(Kernels& k, int level);  // AVX2 / AVXVNNI / AVX512 / AMX
 void fill_blocks_avx2(Kernels& k);  // the block types' vec_dot (arch/x86/blocks_avx2.cc)
+void fill_blocks_avx512(Kernels& k);  // AVX-512 VNNI vec_dot of the k-quants and IQ4_XS over those (arch/x86/blocks_avx512.cc)
 }
 #endif
 #ifdef FUGAKU_ARM64

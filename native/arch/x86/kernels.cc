@@ -128,7 +128,7 @@ void fill(Kernels& k, int level) {
   k.add = add_avx2;
   k.activation = activation;
   k.read_sum = read_sum;
-  fill_blocks_avx2(k);  // every x86 level (ggml-cpu has no wider kernels for these types)
+  fill_blocks_avx2(k);  // every x86 level: ggml-cpu's AVX2 ports (avx512 and amx replace some below)
   if (level == AVXVNNI) {
     fill_rows<NR>(k.group, [](auto N) -> GroupFn { return group_vnni<decltype(N)::value>; });
     k.q8_sums = true;  // Q8_0 as (w + 128)·x − 128·Σx
@@ -138,6 +138,7 @@ void fill(Kernels& k, int level) {
     k.dot2_float = dot2_float_avx512;
     fill_rows<NR2>(k.pair, [](auto N) -> GroupFn { return pair_rows<decltype(N)::value>; });
     k.q8_sums = true;
+    fill_blocks_avx512(k);  // Q4_K, Q5_K, Q6_K, IQ4_XS with 512-bit VNNI products
   }
   if (level == AMX) k.amx_chunk = amx_chunk;
 }
