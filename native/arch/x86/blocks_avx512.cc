@@ -54,13 +54,14 @@ inline __m512i scale_index(int shift, int base) {
   return _mm512_load_si512(idx);
 }
 
-// The weight row streams from memory: ask for the bytes PF_BYTES ahead (each block's lines).
-#ifndef PF_BYTES
-#define PF_BYTES 1024
-#endif
+// The weight rows stream from memory (a matrix's rows are contiguous, the next row follows): each
+// superblock asks for the lines kPrefetchBytes ahead. The hardware prefetchers alone leave one thread
+// at ~0.5× the read bandwidth here (measured: 1 KiB ahead gives ~12, 2-4 KiB ~18-20 GB/s for Q4_K on
+// a Sapphire Rapids VM); a prefetch past the matrix's end is harmless (prefetches never fault).
+constexpr size_t kPrefetchBytes = 4096;
 template <typename Block>
 inline void prefetch_ahead(const Block* b) {
-  const char* p = reinterpret_cast<const char*>(b) + PF_BYTES;
+  const char* p = reinterpret_cast<const char*>(b) + kPrefetchBytes;
   for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
