@@ -1,9 +1,10 @@
 // The x86-64 kernel sets' tables: avx2 (AVX2 + FMA + F16C, arch/x86/avx2.h), avxvnni (avx2 with the
 // 256-bit VNNI quantized products, avxvnni.h), avx512 (avx2 with AVX-512 VNNI weight products,
-// avx512.h) and amx (avx512 with AMX-INT8 tiles for quantized products of AMX_MIN_ROWS or more rows,
-// amx.h). The kernels are compiled with target attributes; cpu.cc checks the CPU before a context
-// gets one of these tables. The small adapters below give the kernels the table's signatures; each
-// has its kernel's target, so the kernel is inlined into it and a table call is one indirect call.
+// avx512.h, and AVX-512 vec_dot of Q4_K/Q5_K/Q6_K/IQ4_XS, blocks_avx512.cc) and amx (avx512 with
+// AMX-INT8 tiles for quantized products of AMX_MIN_ROWS or more rows, amx.h). The kernels are
+// compiled with target attributes; cpu.cc checks the CPU before a context gets one of these tables.
+// The small adapters below give the kernels the table's signatures; each has its kernel's target, so
+// the kernel is inlined into it and a table call is one indirect call.
 #include "../../common.h"
 
 #ifdef FUGAKU_X86
