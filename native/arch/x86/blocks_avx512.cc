@@ -25,6 +25,7 @@
 #ifdef FUGAKU_X86
 #include <immintrin.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "../../blocks.h"
@@ -48,10 +49,9 @@ namespace {
 
 inline float f16(uint16_t h) { return _cvtsh_ss(h); }  // F16C: exact, as f16_table()
 
-// vpermw indexes: int16 lane l (0..31) of a scale vector takes scale base + (l >> shift).
-//   shift 4: Q4_K / Q5_K, 64 activations = sub-blocks 2j (lanes 0-15) and 2j + 1 (16-31);
-//   shift 3: Q6_K, 64 activations = its 16-value sub-blocks 4m .. 4m + 3 (8 lanes each), and
-//            IQ4_XS, whose 128-bit lane c holds half of sub-block 4q + c.
+// vpermw indexes: int16 lane l (0..31) of a scale vector takes scale base + (l >> shift). Shift 3:
+// Q6_K, whose 64 activations are its 16-value sub-blocks 4m .. 4m + 3 (8 lanes each), and IQ4_XS,
+// whose 128-bit lane c holds half of sub-block 4q + c. (Q4_K / Q5_K build theirs in vec_dot_k45.)
 inline __m512i scale_index(int shift, int base) {
   alignas(64) int16_t idx[32];
   for (int l = 0; l < 32; l++) idx[l] = int16_t(base + (l >> shift));
@@ -65,7 +65,7 @@ inline __m512i scale_index(int shift, int base) {
 constexpr size_t kPrefetchBytes = 4096;
 template <typename Block>
 inline void prefetch_ahead(const Block* b) {
-  const char* p = reinterpret_cast<const char*>(b) + kPrefetchBytes;
+  const char* p = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(b) + kPrefetchBytes);  // may lie past the row
   for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
@@ -80,7 +80,9 @@ inline float hsum8(__m256 v) {
 // broadcast memory operands ({1to16}, a load) rather than register broadcasts (shuffle port 5, which
 // the products' permutes already keep busy). The empty asm tells the compiler the values are in memory.
 inline void scales_to_memory(const uint16_t* f16s, float yd, float* out2) {
-  _mm_storel_pi(reinterpret_cast<__m64*>(out2), _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(*reinterpret_cast<const int32_t*>(f16s))), _mm_set1_ps(yd)));
+  int32_t h2;
+  std::memcpy(&h2, f16s, 4);
+  _mm_storel_pi(reinterpret_cast<__m64*>(out2), _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(h2)), _mm_set1_ps(yd)));
   asm("" : "+m"(*reinterpret_cast<float(*)[2]>(out2)));
 }
 
