@@ -19,6 +19,7 @@
         "native/arch/portable_blocks.cc",
         "native/arch/x86/kernels.cc",
         "native/arch/x86/blocks_avx2.cc",
+        "native/arch/x86/blocks_avx512.cc",
         "native/arch/x86/unpack_avx512.cc",
         "native/arch/x86/blocks32_avx512.cc",
         "native/arch/arm/kernels.cc",

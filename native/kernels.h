@@ -147,6 +147,7 @@ void activation(int32_t kind, float* x, int64_t a, int64_t b);  // the scalar de
 namespace x86 {
 void fill(Kernels& k, int level);  // AVX2 / AVXVNNI / AVX512 / AMX
 void fill_blocks_avx2(Kernels& k);  // the block types' vec_dot (arch/x86/blocks_avx2.cc)
+void fill_blocks_avx512(Kernels& k);  // AVX-512 VNNI vec_dot of the k-quants and IQ4_XS over those (arch/x86/blocks_avx512.cc)
 void fill_blocks32_avx512(Kernels& k);  // the 32-blocks' vec_dot on AVX-512 VNNI (arch/x86/blocks32_avx512.cc)
 void unpack_block_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw);  // arch/x86/unpack_avx512.cc
 void unpack_super_row_avx512(int32_t fmt, const uint8_t* row, int64_t n, int8_t* lo, int8_t* hi, float* d, float* mw);

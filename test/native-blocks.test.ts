@@ -110,6 +110,45 @@ for (const type of TYPES) {
   });
 }
 
+// Integer-exact products: every f16 scale 1.0 and activations that quantize exactly (integers, each
+// 32-block holding a 127, so every activation scale is ±1): each kernel set's result is then ggml's
+// integer sum itself, as long as the partial sums stay below 2^24 (small activations keep them there),
+// and must equal the spec's exactly, whatever the float order. One superblock (n = 256) and several.
+// The types whose values are integers at scale 1 (the other i-quants' grids and sub-block scales have
+// fractions: (0.5 + ls)/4, IQ1's delta).
+const INTEGER_TYPES: GGMLBlockType[] = ['Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ3_S', 'IQ4_XS'];
+for (const type of INTEGER_TYPES) {
+  test(`${type}: every kernel set gives the spec's integers exactly when the scales are 1`, () => {
+    const rng = new Rng(2000 + BLOCK_TYPES[type].id);
+    const { blockSize, typeSize } = BLOCK_TYPES[type];
+    for (const [outDim, inDim, rows] of [[5, 256, 1], [7, 2304, 3]] as const) {
+      const w = blockRows(type, outDim, inDim, 'random', rng);
+      for (let b = 0; b < (outDim * inDim) / blockSize; b++) {
+        const o = b * typeSize;
+        for (const f of F16_FIELDS[type]) { u16(w, o + f, 0x3c00); }
+        if (type === 'IQ1_M') for (let k = 0; k < 4; k++) w[o + 49 + 2 * k] = (w[o + 49 + 2 * k] & 0x0f) | (((0x3c00 >> (4 * k)) & 15) << 4);
+      }
+      const x = new Float32Array(rows * inDim);
+      for (let i = 0; i < x.length; i++) x[i] = i % 32 === 0 ? (rng.nextFloat() < 0.5 ? 127 : -127) : Math.floor(rng.nextFloat() * 31) - 15;
+      const want = specMatmul(type, w, x, rows, inDim, outDim);
+      assert.ok(want.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 24), `${type}: the spec's values are integers`);
+      for (const simd of sets) {
+        const ctx = addon.createContext(1, addon.constants.levels[simd]);
+        const m = addon.loadMatrix(ctx, F[type], w, inDim, outDim, false, F[type]);
+        const got = new Float32Array(rows * outDim);
+        addon.matmul(ctx, m, x, rows, null, got);
+        assert.deepEqual(Array.from(got), Array.from(want), `${type} ${simd} ${outDim}x${inDim} rows ${rows}`);
+      }
+    }
+  });
+}
+
+/** Writes a little-endian uint16. */
+function u16(u: Uint8Array, o: number, v: number): void {
+  u[o] = v & 255;
+  u[o + 1] = v >> 8;
+}
+
 test('block-type matrices load only from their own blocks, whole blocks, the exact length', () => {
   const ctx = addon.createContext(1, addon.constants.levels.portable);
   const bad = (f: () => unknown, re: RegExp) =>

@@ -1,8 +1,8 @@
 // The portable vec_dot kernels of ggml's other block types (ggml-cpu's *_generic dot products, ported
 // from llama.cpp, MIT: ggml_generic.inc) and their table entries. They are the native side's
-// specification of these types: the SIMD entries (arch/x86/blocks_avx2.cc) compute the same integer
-// sums per block; test/native-blocks.test.ts checks them against these, test/backend-ops.test.ts all
-// of them against the TypeScript reference backend.
+// specification of these types: the SIMD entries (arch/x86/blocks_avx2.cc, blocks_avx512.cc,
+// arch/arm/blocks_neon.cc) compute the same integer sums per block; test/native-blocks.test.ts checks
+// them against these, test/backend-ops.test.ts all of them against the TypeScript reference backend.
 #include <cassert>
 #include <cstring>
 

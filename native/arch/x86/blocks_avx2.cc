@@ -1,5 +1,6 @@
-// The avx2 set's vec_dot entries for ggml's other block types (the avxvnni, avx512 and amx sets take
-// them too: ggml-cpu has no wider kernels for these types): ggml-cpu's own x86 kernels, ported from
+// The avx2 set's vec_dot entries for ggml's other block types (the avxvnni set takes them all, the
+// avx512 and amx sets all but Q4_K, Q5_K, Q6_K and IQ4_XS, which blocks_avx512.cc replaces with
+// AVX-512 VNNI kernels of our own: ggml-cpu has none wider): ggml-cpu's own x86 kernels, ported from
 // llama.cpp (MIT; ggml_x86.inc), which compute the same integer sums per block as the portable ones
 // (arch/portable_blocks.cc) in another float order.
 //

@@ -1,9 +1,10 @@
 // The x86-64 kernel sets' tables: avx2 (AVX2 + FMA + F16C, arch/x86/avx2.h), avxvnni (avx2 with the
 // 256-bit VNNI quantized products, avxvnni.h), avx512 (avx2 with AVX-512 VNNI weight products,
-// avx512.h) and amx (avx512 with AMX-INT8 tiles for quantized products of AMX_MIN_ROWS or more rows,
-// amx.h). The kernels are compiled with target attributes; cpu.cc checks the CPU before a context
-// gets one of these tables. The small adapters below give the kernels the table's signatures; each
-// has its kernel's target, so the kernel is inlined into it and a table call is one indirect call.
+// avx512.h, and AVX-512 vec_dot of Q4_K/Q5_K/Q6_K/IQ4_XS, blocks_avx512.cc) and amx (avx512 with
+// AMX-INT8 tiles for quantized products of AMX_MIN_ROWS or more rows, amx.h). The kernels are
+// compiled with target attributes; cpu.cc checks the CPU before a context gets one of these tables.
+// The small adapters below give the kernels the table's signatures; each has its kernel's target, so
+// the kernel is inlined into it and a table call is one indirect call.
 #include "../../common.h"
 
 #ifdef FUGAKU_X86
@@ -138,7 +139,7 @@ void fill(Kernels& k, int level) {
   k.add = add_avx2;
   k.activation = activation;
   k.read_sum = read_sum;
-  fill_blocks_avx2(k);  // every x86 level (ggml-cpu has no wider kernels for these types)
+  fill_blocks_avx2(k);  // every x86 level: ggml-cpu's AVX2 ports (avx512 and amx replace some below)
   if (level == AVXVNNI) {
     fill_rows<NR>(k.group, [](auto N) -> GroupFn { return group_vnni<decltype(N)::value>; });
     k.q8_sums = true;  // Q8_0 as (w + 128)·x − 128·Σx
@@ -148,7 +149,8 @@ void fill(Kernels& k, int level) {
     k.dot2_float = dot2_float_avx512;
     fill_rows<NR2>(k.pair, [](auto N) -> GroupFn { return pair_rows<decltype(N)::value>; });
     k.q8_sums = true;
-    fill_blocks32_avx512(k);
+    fill_blocks_avx512(k);  // Q4_K, Q5_K, Q6_K, IQ4_XS with 512-bit VNNI products
+    fill_blocks32_avx512(k);  // Q4_1, Q5_0, Q5_1, IQ4_NL
   }
   if (level == AMX) {
     k.amx_chunk = amx_chunk;
