@@ -2,7 +2,7 @@
 #include "blocks.h"
 
 #include <cstdint>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include "ggml_blocks.h"
@@ -160,7 +160,7 @@ ActTiles pack_acts(Context& ctx, int32_t act, const uint8_t* acts, int64_t arb, 
 }
 
 // Groups of 16 weight rows in chunks over the pool: fn(o0, valid, res) computes res[(t·16 + o)·16 + r]
-// for rows o0 .. o0 + valid − 1 (each chunk's own buffers: make() once per chunk); then out (+ bias).
+// for rows o0 .. o0 + valid − 1 (make() gives it once per chunk, with the chunk's own buffers); then out (+ bias).
 template <typename Make>
 void tile_groups(Context& ctx, const Matrix& m, int64_t rows, int64_t mt, const float* bias, float* out, Make make) {
   const int64_t outd = m.out_dim, G = (outd + 15) / 16;
@@ -189,21 +189,21 @@ void matmul_tiles32(Context& ctx, const Matrix& m, const uint8_t* acts, int64_t 
   const ActTiles a = pack_acts(ctx, block_type(m.format).act, acts, arb, rows, in, 32, 32, mins ? 32 : 0);
   tile_groups(ctx, m, rows, a.mt, bias, out, [&]() {
     struct Buf { std::vector<int8_t> wq; std::vector<float> dw, mw, dwt, mwt; };  // dwt[j·16 + o]
-    auto b = std::make_shared<Buf>();
-    b->wq.resize(size_t(16 * ld));
-    b->dw.resize(size_t(nb)); b->mw.resize(size_t(nb));
-    b->dwt.resize(size_t(16 * nb)); b->mwt.resize(size_t(16 * nb));
-    return [&, b](int64_t o0, int64_t valid, float* res) {
+    Buf b;
+    b.wq.resize(size_t(16 * ld));
+    b.dw.resize(size_t(nb)); b.mw.resize(size_t(nb));
+    b.dwt.resize(size_t(16 * nb)); b.mwt.resize(size_t(16 * nb));
+    return [&, b = std::move(b)](int64_t o0, int64_t valid, float* res) mutable {
       for (int64_t o = 0; o < 16; o++) {
-        if (o < valid) ctx.k.unpack_block(m.format, m.data + (o0 + o) * m.row_bytes, in, b->wq.data() + o * ld, b->dw.data(), b->mw.data());
+        if (o < valid) ctx.k.unpack_block(m.format, m.data + (o0 + o) * m.row_bytes, in, b.wq.data() + o * ld, b.dw.data(), b.mw.data());
         else {
-          std::memset(b->wq.data() + o * ld, 0, size_t(in));
-          std::fill(b->dw.begin(), b->dw.end(), 0.0f);
-          std::fill(b->mw.begin(), b->mw.end(), 0.0f);
+          std::memset(b.wq.data() + o * ld, 0, size_t(in));
+          std::fill(b.dw.begin(), b.dw.end(), 0.0f);
+          std::fill(b.mw.begin(), b.mw.end(), 0.0f);
         }
-        for (int64_t j = 0; j < nb; j++) { b->dwt[j * 16 + o] = b->dw[j]; b->mwt[j * 16 + o] = b->mw[j]; }
+        for (int64_t j = 0; j < nb; j++) { b.dwt[j * 16 + o] = b.dw[j]; b.mwt[j * 16 + o] = b.mw[j]; }
       }
-      ctx.k.amx_blocks(mins, b->wq.data(), ld, in, b->dwt.data(), b->mwt.data(), a.xp.data(), a.xd, a.xs, a.mt, res);
+      ctx.k.amx_blocks(mins, b.wq.data(), ld, in, b.dwt.data(), b.mwt.data(), a.xp.data(), a.xd, a.xs, a.mt, res);
     };
   });
 }
@@ -214,23 +214,23 @@ void matmul_super(Context& ctx, const Matrix& m, const uint8_t* acts, int64_t ar
   const ActTiles a = pack_acts(ctx, ACT_Q8_K, acts, arb, rows, in, 64, 256, MS ? 256 / MS : 0);
   tile_groups(ctx, m, rows, a.mt, bias, out, [&]() {
     struct Buf { std::vector<int8_t> lo, hi; std::vector<float> d, mw, dt, mwt; };  // dt[b·16 + o], mwt[(b·MS + j)·16 + o]
-    auto b = std::make_shared<Buf>();
-    b->lo.resize(size_t(16 * ld)); b->hi.resize(size_t(16 * ld));
-    b->d.resize(size_t(nsb)); b->mw.resize(size_t(nsb * MS));
-    b->dt.resize(size_t(16 * nsb)); b->mwt.resize(size_t(16 * nsb * MS));
-    return [&, b](int64_t o0, int64_t valid, float* res) {
+    Buf b;
+    b.lo.resize(size_t(16 * ld)); b.hi.resize(size_t(16 * ld));
+    b.d.resize(size_t(nsb)); b.mw.resize(size_t(nsb * MS));
+    b.dt.resize(size_t(16 * nsb)); b.mwt.resize(size_t(16 * nsb * MS));
+    return [&, b = std::move(b)](int64_t o0, int64_t valid, float* res) mutable {
       for (int64_t o = 0; o < 16; o++) {
-        if (o < valid) ctx.k.unpack_super(m.format, m.data + (o0 + o) * m.row_bytes, in, b->lo.data() + o * ld, b->hi.data() + o * ld, b->d.data(), b->mw.data());
+        if (o < valid) ctx.k.unpack_super(m.format, m.data + (o0 + o) * m.row_bytes, in, b.lo.data() + o * ld, b.hi.data() + o * ld, b.d.data(), b.mw.data());
         else {
-          std::memset(b->lo.data() + o * ld, 0, size_t(in));
-          std::memset(b->hi.data() + o * ld, 0, size_t(in));
-          std::fill(b->d.begin(), b->d.end(), 0.0f);
-          std::fill(b->mw.begin(), b->mw.end(), 0.0f);
+          std::memset(b.lo.data() + o * ld, 0, size_t(in));
+          std::memset(b.hi.data() + o * ld, 0, size_t(in));
+          std::fill(b.d.begin(), b.d.end(), 0.0f);
+          std::fill(b.mw.begin(), b.mw.end(), 0.0f);
         }
-        for (int64_t i = 0; i < nsb; i++) b->dt[i * 16 + o] = b->d[i];
-        for (int64_t i = 0; i < nsb * MS; i++) b->mwt[i * 16 + o] = b->mw[i];
+        for (int64_t i = 0; i < nsb; i++) b.dt[i * 16 + o] = b.d[i];
+        for (int64_t i = 0; i < nsb * MS; i++) b.mwt[i * 16 + o] = b.mw[i];
       }
-      ctx.k.amx_super(MS, b->lo.data(), b->hi.data(), ld, in, b->dt.data(), b->mwt.data(), a.xp.data(), a.xd, a.xs, a.mt, res);
+      ctx.k.amx_super(MS, b.lo.data(), b.hi.data(), ld, in, b.dt.data(), b.mwt.data(), a.xp.data(), a.xd, a.xs, a.mt, res);
     };
   });
 }

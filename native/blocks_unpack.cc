@@ -1,13 +1,13 @@
-// ggml's block types as plain int8 values and per-sub-block scale and offset (blocks.h,
-// unpack_block_rows): w = dw[j]·q + mw[j] for the S values of sub-block j. This is what the
-// tile kernels of prefill (matmul_blocks' tile path, arch/x86/amx.h block_tiles) multiply: the weight
-// rows of one group are unpacked once per product, then every activation row reuses them, so the
-// per-type bit-fiddling is paid once per weight and not once per weight × token as in vec_dot.
+// ggml's block types unpacked for the tile paths of prefill (blocks.h): the 32-blocks as int8 values with
+// a scale and offset per block (w = dw[j]·q + mw[j]), the super-block types as each value's integer
+// sc·q split into int8 lo/hi parts with a float d per super-block and −dmin·m per sub-block with a min.
+// The weight rows of one group are unpacked once per product, then every activation row reuses them, so
+// the per-type bit-fiddling is paid once per weight and not once per weight × token as in vec_dot.
 //
 // The integers are exactly those of ggml's dequantize_row_* and vec_dot_* (ggml_generic.inc: the same
-// nibbles, high bits, grids and 6-bit scales, ported from llama.cpp, MIT), and dw, mw are the float
-// products ggml's dequantizers form (d·sc, dmin·m), so the dot of one sub-block is ggml's integer sum
-// times the same scales; only the float summation order over sub-blocks differs from vec_dot.
+// nibbles, high bits, grids and 6-bit scales, ported from llama.cpp, MIT), and the float scales are the
+// products ggml's dequantizers form, so only the float summation order differs from vec_dot.
+// The code is blocks_unpack.inc, compiled here for the portable set and in arch/x86/unpack_avx512.cc.
 #include <cstring>
 
 #include "blocks.h"

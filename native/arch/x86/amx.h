@@ -255,16 +255,10 @@ FUGAKU_AMX_FN inline void super_scale(__m512* acc, const int32_t* cl, const int3
 template <int MS>
 FUGAKU_AMX_FN inline void super_scale_mem(float* acc, const int32_t* cl, const int32_t* ch, const float* d, const float* mw, const float* xd,
                                           const float* xs) {
-  const __m512 xdv = _mm512_load_ps(xd);
-  for (int o = 0; o < kM; o++) {
-    const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * o), 7), _mm512_load_si512(cl + 16 * o));
-    __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(d[o]), xdv), _mm512_cvtepi32_ps(sum), _mm512_load_ps(acc + 16 * o));
-    _mm512_store_ps(acc + 16 * o, a);
-  }
-  for (int j = 0; j < MS; j++) {
-    const __m512 xsv = _mm512_load_ps(xs + 16 * j);
-    for (int o = 0; o < kM; o++) _mm512_store_ps(acc + 16 * o, _mm512_fmadd_ps(_mm512_set1_ps(mw[16 * j + o]), xsv, _mm512_load_ps(acc + 16 * o)));
-  }
+  __m512 a[kM];
+  for (int o = 0; o < kM; o++) a[o] = _mm512_load_ps(acc + 16 * o);
+  super_scale<MS>(a, cl, ch, d, mw, xd, xs);
+  for (int o = 0; o < kM; o++) _mm512_store_ps(acc + 16 * o, a[o]);
 }
 
 // Two activation tiles at once (llama.cpp's 2-2-4 tile pattern): A 0/1 (lo, hi), B 2/3 (tiles t, t + 1),

@@ -31,6 +31,8 @@ using namespace ggml;
 
 inline float h(uint16_t x) { return _cvtsh_ss(x); }
 
+#include "blocks32_avx512.h"
+
 // Two blocks' quants as one vector [a 0–15, a 16–31, b 0–15, b 16–31]: the 16 nibble bytes of each
 // as low nibbles (values 0–15) and high nibbles (16–31).
 inline __m512i nibbles64(const uint8_t* qa, const uint8_t* qb) {
@@ -44,11 +46,6 @@ inline __m512i nibbles64(const uint8_t* qa, const uint8_t* qb) {
 inline __m512i fifth64(__m512i v, const uint8_t* qha, const uint8_t* qhb) {
   uint32_t a, b; std::memcpy(&a, qha, 4); std::memcpy(&b, qhb, 4);
   return _mm512_mask_add_epi8(v, __mmask64(a) | (__mmask64(b) << 32), v, _mm512_set1_epi8(16));
-}
-inline __m256i nibbles32(const uint8_t* qs) { return _mm512_castsi512_si256(nibbles64(qs, qs)); }
-inline __m256i fifth32(__m256i v, const uint8_t* qh4) {
-  uint32_t qh; std::memcpy(&qh, qh4, 4);
-  return _mm256_mask_add_epi8(v, __mmask32(qh), v, _mm256_set1_epi8(16));
 }
 inline __m512 scales(float a, float b) { return _mm512_mask_broadcastss_ps(_mm512_set1_ps(a), 0xFF00, _mm_set_ss(b)); }
 inline __m512i load_acts(const int8_t* a, const int8_t* b) {

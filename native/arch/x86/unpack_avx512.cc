@@ -103,16 +103,8 @@ void iq4_xs_super(const block_iq4_xs& x, int8_t* lo, int8_t* hi, float* d) {
   *d = h(x.d);
 }
 
-// The 32-blocks: the 16 bytes of nibbles as values 0–15 (low nibbles) and 16–31 (high), Q5's fifth
-// bits from the 32-bit qh as a byte mask (bit e: value e).
-inline __m256i nibbles32(const uint8_t* qs) {
-  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m4 = _mm_set1_epi8(15);
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(c, m4)), _mm_and_si128(_mm_srli_epi16(c, 4), m4), 1);
-}
-inline __m256i fifth_bits(__m256i v, const uint8_t* qh4) {
-  uint32_t qh; std::memcpy(&qh, qh4, 4);
-  return _mm256_mask_add_epi8(v, __mmask32(qh), v, _mm256_set1_epi8(16));  // v ≤ 15: + 16 sets the bit
-}
+#include "blocks32_avx512.h"
+
 void block_row_simd(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float* dw, float* mw) {
   const int64_t nb = n / 32;
   auto store = [](int8_t* dst, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v); };
@@ -126,13 +118,13 @@ void block_row_simd(int32_t fmt, const uint8_t* row, int64_t n, int8_t* q, float
     case Q5_0:
       for (int64_t i = 0; i < nb; i++) {
         const auto& b = reinterpret_cast<const block_q5_0*>(row)[i];
-        store(q + 32 * i, _mm256_sub_epi8(fifth_bits(nibbles32(b.qs), b.qh), _mm256_set1_epi8(16))); dw[i] = h(b.d); mw[i] = 0;
+        store(q + 32 * i, _mm256_sub_epi8(fifth32(nibbles32(b.qs), b.qh), _mm256_set1_epi8(16))); dw[i] = h(b.d); mw[i] = 0;
       }
       return;
     case Q5_1:
       for (int64_t i = 0; i < nb; i++) {
         const auto& b = reinterpret_cast<const block_q5_1*>(row)[i];
-        store(q + 32 * i, fifth_bits(nibbles32(b.qs), b.qh)); dw[i] = h(b.d); mw[i] = h(b.m);
+        store(q + 32 * i, fifth32(nibbles32(b.qs), b.qh)); dw[i] = h(b.d); mw[i] = h(b.m);
       }
       return;
     case IQ4_NL: {
