@@ -269,6 +269,18 @@ void matmul_blocks(Context& ctx, const Matrix& m, const float* x, int64_t rows, 
     }
   };
   if (int64_t(m.bytes) * rows < (int64_t(1) << 18)) { for (int64_t c = 0; c < oChunks * rChunks; c++) chunk(c); return; }
+  if (rChunks == 1) {
+    // Decode (one chunk of activation rows): each thread takes one contiguous range of weight rows,
+    // so that its reads are one long stream and no chunk counter is shared. Measured on a 2-core
+    // Xeon VM, 2 threads, weights streamed from DRAM: Q4_K 18 → 23, Q6_K 20 → 27 GB/s against
+    // 16-row chunks handed out one at a time (22-24 with 256 KiB-1 MiB runs of chunks).
+    ctx.pool.run([&](int ith, int nth) {
+      int64_t a, b;
+      split(oChunks, ith, nth, a, b);
+      for (int64_t c = a; c < b; c++) chunk(c);
+    });
+    return;
+  }
   ctx.pool.parallel_for(oChunks * rChunks, chunk);
 }
 
